@@ -1,0 +1,1 @@
+"""abawflow: library code behind the Snakemake workflow (parsing, faces, features, training, metrics, submission)."""

@@ -1,0 +1,164 @@
+"""Reading the Aff-Wild2 layout: annotation files, test lists and the video folder.
+
+Format (see docs/data-formats.md): line 1 is the exact task header, line ``i + 1``
+holds the labels of frame ``i`` (1-based). Errors name the file and line.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from abawflow.errors import AnnotationFormatError, DatasetLayoutError
+from abawflow.tasks import TASKS
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+PERSON_SUFFIXES = ("_left", "_right")
+SPLIT_FOLDERS = {"train": "Train_Set", "validation": "Validation_Set"}
+
+
+def split_subject(subject):
+    """``video10_left`` -> (``video10``, ``left``); ``video3`` -> (``video3``, ``single``)."""
+    for suffix in PERSON_SUFFIXES:
+        if subject.endswith(suffix):
+            return subject[: -len(suffix)], suffix[1:]
+    return subject, "single"
+
+
+def read_annotation_file(path, spec):
+    """Parse one annotation file into (frames, values, annotated).
+
+    ``frames`` are 1-based frame numbers, ``values`` a float array with one
+    column per label column, ``annotated`` a boolean mask (False where the
+    task's missing marker appears).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnnotationFormatError(f"{path}: cannot read annotation file ({error})") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise AnnotationFormatError(f"{path}: file is empty; expected the header line {','.join(spec.header)!r}")
+    header = tuple(column.strip() for column in lines[0].split(","))
+    if header != spec.header:
+        raise AnnotationFormatError(
+            f"{path}, line 1: header is {lines[0]!r}; expected exactly {','.join(spec.header)!r} "
+            f"for the {spec.name.upper()} task"
+        )
+    width = len(spec.label_columns)
+    values = np.empty((len(lines) - 1, width), dtype=np.float32)
+    for index, line in enumerate(lines[1:]):
+        line_number = index + 2
+        fields = line.split(",")
+        if len(fields) != width:
+            raise AnnotationFormatError(
+                f"{path}, line {line_number}: found {len(fields)} value(s) in {line!r}; "
+                f"expected {width} ({','.join(spec.label_columns) if width > 1 else 'one class index'})"
+            )
+        try:
+            row = [float(field) for field in fields]
+        except ValueError:
+            raise AnnotationFormatError(f"{path}, line {line_number}: {line!r} is not a list of numbers") from None
+        problem = spec.validate_row(row)
+        if problem:
+            raise AnnotationFormatError(f"{path}, line {line_number}: {problem}")
+        values[index] = row
+    annotated = ~np.any(values == spec.missing_value, axis=1)
+    frames = np.arange(1, len(values) + 1, dtype=np.int32)
+    return frames, values, annotated
+
+
+def read_name_list(path):
+    """Read a test-set list: one name per line. Names may carry an image suffix (``name/00001.jpg``) for MTL."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetLayoutError(f"{path}: test-set list not found; check dataset.test_lists in config.yaml")
+    names, seen = [], {}
+    for line_number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
+        if "," in name or " " in name:
+            raise AnnotationFormatError(f"{path}, line {line_number}: {line!r}; expected one video name per line")
+        if name in seen:
+            raise AnnotationFormatError(f"{path}, line {line_number}: {name!r} is listed twice (first on line {seen[name]})")
+        seen[name] = line_number
+        names.append(name)
+    return names
+
+
+def find_videos(video_root):
+    """Map video stem -> path for every video under ``video_root`` (searched recursively)."""
+    video_root = Path(video_root)
+    if not video_root.is_dir():
+        raise DatasetLayoutError(f"{video_root}: video folder not found; check dataset.root and dataset.video_folder")
+    videos = {}
+    for path in sorted(video_root.rglob("*")):
+        if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+            if path.stem in videos:
+                raise DatasetLayoutError(f"two videos share the name {path.stem!r}: {videos[path.stem]} and {path}")
+            videos[path.stem] = path
+    if not videos:
+        raise DatasetLayoutError(f"{video_root}: no videos ({', '.join(VIDEO_SUFFIXES)}) found")
+    return videos
+
+
+def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS)):
+    """Index a dataset in the Aff-Wild2 layout.
+
+    Returns ``(subjects, splits, labels)``: a table of person-videos with their
+    video file, a table (task, subject, split, source) and a dict task -> long
+    label table (subject, frame, annotated, label columns).
+    """
+    root = Path(root)
+    videos = find_videos(root / video_folder)
+    subjects, split_rows, labels = {}, [], {}
+
+    def register(subject, source):
+        video, person = split_subject(subject)
+        if video not in videos:
+            raise DatasetLayoutError(f"{source}: refers to video {video!r}, which is not under {root / video_folder}")
+        subjects[subject] = (video, str(videos[video].relative_to(root)), person)
+
+    for task in tasks:
+        spec = TASKS[task]
+        folder = root / annotation_folder / challenge_folders[task]
+        if not folder.is_dir():
+            raise DatasetLayoutError(f"{folder}: annotation folder of the {task.upper()} task not found")
+        task_labels, seen = [], {}
+        for split, split_folder in SPLIT_FOLDERS.items():
+            files = sorted((folder / split_folder).glob("*.txt"))
+            if not files:
+                raise DatasetLayoutError(f"{folder / split_folder}: no annotation files (*.txt) found")
+            for path in files:
+                subject = path.stem
+                if subject in seen:
+                    raise DatasetLayoutError(f"{path}: {subject!r} is annotated in both {seen[subject]} and {split_folder}")
+                seen[subject] = split_folder
+                register(subject, path)
+                frames, values, annotated = read_annotation_file(path, spec)
+                table = pl.DataFrame({"subject": [subject] * len(frames), "frame": frames, "annotated": annotated})
+                table = table.with_columns(
+                    [pl.Series(column, values[:, i]) for i, column in enumerate(spec.label_columns)]
+                )
+                task_labels.append(table)
+                split_rows.append((task, subject, split, str(path.relative_to(root))))
+        test_path = root / test_lists[task]
+        for name in read_name_list(test_path):
+            if name in seen:
+                raise DatasetLayoutError(f"{test_path}: {name!r} is a test video but also has a {seen[name]} annotation")
+            register(name, test_path)
+            split_rows.append((task, name, "test", str(test_path.relative_to(root))))
+        labels[task] = pl.concat(task_labels)
+        if spec.kind == "multiclass":
+            labels[task] = labels[task].with_columns(pl.col("expression").cast(pl.Int8))
+    subject_table = pl.DataFrame(
+        [(name, *subjects[name]) for name in sorted(subjects)],
+        schema=["subject", "video", "video_path", "person"],
+        orient="row",
+    )
+    split_table = pl.DataFrame(split_rows, schema=["task", "subject", "split", "source"], orient="row")
+    return subject_table, split_table, labels

@@ -1,0 +1,33 @@
+"""Atomic output writing: a file appears under its final name only once complete."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def write_text(path, text):
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_parquet(frame, path):
+    """Write a polars DataFrame to Parquet atomically."""
+    with atomic_path(path) as temporary:
+        frame.write_parquet(temporary)

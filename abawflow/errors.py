@@ -1,0 +1,29 @@
+"""Typed errors raised where user data enters the pipeline.
+
+Every message names the file (and line or frame where there is one) and says
+what was expected, so a user can fix the input without reading a traceback.
+"""
+
+
+class AbawflowError(Exception):
+    """Base class: a problem with the user's data, config or files."""
+
+
+class AnnotationFormatError(AbawflowError):
+    """An annotation or test-list file does not follow the ABAW format."""
+
+
+class DatasetLayoutError(AbawflowError):
+    """The dataset folder does not have the expected layout."""
+
+
+class VideoDecodeError(AbawflowError):
+    """A video cannot be opened or decoded."""
+
+
+class ModelLoadError(AbawflowError):
+    """A detector, backbone or checkpoint cannot be loaded."""
+
+
+class ConfigError(AbawflowError):
+    """A config value is inconsistent with the data or with other values."""

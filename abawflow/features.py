@@ -1,0 +1,65 @@
+"""Feature stage: run one backbone over the aligned face crops, streaming, into one Parquet table.
+
+Columns: subject, frame, face_found, feature (fixed-size float32 vector; zeros where no face).
+"""
+
+import logging
+import time
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from abawflow.atomic import atomic_path
+from abawflow.faces import decode_jpeg
+
+log = logging.getLogger(__name__)
+
+
+def feature_schema(width):
+    return pa.schema(
+        [("subject", pa.string()), ("frame", pa.int32()), ("face_found", pa.bool_()), ("feature", pa.list_(pa.float32(), width))]
+    )
+
+
+def preprocess(crops, input_size, mean, std):
+    images = np.stack([cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR) if c.shape[0] != input_size else c for c in crops])
+    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(mean).view(1, 3, 1, 1)
+    std = torch.tensor(std).view(1, 3, 1, 1)
+    return (tensor - mean) / std
+
+
+@torch.no_grad()
+def output_width(model, input_size, device="cpu"):
+    """Feature width, read off a forward pass (timm's ``num_features`` misses heads such as MobileNetV3's)."""
+    return int(model(torch.zeros(1, 3, input_size, input_size, device=device)).reshape(1, -1).shape[1])
+
+
+@torch.no_grad()
+def extract_features(face_tables, model, output_path, input_size, mean, std, batch_size, device="cpu"):
+    """Write the feature table of every row of ``face_tables`` (Parquet paths) to ``output_path`` atomically."""
+    model = model.to(device)
+    width = output_width(model, input_size, device)
+    schema = feature_schema(width)
+    images, seconds = 0, 0.0
+    with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+        for face_table in face_tables:
+            source = pq.ParquetFile(face_table)
+            for batch in source.iter_batches(batch_size=batch_size, columns=["subject", "frame", "face_found", "crop"]):
+                found = batch.column("face_found").to_numpy(zero_copy_only=False)
+                features = np.zeros((len(found), width), np.float32)
+                if found.any():
+                    crops = [decode_jpeg(data) for data in batch.column("crop").filter(pa.array(found)).to_pylist()]
+                    started = time.perf_counter()
+                    output = model(preprocess(crops, input_size, mean, std).to(device))
+                    features[found] = output.float().cpu().numpy()
+                    seconds += time.perf_counter() - started
+                    images += len(crops)
+                vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
+                table = pa.table([batch.column("subject"), batch.column("frame"), batch.column("face_found"), vectors], schema=schema)
+                writer.write_table(table)
+    log.info("%d face crops -> %d-d features; model forward %.1f images/s", images, width, images / seconds if seconds else 0.0)
+    return width

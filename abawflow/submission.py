@@ -1,0 +1,59 @@
+"""Prediction tables and ABAW submission files.
+
+ABAW5/6 single-file format: exact header, one row per frame of every test
+video, videos in test-list order, frames in order, image named ``<name>/<frame:05d>.jpg``.
+"""
+
+import numpy as np
+import polars as pl
+
+from abawflow.atomic import write_text
+from abawflow.errors import ConfigError
+from abawflow.tasks import get_task
+from abawflow.training import decide
+
+
+def output_columns(task):
+    spec = get_task(task)
+    if spec.kind == "regression":
+        return list(spec.label_columns)
+    return [f"probability_{name}" for name in spec.header]
+
+
+def prediction_table(task, subject, split, frames, face_found, values):
+    table = pl.DataFrame({"subject": subject, "split": split, "frame": frames.astype(np.int32), "face_found": face_found})
+    return table.with_columns([pl.Series(name, values[:, k].astype(np.float32)) for k, name in enumerate(output_columns(task))])
+
+
+def image_location(subject, frame):
+    return f"{subject}/{frame:05d}.jpg"
+
+
+def format_row(kind, decided):
+    if kind == "regression":
+        return f"{decided[0]:.6f},{decided[1]:.6f}"
+    if kind == "multiclass":
+        return str(int(decided))
+    return ",".join(str(int(v)) for v in decided)
+
+
+def submission_text(task, predictions, test_names):
+    """Text of the single-file submission of ``task`` for the test subjects ``test_names``, in that order."""
+    spec = get_task(task)
+    lines = [",".join(spec.submission_header)]
+    columns = output_columns(task)
+    by_subject = predictions.partition_by("subject", as_dict=True)
+    for subject in test_names:
+        if (subject,) not in by_subject:
+            raise ConfigError(f"no {task.upper()} predictions for test video {subject!r}")
+        rows = by_subject[(subject,)].sort("frame")
+        frames = rows["frame"].to_numpy()
+        if not np.array_equal(frames, np.arange(1, len(frames) + 1)):
+            raise ConfigError(f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps")
+        decided = decide(spec.kind, rows.select(columns).to_numpy())
+        lines.extend(f"{image_location(subject, int(f))},{format_row(spec.kind, d)}" for f, d in zip(frames, decided))
+    return "\n".join(lines) + "\n"
+
+
+def write_submission(task, predictions, test_names, path):
+    write_text(path, submission_text(task, predictions, test_names))

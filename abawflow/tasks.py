@@ -1,0 +1,89 @@
+"""Task specifications: one table of facts per ABAW task, used by every stage.
+
+Nothing downstream branches on the task name; parsing, training, metrics and
+submission writing all read these specs.
+"""
+
+from dataclasses import dataclass
+
+EXPRESSIONS = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
+ACTION_UNITS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str  # short name used in paths and config: va, expr, au
+    challenge_folder: str  # default annotation sub-folder (configurable per edition)
+    header: tuple  # exact annotation header columns
+    label_columns: tuple  # columns stored in the label tables
+    kind: str  # "regression", "multiclass" or "multilabel"
+    head_size: int  # model outputs per frame
+    missing_value: float  # marker of an unannotated frame
+    loss: str  # default loss, a name in models.losses
+    submission_header: tuple  # ABAW5/6 single-file submission header
+
+    def validate_row(self, values):
+        """Return an error text for one parsed annotation row, or None if valid.
+
+        ``values`` are floats in header order; a row carrying the missing marker
+        in any column is valid (it is an unannotated frame).
+        """
+        if any(value == self.missing_value for value in values):
+            return None
+        if self.kind == "regression":
+            bad = [v for v in values if not -1.0 <= v <= 1.0]
+            return f"values must lie in [-1, 1] (or be {self.missing_value:g} for unannotated), got {bad[0]:g}" if bad else None
+        if self.kind == "multiclass":
+            value = values[0]
+            if value != int(value) or not 0 <= value < self.head_size:
+                return f"expected one class index 0..{self.head_size - 1} (or -1 for unannotated), got {value:g}"
+            return None
+        bad = [v for v in values if v not in (0.0, 1.0)]
+        return f"expected 0 or 1 for every AU (or -1 for unannotated), got {bad[0]:g}" if bad else None
+
+    def is_annotated(self, values):
+        return not any(value == self.missing_value for value in values)
+
+
+VA = TaskSpec(
+    name="va",
+    challenge_folder="VA_Estimation_Challenge",
+    header=("valence", "arousal"),
+    label_columns=("valence", "arousal"),
+    kind="regression",
+    head_size=2,
+    missing_value=-5.0,
+    loss="ccc_mse",
+    submission_header=("image_location", "valence", "arousal"),
+)
+EXPR = TaskSpec(
+    name="expr",
+    challenge_folder="EXPR_Recognition_Challenge",
+    header=EXPRESSIONS,
+    label_columns=("expression",),
+    kind="multiclass",
+    head_size=len(EXPRESSIONS),
+    missing_value=-1.0,
+    loss="cross_entropy",
+    submission_header=("image_location",) + EXPRESSIONS,
+)
+AU = TaskSpec(
+    name="au",
+    challenge_folder="AU_Detection_Challenge",
+    header=ACTION_UNITS,
+    label_columns=ACTION_UNITS,
+    kind="multilabel",
+    head_size=len(ACTION_UNITS),
+    missing_value=-1.0,
+    loss="bce_with_logits",
+    submission_header=("image_location",) + ACTION_UNITS,
+)
+
+TASKS = {spec.name: spec for spec in (VA, EXPR, AU)}
+
+
+def get_task(name):
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None

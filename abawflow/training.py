@@ -1,0 +1,198 @@
+"""One trainer for every task, driven by its TaskSpec: sliding windows, masked losses, window-averaged prediction."""
+
+import logging
+import random
+
+import numpy as np
+import torch
+
+from abawflow.metrics import task_metrics
+from abawflow.tasks import get_task
+from models.losses import create_loss
+from models.temporal import create_temporal_model
+
+log = logging.getLogger(__name__)
+
+
+def window_starts(length, window, stride):
+    """Starts of windows covering ``[0, length)``; the last window ends at the sequence end."""
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return starts
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def decode_outputs(kind, outputs):
+    """Raw model outputs -> VA values, class probabilities or AU probabilities."""
+    if kind == "regression":
+        return torch.tanh(outputs)
+    if kind == "multiclass":
+        return torch.softmax(outputs, dim=-1)
+    return torch.sigmoid(outputs)
+
+
+def decide(kind, values, thresholds=0.5):
+    """Probabilities -> submitted values: VA as is, EXPR argmax, AU thresholded."""
+    if kind == "regression":
+        return np.clip(values, -1.0, 1.0)
+    if kind == "multiclass":
+        return values.argmax(axis=1)
+    return (values >= thresholds).astype(np.int64)
+
+
+def make_windows(sequences, window, stride):
+    """Cut sequences into fixed-length windows with padding; returns arrays ready for batching."""
+    items = []
+    for sequence in sequences:
+        length = len(sequence.frames)
+        for start in window_starts(length, window, stride):
+            stop = min(start + window, length)
+            items.append((sequence, start, stop))
+    return items
+
+
+def collate(items, window, with_labels):
+    batch = len(items)
+    widths = [f.shape[1] for f in items[0][0].features]
+    features = [np.zeros((batch, window, w), np.float32) for w in widths]
+    padding = np.ones((batch, window), bool)
+    targets = mask = None
+    if with_labels:
+        targets = np.zeros((batch, window, items[0][0].targets.shape[1]), np.float32)
+        mask = np.zeros((batch, window), bool)
+    for b, (sequence, start, stop) in enumerate(items):
+        n = stop - start
+        for k, f in enumerate(sequence.features):
+            features[k][b, :n] = f[start:stop]
+        padding[b, :n] = ~sequence.face_found[start:stop]
+        if with_labels:
+            targets[b, :n] = sequence.targets[start:stop]
+            mask[b, :n] = sequence.annotated[start:stop] & sequence.face_found[start:stop]
+    result = {"features": [torch.from_numpy(f) for f in features], "padding": torch.from_numpy(padding)}
+    if with_labels:
+        result["targets"], result["mask"] = torch.from_numpy(targets), torch.from_numpy(mask)
+    return result
+
+
+def shuffle_labels(sequences, seed):
+    """Control experiment: permute label rows across all training frames (breaks the image-label link)."""
+    rng = np.random.default_rng(seed)
+    targets = np.concatenate([s.targets for s in sequences])
+    annotated = np.concatenate([s.annotated for s in sequences])
+    order = rng.permutation(len(targets))
+    targets, annotated = targets[order], annotated[order]
+    offset = 0
+    for s in sequences:
+        n = len(s.frames)
+        s.targets, s.annotated = targets[offset : offset + n], annotated[offset : offset + n]
+        offset += n
+
+
+def build_model(task, input_widths, model_config):
+    spec = get_task(task)
+    return create_temporal_model(input_widths, spec.head_size, model_config["fusion"], model_config["encoder"])
+
+
+def train(task, sequences, model_config, recipe, device="cpu"):
+    """Train a temporal model for ``task``; returns (model, history rows)."""
+    spec = get_task(task)
+    seed_everything(recipe["seed"])
+    train_sequences = sequences["train"]
+    if recipe.get("shuffle_labels"):
+        log.warning("shuffle_labels is on: training labels are permuted across frames (control run)")
+        shuffle_labels(train_sequences, recipe["seed"])
+    annotated = sum(int((s.annotated & s.face_found).sum()) for s in train_sequences)
+    if annotated == 0:
+        raise ValueError(f"{task}: no annotated training frame with a visible face")
+    input_widths = [f.shape[1] for f in train_sequences[0].features]
+    model = build_model(task, input_widths, model_config).to(device)
+    loss_function = create_loss(recipe.get("loss") or spec.loss, **recipe.get("loss_options", {}))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
+    items = make_windows(train_sequences, recipe["window"], recipe["stride"])
+    generator = np.random.default_rng(recipe["seed"])
+    history = []
+    log.info("%s: %d training windows, %d annotated frames with a face; model has %d parameters",
+             task, len(items), annotated, sum(p.numel() for p in model.parameters()))
+    for epoch in range(1, recipe["epochs"] + 1):
+        model.train()
+        order = generator.permutation(len(items))
+        losses = []
+        for begin in range(0, len(order), recipe["batch_size"]):
+            batch = collate([items[i] for i in order[begin : begin + recipe["batch_size"]]], recipe["window"], True)
+            if not batch["mask"].any():
+                continue
+            outputs = model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
+            loss = loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        if sequences.get("validation"):
+            row.update({f"validation_{k}": v for k, v in evaluate(task, model, sequences["validation"], recipe, device).items()})
+        history.append(row)
+        log.info("%s epoch %d: %s", task, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
+    return model, history
+
+
+@torch.no_grad()
+def predict_sequence(task, model, sequence, window, stride, device="cpu"):
+    """Per-frame outputs for one subject: window outputs averaged where windows overlap; faceless frames interpolated."""
+    spec = get_task(task)
+    model.eval()
+    length = len(sequence.frames)
+    total = np.zeros((length, spec.head_size), np.float64)
+    counts = np.zeros(length)
+    items = [(sequence, start, min(start + window, length)) for start in window_starts(length, window, stride)]
+    for begin in range(0, len(items), 32):
+        chunk = items[begin : begin + 32]
+        batch = collate(chunk, window, False)
+        outputs = decode_outputs(spec.kind, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
+        outputs = outputs.cpu().numpy()
+        for b, (_, start, stop) in enumerate(chunk):
+            total[start:stop] += outputs[b, : stop - start]
+            counts[start:stop] += 1
+    values = total / counts[:, None]
+    return interpolate_faceless(values, sequence.face_found)
+
+
+def interpolate_faceless(values, face_found):
+    """Replace outputs of frames without a face by linear interpolation between the nearest face frames."""
+    if face_found.all():
+        return values
+    if not face_found.any():
+        return values  # no face anywhere: keep the model's output for empty input (its learned prior)
+    frames = np.arange(len(values))
+    result = values.copy()
+    for column in range(values.shape[1]):
+        result[~face_found, column] = np.interp(frames[~face_found], frames[face_found], values[face_found, column])
+    return result
+
+
+def evaluate(task, model, sequences, recipe, device="cpu"):
+    spec = get_task(task)
+    truths, predictions = [], []
+    for sequence in sequences:
+        values = predict_sequence(task, model, sequence, recipe["window"], recipe["stride"], device)
+        keep = sequence.annotated
+        truths.append(sequence.targets[keep])
+        predictions.append(decide(spec.kind, values[keep]))
+    truth = np.concatenate(truths)
+    if spec.kind == "multiclass":
+        truth = truth[:, 0].astype(np.int64)
+    return task_metrics(task, truth, np.concatenate(predictions))
