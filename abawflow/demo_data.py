@@ -71,23 +71,23 @@ SITES = {
     + _corners(lambda c, o: Site(_p(c, 0.25 * o, -0.3), 0.18, (0, 0), 30.0, (60 if o > 0 else 120, 4.0))),
     "arousal": _pair(lambda e, o: Site(_p(e, 0, -0.45), 0.3, (0, -0.15), 0.0, None))
     + _pair(lambda e, o: Site(_p(e), 0.12, (0, 0), 35.0, None)),
-    "Anger": [Site(_p(EYES_CENTER, 0, -0.35), 0.22, (0, 0.1), 40.0, (0, 4.0))],
-    "Disgust": [Site(_p(NOSE, 0, -0.35), 0.18, (0, -0.1), 40.0, (90, 3.5))],
-    "Fear": _pair(lambda e, o: Site(_p(e, 0, 0.2), 0.15, (0, 0.1), 30.0, (45, 5.0))),
-    "Happiness": _pair(lambda e, o: Site(_p(e, 0.1 * o, 0.6), 0.25, (0.08 * o, -0.1), 35.0, None)),
-    "Sadness": _pair(lambda e, o: Site(_p(e, 0.25 * o, 0.0), 0.15, (0, 0.12), 30.0, (135, 5.0))),
-    "Surprise": [Site(_p(EYES_CENTER, 0, -0.9), 0.45, (0, -0.1), 40.0, (90, 5.0))],
-    "Other": [Site(_p(MOUTH_CENTER, 0, 0.55), 0.3, (0, 0.05), 35.0, (30, 3.0))],
-    "AU1": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.22 * o, -0.45), 0.16, (0, -0.15), 20.0, (90, 4.0))),
-    "AU2": _pair(lambda e, o: Site(_p(e, 0.35 * o, -0.45), 0.16, (0, -0.15), 20.0, (20, 4.0))),
+    "Anger": [Site(_p(EYES_CENTER, 0, -0.35), 0.3, (0, 0.1), 55.0, (0, 4.0))],
+    "Disgust": [Site(_p(NOSE, 0, -0.35), 0.25, (0, -0.1), 55.0, (90, 3.5))],
+    "Fear": _pair(lambda e, o: Site(_p(e, 0, 0.2), 0.2, (0, 0.1), 45.0, (45, 5.0))),
+    "Happiness": _pair(lambda e, o: Site(_p(e, 0.1 * o, 0.6), 0.3, (0.08 * o, -0.1), 45.0, None)),
+    "Sadness": _pair(lambda e, o: Site(_p(e, 0.25 * o, 0.0), 0.2, (0, 0.12), 45.0, (135, 5.0))),
+    "Surprise": [Site(_p(EYES_CENTER, 0, -0.9), 0.45, (0, -0.1), 55.0, (90, 5.0))],
+    "Other": [Site(_p(MOUTH_CENTER, 0, 0.55), 0.35, (0, 0.05), 50.0, (30, 3.0))],
+    "AU1": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.22 * o, -0.45), 0.16, (0, -0.15), 30.0, (90, 4.0))),
+    "AU2": _pair(lambda e, o: Site(_p(e, 0.35 * o, -0.45), 0.16, (0, -0.15), 30.0, (20, 4.0))),
     "AU4": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.3 * o, -0.35), 0.18, (-0.06 * o, 0.12), -30.0, None)),
-    "AU6": _pair(lambda e, o: Site(_p(e, 0.3 * o, 0.25), 0.16, (0, -0.1), 25.0, (70, 3.0))),
+    "AU6": _pair(lambda e, o: Site(_p(e, 0.3 * o, 0.25), 0.16, (0, -0.1), 30.0, (70, 3.0))),
     "AU7": _pair(lambda e, o: Site(_p(e, 0, 0.08), 0.14, (0, -0.08), -25.0, None)),
-    "AU10": [Site(_p(MOUTH_CENTER, 0, -0.2), 0.18, (0, -0.1), 25.0, (90, 3.0))],
-    "AU12": _corners(lambda c, o: Site(_p(c, 0.1 * o, 0), 0.15, (0.15 * o, 0), 25.0, None)),
-    "AU15": _corners(lambda c, o: Site(_p(c, 0, 0.2), 0.15, (0, 0.12), 25.0, (150, 4.0))),
+    "AU10": [Site(_p(MOUTH_CENTER, 0, -0.2), 0.18, (0, -0.1), 30.0, (90, 3.0))],
+    "AU12": _corners(lambda c, o: Site(_p(c, 0.1 * o, 0), 0.15, (0.15 * o, 0), 30.0, None)),
+    "AU15": _corners(lambda c, o: Site(_p(c, 0, 0.2), 0.15, (0, 0.12), 30.0, (150, 4.0))),
     "AU23": [Site(_p(MOUTH_CENTER, 0, -0.08), 0.14, (0, 0.06), -20.0, None), Site(_p(MOUTH_CENTER, 0, 0.1), 0.14, (0, -0.06), 0.0, None)],
-    "AU24": [Site(_p(MOUTH_CENTER, 0, 0.4), 0.18, (0, -0.1), 25.0, (0, 3.0))],
+    "AU24": [Site(_p(MOUTH_CENTER, 0, 0.4), 0.18, (0, -0.1), 30.0, (0, 3.0))],
     "AU25": [Site(_p(MOUTH_CENTER, 0, 0.03), 0.1, (0, 0), -70.0, None)],
     "AU26": [Site(_p(MOUTH_CENTER, 0, 0.7), 0.35, (0, 0.15), -15.0, None)],
 }
@@ -288,10 +288,14 @@ def make_demo_dataset(root, seed=0, videos=12, frames_per_video=300):
             subject = plan.name if person == "single" else f"{plan.name}_{person}"
             subjects.append((subject, frames, labels[person]))
         log.info("wrote %s (%d frames, %dx%d, persons: %s)", path, frames, plan.width, plan.height, ", ".join(plan.persons))
-    # Splits per task: 2 test, 3 validation, 1 left out, the rest train; different for each task.
+    # Splits per task: ~1/6 test, ~1/4 validation, one video left out (not annotated for the task), the rest train.
     for task_index, task in enumerate(("va", "expr", "au")):
         order = rng.permutation(len(subjects))
-        test, validation, train = order[:2], order[2:5], order[6:]
+        count = len(subjects)
+        tests, validations = max(1, count // 6), max(1, count // 4)
+        left_out = 1 if count >= 8 else 0
+        test, validation = order[:tests], order[tests : tests + validations]
+        train = order[tests + validations + left_out :]
         folder = root / ANNOTATION_FOLDER / TASKS[task].challenge_folder
         for split_folder, members in (("Train_Set", train), ("Validation_Set", validation)):
             for rank, member in enumerate(sorted(members)):

@@ -16,7 +16,7 @@ from abawflow.training import decide
 def output_columns(task):
     spec = get_task(task)
     if spec.kind == "regression":
-        return list(spec.label_columns)
+        return [f"predicted_{name}" for name in spec.label_columns]
     return [f"probability_{name}" for name in spec.header]
 
 

@@ -120,7 +120,11 @@ def train(task, sequences, model_config, recipe, device="cpu"):
     if annotated == 0:
         raise ValueError(f"{task}: no annotated training frame with a visible face")
     input_widths = [f.shape[1] for f in train_sequences[0].features]
-    model = build_model(task, input_widths, model_config).to(device)
+    model = build_model(task, input_widths, model_config)
+    if hasattr(model.fusion, "set_input_statistics"):
+        visible = [np.concatenate([s.features[k][s.face_found] for s in train_sequences]) for k in range(len(input_widths))]
+        model.fusion.set_input_statistics([v.mean(0) for v in visible], [v.std(0) for v in visible])
+    model = model.to(device)
     loss_function = create_loss(recipe.get("loss") or spec.loss, **recipe.get("loss_options", {}))
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])

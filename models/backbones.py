@@ -45,13 +45,13 @@ def load_checkpoint(model, path, strict=True):
     model.load_state_dict(state, strict=strict)
 
 
-def create_backbone(architecture, checkpoint=None, allow_random_weights=False, name=None):
+def create_backbone(architecture, checkpoint=None, allow_random_weights=False, name=None, model_options=None):
     """Build a timm model that returns pooled features (no classifier)."""
     import timm
 
     name = name or architecture
     try:
-        model = timm.create_model(architecture, pretrained=False, num_classes=0)
+        model = timm.create_model(architecture, pretrained=False, num_classes=0, **(model_options or {}))
     except Exception as error:
         raise ModelLoadError(f"backbone {name!r}: timm cannot build architecture {architecture!r} ({error})") from None
     if checkpoint:

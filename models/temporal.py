@@ -33,12 +33,22 @@ class AffineConcatFusion(nn.Module):
 
     def __init__(self, input_widths, width=64, dropout=0.1):
         super().__init__()
+        # Per-backbone standardisation, fitted on the training frames (backbone outputs differ wildly in scale).
+        for index, w in enumerate(input_widths):
+            self.register_buffer(f"input_mean_{index}", torch.zeros(w))
+            self.register_buffer(f"input_std_{index}", torch.ones(w))
         self.projections = nn.ModuleList(nn.Linear(w, width) for w in input_widths)
         self.positional_encoding = SinusoidalPositionalEncoding(width)
         self.dropout = nn.Dropout(dropout)
         self.output_width = width * len(input_widths)
 
+    def set_input_statistics(self, means, stds):
+        for index, (mean, std) in enumerate(zip(means, stds)):
+            getattr(self, f"input_mean_{index}").copy_(torch.as_tensor(mean))
+            getattr(self, f"input_std_{index}").copy_(torch.as_tensor(std).clamp_min(1e-6))
+
     def forward(self, features):
+        features = [(x - getattr(self, f"input_mean_{i}")) / getattr(self, f"input_std_{i}") for i, x in enumerate(features)]
         projected = [self.positional_encoding(projection(x)) for projection, x in zip(self.projections, features)]
         return self.dropout(torch.cat(projected, dim=-1))
 

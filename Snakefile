@@ -1,0 +1,22 @@
+# abawflow: Aff-Wild2 videos and annotations -> ABAW submission files.
+#
+#   snakemake --cores 8 submission
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/demo_data.smk"
+include: "rules/index.smk"
+include: "rules/faces.smk"
+include: "rules/features.smk"
+include: "rules/train.smk"
+include: "rules/submission.smk"
+
+
+rule submission:
+    input:
+        submission_files,
+        "results/metrics/validation.csv",
+    default_target: True

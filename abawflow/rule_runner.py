@@ -1,0 +1,32 @@
+"""Entry point shared by the workflow scripts: logging to the rule's log, thread limits, user-facing errors."""
+
+import logging
+import os
+import sys
+import warnings
+
+from abawflow.errors import AbawflowError
+
+
+def run(snakemake, main):
+    """Run ``main(snakemake)``; a data error ends the job with its message, not a traceback."""
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if snakemake.log:
+        os.makedirs(os.path.dirname(os.path.abspath(snakemake.log[0])), exist_ok=True)
+        handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    logging.captureWarnings(True)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="insightface")
+    threads = max(1, min(int(snakemake.threads), os.cpu_count() or 1))
+    import torch
+
+    torch.set_num_threads(threads)
+    log = logging.getLogger(f"abawflow.rule.{snakemake.rule}")
+    try:
+        main(snakemake)
+    except AbawflowError as error:
+        log.error("%s", error)
+        sys.exit(1)
+    except Exception:
+        log.exception("rule %s failed unexpectedly; the traceback above is for a bug report", snakemake.rule)
+        sys.exit(1)

@@ -1,0 +1,26 @@
+rule detect_and_align_faces:
+    input:
+        root=DATASET_ROOT,
+        subjects="results/index/subjects.parquet",
+    output:
+        "results/faces/shard{shard}.parquet",
+    params:
+        detector=config["faces"]["detector"],
+        detector_model_path=config["faces"]["detector_model_path"],
+        score_threshold=config["faces"]["score_threshold"],
+        detector_input_size=config["faces"]["detector_input_size"],
+        crop_size=config["faces"]["crop_size"],
+        batch_size=config["faces"]["batch_size"],
+        jpeg_quality=config["faces"]["jpeg_quality"],
+        device=config["device"],
+    log:
+        "logs/detect_and_align_faces/shard{shard}.log",
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../workflow_scripts/detect_and_align_faces.py"

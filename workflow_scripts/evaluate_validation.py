@@ -1,0 +1,37 @@
+"""Rule evaluate_validation: challenge metrics of every task on the validation set."""
+
+import logging
+
+import numpy as np
+import polars as pl
+
+from abawflow.atomic import atomic_path
+from abawflow.metrics import task_metrics
+from abawflow.rule_runner import run
+from abawflow.submission import output_columns
+from abawflow.tasks import get_task
+from abawflow.training import decide
+
+log = logging.getLogger("abawflow.evaluate")
+
+
+def main(snakemake):
+    rows = []
+    for task, predictions_path, labels_path in zip(snakemake.params.tasks, snakemake.input.predictions, snakemake.input.labels):
+        spec = get_task(task)
+        predictions = pl.read_parquet(predictions_path).filter(pl.col("split") == "validation")
+        labels = pl.read_parquet(labels_path).filter(pl.col("annotated"))
+        # Inner join on (subject, frame): annotation lines past the video's end have no prediction (see sequences.py).
+        joined = labels.join(predictions, on=["subject", "frame"], how="inner")
+        truth = joined.select(spec.label_columns).to_numpy()
+        if spec.kind == "multiclass":
+            truth = truth[:, 0].astype(np.int64)
+        decided = decide(spec.kind, joined.select(output_columns(task)).to_numpy())
+        for metric, value in task_metrics(task, truth, decided).items():
+            rows.append({"task": task, "metric": metric, "value": value, "frames": len(joined), "videos": joined["subject"].n_unique()})
+            log.info("%s %s = %.4f (%d frames)", task.upper(), metric, value, len(joined))
+    with atomic_path(snakemake.output[0]) as temporary:
+        pl.DataFrame(rows).write_csv(temporary, float_precision=4)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,20 @@
+"""Rule extract_features: one backbone over one shard of aligned faces -> feature table."""
+
+from abawflow.features import extract_features
+from abawflow.rule_runner import run
+from abawflow.training import resolve_device
+from models.backbones import create_backbone
+
+
+def main(snakemake):
+    spec = snakemake.params.backbone
+    model = create_backbone(
+        spec["architecture"], spec["checkpoint"], spec["allow_random_weights"], snakemake.wildcards.backbone, spec["model_options"]
+    )
+    extract_features(
+        [snakemake.input[0]], model, snakemake.output[0], spec["input_size"], spec["mean"], spec["std"], spec["batch_size"],
+        resolve_device(snakemake.params.device),
+    )
+
+
+run(snakemake, main)  # noqa: F821

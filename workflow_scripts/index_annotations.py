@@ -1,0 +1,27 @@
+"""Rule index_annotations: annotation files and test lists -> Parquet tables."""
+
+import logging
+
+from abawflow.annotations import index_dataset
+from abawflow.atomic import write_parquet
+from abawflow.rule_runner import run
+
+log = logging.getLogger("abawflow.index")
+
+
+def main(snakemake):
+    params = snakemake.params
+    subjects, splits, labels = index_dataset(
+        snakemake.input[0], params.annotation_folder, params.challenge_folders, params.test_lists, params.video_folder, params.tasks
+    )
+    for task, path in zip(params.tasks, snakemake.output.labels):
+        table = labels[task]
+        log.info("%s: %d frame lines, %d annotated", task.upper(), len(table), int(table["annotated"].sum()))
+        write_parquet(table, path)
+    for (task, split), group in splits.group_by(["task", "split"], maintain_order=True):
+        log.info("%s %s: %d videos", task.upper(), split, len(group))
+    write_parquet(splits, snakemake.output.splits)
+    write_parquet(subjects, snakemake.output.subjects)
+
+
+run(snakemake, main)  # noqa: F821

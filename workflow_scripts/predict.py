@@ -1,0 +1,30 @@
+"""Rule predict: per-frame predictions of one task for its validation and test videos."""
+
+import polars as pl
+import torch
+
+from abawflow.atomic import write_parquet
+from abawflow.rule_runner import run
+from abawflow.sequences import build_sequences
+from abawflow.submission import prediction_table
+from abawflow.training import build_model, predict_sequence, resolve_device
+
+
+def main(snakemake):
+    task = snakemake.wildcards.task
+    device = resolve_device(snakemake.params.device)
+    checkpoint = torch.load(snakemake.input.model, map_location=device, weights_only=True)
+    model = build_model(task, checkpoint["input_widths"], checkpoint["model"]).to(device)
+    model.load_state_dict(checkpoint["state_dict"])
+    sequences = build_sequences(
+        list(snakemake.input.features), pl.read_parquet(snakemake.input.labels), pl.read_parquet(snakemake.input.splits), task
+    )
+    tables = []
+    for split in ("validation", "test"):
+        for sequence in sequences[split]:
+            values = predict_sequence(task, model, sequence, snakemake.params.window, snakemake.params.stride, device)
+            tables.append(prediction_table(task, sequence.subject, split, sequence.frames, sequence.face_found, values))
+    write_parquet(pl.concat(tables), snakemake.output[0])
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,34 @@
+"""Rule train_temporal_model: features + labels of one task -> trained temporal model."""
+
+import polars as pl
+import torch
+
+from abawflow.atomic import atomic_path, write_parquet
+from abawflow.rule_runner import run
+from abawflow.sequences import build_sequences
+from abawflow.training import resolve_device, train
+
+
+def main(snakemake):
+    task = snakemake.wildcards.task
+    device = resolve_device(snakemake.params.device)
+    labels = pl.read_parquet(snakemake.input.labels)
+    splits = pl.read_parquet(snakemake.input.splits)
+    sequences = build_sequences(list(snakemake.input.features), labels, splits, task)
+    model, history = train(task, sequences, snakemake.params.model, snakemake.params.recipe, device)
+    with atomic_path(snakemake.output.model) as temporary:
+        torch.save(
+            {
+                "task": task,
+                "state_dict": model.state_dict(),
+                "input_widths": [f.shape[1] for f in sequences["train"][0].features],
+                "model": snakemake.params.model,
+                "recipe": snakemake.params.recipe,
+            },
+            temporary,
+        )
+    with atomic_path(snakemake.output.history) as temporary:
+        pl.DataFrame(history).write_csv(temporary)
+
+
+run(snakemake, main)  # noqa: F821
