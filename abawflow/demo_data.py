@@ -49,7 +49,6 @@ class Site:
     radius: float  # in eye distances
     shift: tuple = (0.0, 0.0)  # displacement at the centre, in eye distances
     shade: float = 0.0  # grey levels added at the centre
-    texture: tuple = None  # (angle in degrees, wavelength in pixels): wrinkle-like stripes
 
 
 def _p(anchor, dx=0.0, dy=0.0):
@@ -65,33 +64,39 @@ def _corners(make):
     return [make(MOUTH_LEFT, -1.0), make(MOUTH_RIGHT, 1.0)]
 
 
-# Signal name -> sites. Intensities are signed for valence and arousal, in [0, 1] otherwise.
+# Signal name -> sites, each with a displacement and a patch of shading. Valence and
+# arousal are split into their positive and negative halves so that each half has
+# its own look. Every signal gets its own wrinkle texture (orientation and
+# wavelength, see TEXTURES) so that signals stay distinguishable even for
+# features that pool over the whole face.
 SITES = {
-    "valence": _corners(lambda c, o: Site(_p(c), 0.25, (0.05 * o, -0.2), 0.0, None))
-    + _corners(lambda c, o: Site(_p(c, 0.25 * o, -0.3), 0.18, (0, 0), 30.0, (60 if o > 0 else 120, 4.0))),
-    "arousal": _pair(lambda e, o: Site(_p(e, 0, -0.45), 0.3, (0, -0.15), 0.0, None))
-    + _pair(lambda e, o: Site(_p(e), 0.12, (0, 0), 35.0, None)),
-    "Anger": [Site(_p(EYES_CENTER, 0, -0.35), 0.3, (0, 0.1), 55.0, (0, 4.0))],
-    "Disgust": [Site(_p(NOSE, 0, -0.35), 0.25, (0, -0.1), 55.0, (90, 3.5))],
-    "Fear": _pair(lambda e, o: Site(_p(e, 0, 0.2), 0.2, (0, 0.1), 45.0, (45, 5.0))),
-    "Happiness": _pair(lambda e, o: Site(_p(e, 0.1 * o, 0.6), 0.3, (0.08 * o, -0.1), 45.0, None)),
-    "Sadness": _pair(lambda e, o: Site(_p(e, 0.25 * o, 0.0), 0.2, (0, 0.12), 45.0, (135, 5.0))),
-    "Surprise": [Site(_p(EYES_CENTER, 0, -0.9), 0.45, (0, -0.1), 55.0, (90, 5.0))],
-    "Other": [Site(_p(MOUTH_CENTER, 0, 0.55), 0.35, (0, 0.05), 50.0, (30, 3.0))],
-    "AU1": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.22 * o, -0.45), 0.16, (0, -0.15), 30.0, (90, 4.0))),
-    "AU2": _pair(lambda e, o: Site(_p(e, 0.35 * o, -0.45), 0.16, (0, -0.15), 30.0, (20, 4.0))),
-    "AU4": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.3 * o, -0.35), 0.18, (-0.06 * o, 0.12), -30.0, None)),
-    "AU6": _pair(lambda e, o: Site(_p(e, 0.3 * o, 0.25), 0.16, (0, -0.1), 30.0, (70, 3.0))),
-    "AU7": _pair(lambda e, o: Site(_p(e, 0, 0.08), 0.14, (0, -0.08), -25.0, None)),
-    "AU10": [Site(_p(MOUTH_CENTER, 0, -0.2), 0.18, (0, -0.1), 30.0, (90, 3.0))],
-    "AU12": _corners(lambda c, o: Site(_p(c, 0.1 * o, 0), 0.15, (0.15 * o, 0), 30.0, None)),
-    "AU15": _corners(lambda c, o: Site(_p(c, 0, 0.2), 0.15, (0, 0.12), 30.0, (150, 4.0))),
-    "AU23": [Site(_p(MOUTH_CENTER, 0, -0.08), 0.14, (0, 0.06), -20.0, None), Site(_p(MOUTH_CENTER, 0, 0.1), 0.14, (0, -0.06), 0.0, None)],
-    "AU24": [Site(_p(MOUTH_CENTER, 0, 0.4), 0.18, (0, -0.1), 30.0, (0, 3.0))],
-    "AU25": [Site(_p(MOUTH_CENTER, 0, 0.03), 0.1, (0, 0), -70.0, None)],
-    "AU26": [Site(_p(MOUTH_CENTER, 0, 0.7), 0.35, (0, 0.15), -15.0, None)],
+    "valence+": _corners(lambda c, o: Site(_p(c, 0.1 * o, -0.25), 0.28, (0.05 * o, -0.2), 45.0)),
+    "valence-": _corners(lambda c, o: Site(_p(c, 0, 0.15), 0.28, (0.0, 0.2), -45.0)),
+    "arousal+": _pair(lambda e, o: Site(_p(e, 0, -0.45), 0.3, (0, -0.15), 45.0)),
+    "arousal-": _pair(lambda e, o: Site(_p(e, 0, -0.1), 0.25, (0, 0.12), -45.0)),
+    "Anger": [Site(_p(EYES_CENTER, 0, -0.35), 0.3, (0, 0.1), 55.0)],
+    "Disgust": [Site(_p(NOSE, 0, -0.35), 0.25, (0, -0.1), 55.0)],
+    "Fear": _pair(lambda e, o: Site(_p(e, 0, 0.2), 0.2, (0, 0.1), 45.0)),
+    "Happiness": _pair(lambda e, o: Site(_p(e, 0.1 * o, 0.6), 0.3, (0.08 * o, -0.1), 45.0)),
+    "Sadness": _pair(lambda e, o: Site(_p(e, 0.25 * o, 0.0), 0.2, (0, 0.12), 45.0)),
+    "Surprise": [Site(_p(EYES_CENTER, 0, -0.9), 0.45, (0, -0.1), 55.0)],
+    "Other": [Site(_p(MOUTH_CENTER, 0, 0.55), 0.35, (0, 0.05), 50.0)],
+    "AU1": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.22 * o, -0.45), 0.2, (0, -0.15), 40.0)),
+    "AU2": _pair(lambda e, o: Site(_p(e, 0.35 * o, -0.45), 0.2, (0, -0.15), 40.0)),
+    "AU4": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.3 * o, -0.35), 0.2, (-0.06 * o, 0.12), -40.0)),
+    "AU6": _pair(lambda e, o: Site(_p(e, 0.3 * o, 0.25), 0.2, (0, -0.1), 40.0)),
+    "AU7": _pair(lambda e, o: Site(_p(e, 0, 0.08), 0.18, (0, -0.08), -40.0)),
+    "AU10": [Site(_p(MOUTH_CENTER, 0, -0.2), 0.22, (0, -0.1), 40.0)],
+    "AU12": _corners(lambda c, o: Site(_p(c, 0.1 * o, 0), 0.2, (0.15 * o, 0), 40.0)),
+    "AU15": _corners(lambda c, o: Site(_p(c, 0, 0.2), 0.2, (0, 0.12), 40.0)),
+    "AU23": [Site(_p(MOUTH_CENTER, 0, -0.08), 0.18, (0, 0.06), -40.0), Site(_p(MOUTH_CENTER, 0, 0.1), 0.18, (0, -0.06), -40.0)],
+    "AU24": [Site(_p(MOUTH_CENTER, 0, 0.4), 0.22, (0, -0.1), 40.0)],
+    "AU25": [Site(_p(MOUTH_CENTER, 0, 0.03), 0.15, (0, 0), -70.0)],
+    "AU26": [Site(_p(MOUTH_CENTER, 0, 0.7), 0.35, (0, 0.15), -40.0)],
 }
-SIGNALS = ("valence", "arousal") + EXPRESSIONS[1:] + ACTION_UNITS
+SIGNALS = tuple(SITES)
+# 8 orientations x 3 wavelengths (sprite pixels): one distinct texture per signal.
+TEXTURES = {name: (22.5 * (i % 8), (3.5, 5.0, 7.0)[i // 8]) for i, name in enumerate(SIGNALS)}
 
 
 class FaceRenderer:
@@ -114,11 +119,9 @@ class FaceRenderer:
                 bump = np.exp(-((xs - site.center[0]) ** 2 + (ys - site.center[1]) ** 2) / (2 * radius**2))
                 total[0] += bump * site.shift[0] * EYE_DISTANCE
                 total[1] += bump * site.shift[1] * EYE_DISTANCE
-                pattern = 1.0
-                if site.texture is not None:
-                    angle, wavelength = np.deg2rad(site.texture[0]), site.texture[1]
-                    pattern = np.cos(2 * np.pi * (xs * np.cos(angle) + ys * np.sin(angle)) / wavelength)
-                total[2] += bump * site.shade * pattern
+                angle, wavelength = np.deg2rad(TEXTURES[signal][0]), TEXTURES[signal][1]
+                stripes = np.cos(2 * np.pi * (xs * np.cos(angle) + ys * np.sin(angle)) / wavelength)
+                total[2] += bump * site.shade * (0.5 + 0.5 * stripes)
             self.maps[signal] = total
         # Soft elliptical head mask.
         center, axes = (width / 2, height / 2 + 5), (width * 0.42, height * 0.48)
@@ -159,7 +162,10 @@ def make_labels(rng, frames):
 
 
 def frame_intensities(labels, t):
-    intensities = {"valence": labels["valence"][t], "arousal": labels["arousal"][t]}
+    intensities = {}
+    for name in ("valence", "arousal"):
+        intensities[f"{name}+"] = max(float(labels[name][t]), 0.0)
+        intensities[f"{name}-"] = max(-float(labels[name][t]), 0.0)
     if labels["expression"][t] > 0:
         intensities[EXPRESSIONS[labels["expression"][t]]] = 1.0
     for k, name in enumerate(ACTION_UNITS):

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+from skimage import data
+
+from abawflow.alignment import PersonPicker, align_face, template_landmarks
+from abawflow.detection import Detection, create_detector
+from abawflow.errors import ModelLoadError
+
+DOT_COLORS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255]], np.uint8)
+
+
+def dotted_image(points):
+    image = np.zeros((300, 400, 3), np.uint8)
+    for point, color in zip(points, DOT_COLORS):
+        x, y = np.round(point).astype(int)
+        image[y - 2 : y + 3, x - 2 : x + 3] = color
+    return image
+
+
+@pytest.mark.parametrize("size", [112, 224])
+def test_landmarks_land_on_template(size):
+    # Landmarks of a rotated, scaled face somewhere in the frame, marked by coloured dots.
+    template = template_landmarks(112)
+    angle = np.deg2rad(20)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = (template - 56) @ rotation.T * 1.7 + np.array([210, 140])
+    aligned = align_face(dotted_image(points), points, size)
+    assert aligned.shape == (size, size, 3)
+    expected = template_landmarks(size)
+    for color, target in zip(DOT_COLORS, expected):
+        mask = np.all(np.abs(aligned.astype(int) - color) < 60, axis=2)
+        assert mask.any()
+        ys, xs = np.nonzero(mask)
+        assert np.hypot(xs.mean() - target[0], ys.mean() - target[1]) < 1.5 * size / 112
+
+
+def test_retinaface_finds_the_astronaut_with_landmarks():
+    detector = create_detector("retinaface_mobilenet", score_threshold=0.8)
+    image = data.astronaut()
+    (faces,) = detector.detect(image[None])
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.score > 0.95
+    assert 150 < face.box[0] < 200 and 250 < face.box[2] < 300
+    left_eye, right_eye, nose, mouth_left, mouth_right = face.landmarks
+    assert left_eye[0] < nose[0] < right_eye[0]
+    assert left_eye[1] < nose[1] < mouth_left[1]
+    # Downscaled detection maps back to the original frame coordinates.
+    small = create_detector("retinaface_mobilenet", score_threshold=0.8, input_size=256)
+    (faces_small,) = small.detect(image[None])
+    assert np.abs(faces_small[0].landmarks - face.landmarks).max() < 8  # half resolution: a few pixels
+
+
+def test_retinaface_finds_no_face_in_a_blank_frame():
+    detector = create_detector("retinaface_mobilenet")
+    assert detector.detect(np.full((1, 240, 320, 3), 128, np.uint8)) == [[]]
+
+
+def test_insightface_detector_needs_an_existing_model_file(tmp_path):
+    with pytest.raises(ModelLoadError, match="det_10g.onnx"):
+        create_detector("insightface_scrfd", model_path=str(tmp_path / "buffalo_l" / "det_10g.onnx"))
+    with pytest.raises(ModelLoadError, match="unknown face detector 'mtcnn'"):
+        create_detector("mtcnn")
+
+
+def face_at(x, score=0.9):
+    return Detection(np.array([x - 10, 0, x + 10, 20], np.float32), np.zeros((5, 2), np.float32), score)
+
+
+def test_person_picker_keeps_left_and_right():
+    picker = PersonPicker(["left", "right"], frame_width=400)
+    chosen = picker.pick([face_at(300, 0.99), face_at(100, 0.95)])
+    assert chosen["left"].center_x == 100 and chosen["right"].center_x == 300
+    # One face only: it belongs to the person last seen nearer to it.
+    chosen = picker.pick([face_at(230)])
+    assert chosen["left"] is None and chosen["right"].center_x == 230
+    chosen = picker.pick([face_at(120)])
+    assert chosen["left"].center_x == 120 and chosen["right"] is None
+    picker = PersonPicker(["single"], frame_width=400)
+    assert picker.pick([face_at(50, 0.99), face_at(300, 0.5)])["single"].center_x == 50
+    assert picker.pick([])["single"] is None

@@ -1,0 +1,52 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from abawflow.errors import ConfigError
+from abawflow.submission import prediction_table, submission_text
+from abawflow.tasks import ACTION_UNITS, EXPRESSIONS
+
+
+def predictions(task, lengths, width):
+    rng = np.random.default_rng(0)
+    tables = []
+    for subject, length in lengths.items():
+        values = rng.uniform(-1, 1, size=(length, width)) if task == "va" else rng.random((length, width))
+        # stored shuffled: the writer must order frames itself
+        order = rng.permutation(length)
+        tables.append(prediction_table(task, subject, "test", np.arange(1, length + 1)[order], np.ones(length, bool), values[order]))
+    return pl.concat(tables)
+
+
+def test_va_submission_header_count_and_order():
+    text = submission_text("va", predictions("va", {"b": 3, "a_left": 2}, 2), ["b", "a_left"])
+    lines = text.splitlines()
+    assert lines[0] == "image_location,valence,arousal"
+    assert len(lines) == 1 + 5
+    assert [line.split(",")[0] for line in lines[1:]] == ["b/00001.jpg", "b/00002.jpg", "b/00003.jpg", "a_left/00001.jpg", "a_left/00002.jpg"]
+    assert all(-1 <= float(v) <= 1 for line in lines[1:] for v in line.split(",")[1:])
+
+
+def test_expr_and_au_rows():
+    expr = submission_text("expr", predictions("expr", {"v": 4}, 8), ["v"]).splitlines()
+    assert expr[0] == "image_location," + ",".join(EXPRESSIONS)
+    assert all(len(line.split(",")) == 2 and 0 <= int(line.split(",")[1]) <= 7 for line in expr[1:])
+    au = submission_text("au", predictions("au", {"v": 4}, 12), ["v"]).splitlines()
+    assert au[0] == "image_location," + ",".join(ACTION_UNITS)
+    assert all(len(line.split(",")) == 13 and set(line.split(",")[1:]) <= {"0", "1"} for line in au[1:])
+
+
+def test_expr_submission_is_the_argmax():
+    values = np.zeros((2, 8))
+    values[0, 4] = 0.9
+    values[1, 7] = 0.6
+    table = prediction_table("expr", "v", "test", np.array([1, 2]), np.ones(2, bool), values)
+    assert submission_text("expr", table, ["v"]).splitlines()[1:] == ["v/00001.jpg,4", "v/00002.jpg,7"]
+
+
+def test_missing_video_or_frame_gap_is_an_error():
+    table = predictions("va", {"a": 3}, 2)
+    with pytest.raises(ConfigError, match="no VA predictions for test video 'b'"):
+        submission_text("va", table, ["a", "b"])
+    with pytest.raises(ConfigError, match="do not cover frames"):
+        submission_text("va", table.filter(pl.col("frame") != 2), ["a"])

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+import torch
+
+from abawflow.sequences import Sequence, attach_labels
+from abawflow.training import interpolate_faceless, predict_sequence, shuffle_labels, train, window_starts
+from models.losses import ccc_loss, create_loss
+from models.temporal import create_temporal_model
+
+MODEL = {"fusion": {"name": "affine_concat", "width": 16, "dropout": 0.0}, "encoder": {"name": "transformer", "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0}}
+RECIPE = {"seed": 3, "window": 16, "stride": 8, "epochs": 3, "batch_size": 4, "learning_rate": 3e-3, "weight_decay": 0.0, "shuffle_labels": False}
+
+
+def test_window_starts_cover_every_frame():
+    for length in (1, 15, 16, 17, 40, 100):
+        starts = window_starts(length, 16, 8)
+        covered = np.zeros(length, bool)
+        for start in starts:
+            covered[start : start + 16] = True
+        assert covered.all() and starts[-1] + 16 >= length
+
+
+def test_interpolation_over_faceless_frames():
+    values = np.array([[0.0], [9.0], [9.0], [3.0], [9.0]])
+    found = np.array([True, False, False, True, False])
+    assert interpolate_faceless(values, found)[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_ccc_loss_values():
+    target = torch.tensor([[0.2], [0.4], [-0.6]])  # zero mean, so CCC(-x, x) = -1
+    assert ccc_loss(target, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert ccc_loss(-target, target).item() == pytest.approx(2.0, abs=1e-5)
+    mask = torch.tensor([True, True, True])
+    loss = create_loss("ccc_mse", mse_weight=0.0)(torch.atanh(target), target, mask)
+    assert loss.item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_masked_frames_do_not_change_the_loss():
+    outputs = torch.randn(6, 8)
+    targets = torch.tensor([[1.0], [2.0], [3.0], [0.0], [5.0], [7.0]])
+    mask = torch.tensor([True, True, False, True, False, True])
+    loss = create_loss("cross_entropy")
+    changed = outputs.clone()
+    changed[~mask] = 100.0
+    assert loss(outputs, targets, mask).item() == pytest.approx(loss(changed, targets, mask).item())
+
+
+def test_temporal_model_shapes_masking_and_gradients():
+    model = create_temporal_model([10, 4], 12, MODEL["fusion"], MODEL["encoder"])
+    features = [torch.randn(2, 16, 10, requires_grad=True), torch.randn(2, 16, 4)]
+    padding = torch.zeros(2, 16, dtype=torch.bool)
+    padding[0, 10:] = True
+    outputs = model(features, padding)
+    assert outputs.shape == (2, 16, 12)
+    outputs[:, :10].sum().backward()
+    assert features[0].grad is not None and features[0].grad[0, :10].abs().sum() > 0
+    # Padded (faceless) frames are not attended to: changing them leaves the visible frames' outputs alone.
+    model.eval()
+    with torch.no_grad():
+        before = model(features, padding)[0, :10]
+        features[0].data[0, 10:] += 50
+        after = model(features, padding)[0, :10]
+    assert torch.allclose(before, after, atol=1e-5)
+    # A window with no face at all still gives finite outputs.
+    with torch.no_grad():
+        assert torch.isfinite(model(features, torch.ones(2, 16, dtype=torch.bool))).all()
+
+
+def make_sequences(rng, count, length, task="au"):
+    sequences = []
+    for k in range(count):
+        signal = rng.random((length, 12)) < 0.4
+        features = rng.normal(size=(length, 6)).astype(np.float32)
+        features[:, :3] += 2.0 * signal[:, :3]  # three AUs are visible in the features
+        sequence = Sequence(f"s{k}", np.arange(1, length + 1), rng.random(length) > 0.1, [features])
+        sequence.targets = signal.astype(np.float32)
+        sequence.annotated = np.ones(length, bool)
+        sequences.append(sequence)
+    return sequences
+
+
+def test_training_lowers_the_loss_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    sequences = {"train": make_sequences(rng, 4, 60), "validation": make_sequences(rng, 1, 40)}
+    recipe = dict(RECIPE, epochs=6)
+    model, history = train("au", sequences, MODEL, recipe)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    _, again = train("au", sequences, MODEL, recipe)
+    assert [row["train_loss"] for row in history] == [row["train_loss"] for row in again]
+    values = predict_sequence("au", model, sequences["validation"][0], 16, 8)
+    assert values.shape == (40, 12) and ((values >= 0) & (values <= 1)).all()
+
+
+def test_shuffle_labels_keeps_the_label_multiset():
+    rng = np.random.default_rng(1)
+    sequences = make_sequences(rng, 3, 30)
+    before = np.concatenate([s.targets for s in sequences])
+    shuffle_labels(sequences, seed=0)
+    after = np.concatenate([s.targets for s in sequences])
+    assert not np.array_equal(before, after)
+    assert np.array_equal(np.sort(before, axis=0), np.sort(after, axis=0))
+
+
+def label_rows(count):
+    import polars as pl
+
+    return pl.DataFrame({"frame": np.arange(1, count + 1), "annotated": np.ones(count, bool), "valence": np.linspace(-1, 1, count).astype(np.float32), "arousal": np.zeros(count, np.float32)})
+
+
+def test_line_count_policy_never_shifts_labels(caplog):
+    sequence = Sequence("v", np.arange(1, 11), np.ones(10, bool), [np.zeros((10, 2), np.float32)])
+    attach_labels(sequence, label_rows(7), "va")  # annotation 3 lines short
+    assert sequence.annotated.tolist() == [True] * 7 + [False] * 3
+    assert sequence.targets[:7, 0] == pytest.approx(np.linspace(-1, 1, 7))
+    assert "frames 8..10 are treated as unannotated" in caplog.text
+    sequence = Sequence("w", np.arange(1, 6), np.ones(5, bool), [np.zeros((5, 2), np.float32)])
+    attach_labels(sequence, label_rows(8), "va")  # annotation 3 lines long
+    assert sequence.targets[:, 0] == pytest.approx(np.linspace(-1, 1, 8)[:5])
+    assert "lines for frames 6..8 have no image and are ignored" in caplog.text
