@@ -95,6 +95,15 @@ SITES = {
     "AU26": [Site(_p(MOUTH_CENTER, 0, 0.7), 0.35, (0, 0.15), -40.0)],
 }
 SIGNALS = tuple(SITES)
+# FACS-style prototypes (after Ekman & Friesen), restricted to the 12 annotated AUs.
+EXPRESSION_ACTION_UNITS = {
+    "Anger": ("AU4", "AU7", "AU23", "AU24"),
+    "Disgust": ("AU10", "AU15"),
+    "Fear": ("AU1", "AU2", "AU4", "AU7", "AU25"),
+    "Happiness": ("AU6", "AU12", "AU25"),
+    "Sadness": ("AU1", "AU4", "AU15"),
+    "Surprise": ("AU1", "AU2", "AU25", "AU26"),
+}
 # 8 orientations x 3 wavelengths (sprite pixels): one distinct texture per signal.
 TEXTURES = {name: (22.5 * (i % 8), (3.5, 5.0, 7.0)[i // 8]) for i, name in enumerate(SIGNALS)}
 
@@ -156,8 +165,13 @@ def make_labels(rng, frames):
         expression[start : start + length] = rng.choice(8, p=probabilities / probabilities.sum())
         start += length
     action_units = np.stack(
-        [smooth_noise(rng, frames, 10) > norm.ppf(1 - rng.uniform(0.2, 0.45)) for _ in ACTION_UNITS], axis=1
-    ).astype(np.int64)
+        [smooth_noise(rng, frames, 10) > norm.ppf(1 - rng.uniform(0.15, 0.35)) for _ in ACTION_UNITS], axis=1
+    )
+    # Expressions also switch on their prototypical action units, as faces do.
+    for index, name in enumerate(EXPRESSIONS):
+        columns = [ACTION_UNITS.index(unit) for unit in EXPRESSION_ACTION_UNITS.get(name, ())]
+        action_units[np.ix_(expression == index, columns)] = True
+    action_units = action_units.astype(np.int64)
     return {"valence": valence, "arousal": arousal, "expression": expression, "au": action_units}
 
 

@@ -1,0 +1,167 @@
+"""Measure the demo pipeline on this machine and write benchmarks/results.md (quoted in the README).
+
+- wall time of the whole demo run (`snakemake --cores 8 submission` from scratch) and its validation scores;
+- decode frames/s (decord, bounded batches);
+- faces-stage frames/s, and its ratio to the detector's own forward throughput;
+- feature-stage images/s, and its ratio to the backbone's own forward throughput;
+- peak memory of the face stage on a video and on one four times longer.
+
+Usage: python benchmarks/measure_pipeline.py [--workdir DIR]
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+import torch  # noqa: E402
+
+from abawflow.demo_data import DemoVideo, FaceRenderer, render_video  # noqa: E402
+from abawflow.detection import create_detector  # noqa: E402
+from abawflow.faces import run_face_stage  # noqa: E402
+from abawflow.features import extract_features  # noqa: E402
+from abawflow.video import iter_frame_batches  # noqa: E402
+from models.backbones import create_backbone  # noqa: E402
+
+MEMORY_PROBE = """
+import resource, sys
+sys.path.insert(0, {repository!r})
+from pathlib import Path
+from abawflow.detection import create_detector
+from abawflow.faces import run_face_stage
+root = Path(sys.argv[1])
+run_face_stage([("videos/memory.mp4", {{"memory": "single"}})], root, create_detector("retinaface_mobilenet", threads=2), root / "faces.parquet", 64, 112, 95, 2)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def timed(function, *arguments):
+    started = time.perf_counter()
+    result = function(*arguments)
+    return result, time.perf_counter() - started
+
+
+def demo_run(workdir):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(workdir), "--cores", "8", "submission"]
+    _, seconds = timed(subprocess.run, command, check=True, capture_output=True)
+    return seconds, pl.read_csv(workdir / "results" / "metrics" / "validation.csv")
+
+
+def decode_throughput(videos):
+    frames = 0
+    started = time.perf_counter()
+    for path in videos:
+        for _, batch in iter_frame_batches(path, 64, threads=2):
+            frames += len(batch)
+    return frames / (time.perf_counter() - started)
+
+
+def detector_throughput(videos, detector):
+    batches = [batch for path in videos for _, batch in iter_frame_batches(path, 64, threads=2)]
+    _, seconds = timed(lambda: [detector.detect(batch) for batch in batches])
+    return sum(len(b) for b in batches) / seconds
+
+
+@torch.no_grad()
+def backbone_throughput(model, size, batch=64, repeats=5):
+    images = torch.randn(batch, 3, size, size)
+    model(images)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        model(images)
+    return batch * repeats / (time.perf_counter() - started)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=REPOSITORY / "benchmarks" / "output")
+    arguments = parser.parse_args()
+    workdir = arguments.workdir.resolve()
+    if (workdir / "results").exists() or (workdir / "resources").exists():
+        sys.exit(f"{workdir} holds an earlier run; remove it so the demo run is timed from scratch")
+    workdir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(2)
+
+    wall_seconds, scores = demo_run(workdir)
+    root = workdir / "resources" / "demo"
+    subjects = pl.read_parquet(workdir / "results" / "index" / "subjects.parquet")
+    groups = subjects.group_by(["video", "video_path"], maintain_order=True)
+    videos = [(path, dict(zip(group["subject"], group["person"]))) for (_, path), group in groups]
+    paths = [root / path for path, _ in videos]
+
+    decode_fps = decode_throughput(paths)
+    detector = create_detector("retinaface_mobilenet", threads=2)
+    detector_fps = detector_throughput(paths, detector)
+    faces_path = workdir / "benchmark_faces.parquet"
+    _, faces_seconds = timed(run_face_stage, videos, root, detector, faces_path, 64, 112, 95, 2)
+    video_frames = pl.read_parquet(faces_path, columns=["subject", "frame"]).join(subjects, on="subject").unique(["video", "frame"]).height
+    faces_fps = video_frames / faces_seconds
+
+    model = create_backbone("resnet18", allow_random_weights=True, model_options={"zero_init_last": False})
+    forward_ips = backbone_throughput(model, 112)
+    _, feature_seconds = timed(extract_features, [faces_path], model, workdir / "benchmark_features.parquet", 112, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 64)
+    crops = pl.read_parquet(faces_path, columns=["face_found"])["face_found"].sum()
+    feature_ips = crops / feature_seconds
+
+    memory = {}
+    for frames in (300, 1200):
+        probe_root = workdir / f"memory_{frames}"
+        plan = DemoVideo("memory", "", ".mp4", 320, 240, ("single",))
+        render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
+        probe = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
+        output = subprocess.run(probe, check=True, capture_output=True, text=True)
+        memory[frames] = int(output.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+
+    results = {
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, no GPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
+        "demo_wall_seconds": round(wall_seconds, 1),
+        "decode_frames_per_second": round(decode_fps, 1),
+        "detector_forward_frames_per_second": round(detector_fps, 1),
+        "faces_stage_frames_per_second": round(faces_fps, 1),
+        "faces_stage_over_detector_forward": round(faces_fps / detector_fps, 3),
+        "backbone_forward_images_per_second": round(forward_ips, 1),
+        "feature_stage_images_per_second": round(feature_ips, 1),
+        "feature_stage_over_backbone_forward": round(feature_ips / forward_ips, 3),
+        "faces_stage_peak_rss_mib": {str(k): round(v, 1) for k, v in memory.items()},
+        "validation": {f"{t}.{m}": round(v, 4) for t, m, v in scores.select("task", "metric", "value").rows()},
+    }
+    (REPOSITORY / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        "# Measured figures (benchmarks/measure_pipeline.py)",
+        "",
+        f"Machine: {results['machine']}.",
+        "",
+        "| what | value |",
+        "|---|---|",
+        f"| whole demo run, `snakemake --cores 8 submission` from scratch | {results['demo_wall_seconds']} s |",
+        f"| decode (decord, batches of 64) | {results['decode_frames_per_second']} frames/s |",
+        f"| detector forward alone (RetinaFace-MobileNet0.25) | {results['detector_forward_frames_per_second']} frames/s |",
+        f"| faces stage (decode + detect + align + JPEG + Parquet) | {results['faces_stage_frames_per_second']} frames/s |",
+        f"| faces stage ÷ detector forward | {results['faces_stage_over_detector_forward']} |",
+        f"| backbone forward alone (resnet18, 112 px, batch 64) | {results['backbone_forward_images_per_second']} images/s |",
+        f"| feature stage (read + JPEG decode + forward + Parquet) | {results['feature_stage_images_per_second']} images/s |",
+        f"| feature stage ÷ backbone forward | {results['feature_stage_over_backbone_forward']} |",
+        f"| faces stage peak RSS, 300-frame video | {results['faces_stage_peak_rss_mib']['300']} MiB |",
+        f"| faces stage peak RSS, 1200-frame video | {results['faces_stage_peak_rss_mib']['1200']} MiB |",
+        "",
+        "Validation scores of the demo run:",
+        "",
+        "| task | metric | value |",
+        "|---|---|---|",
+        *[f"| {t} | {m} | {v:.4f} |" for t, m, v in scores.select("task", "metric", "value").rows()],
+        "",
+    ]
+    (REPOSITORY / "benchmarks" / "results.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""End-to-end runs of the Snakemake DAG on the tiny demo config (real decoding, detection, features, training)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from abawflow.tasks import get_task
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(workdir, *arguments):
+    command = [
+        *SNAKEMAKE,
+        "--snakefile", str(REPOSITORY / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(REPOSITORY / "config.yaml"), str(REPOSITORY / "tests" / "configs" / "tiny.yaml"),
+        "--cores", "2",
+        *arguments,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+
+
+def metrics(workdir):
+    table = pl.read_csv(workdir / "results" / "metrics" / "validation.csv")
+    return {(task, metric): value for task, metric, value in table.select("task", "metric", "value").rows()}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    result = snakemake(workdir, "submission")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_submission_files_cover_every_test_frame_in_order(tiny_run):
+    splits = pl.read_parquet(tiny_run / "results" / "index" / "splits.parquet")
+    faces = pl.read_parquet(tiny_run / "results" / "faces" / "shard0of1.parquet", columns=["subject", "frame"])
+    frame_counts = dict(faces.group_by("subject").agg(pl.len()).rows())
+    for task in ("va", "expr", "au"):
+        lines = (tiny_run / "results" / "submission" / f"{task}.txt").read_text().splitlines()
+        assert lines[0] == ",".join(get_task(task).submission_header)
+        names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
+        expected = [f"{name}/{frame:05d}.jpg" for name in names for frame in range(1, frame_counts[name] + 1)]
+        assert [line.split(",")[0] for line in lines[1:]] == expected
+        assert all(len(line.split(",")) == len(get_task(task).submission_header) - (7 if task == "expr" else 0) for line in lines[1:])
+
+
+def test_faces_were_found_and_aligned(tiny_run):
+    faces = pl.read_parquet(tiny_run / "results" / "faces" / "shard0of1.parquet")
+    found = faces["face_found"].mean()
+    assert 0.8 < found < 1.0  # the demo hides faces for a stretch of every video
+    assert faces.filter(pl.col("face_found"))["crop"].null_count() == 0
+    features = pl.read_parquet(tiny_run / "results" / "features" / "resnet18_random.parquet")
+    assert features.height == faces.height
+    assert features.schema["feature"] == pl.Array(pl.Float32, 512)
+
+
+def test_nothing_left_to_do_after_a_complete_run(tiny_run):
+    result = snakemake(tiny_run, "submission", "--dry-run")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
+    real = metrics(tiny_run)
+    result = snakemake(tiny_run, "submission", "--config", "training={'shuffle_labels': True}")
+    assert result.returncode == 0, result.stderr[-5000:]
+    shuffled = metrics(tiny_run)
+    # Chance levels: CCC 0; macro F1 of a constant guess; AU F1 of predicting every AU present.
+    labels = pl.read_parquet(tiny_run / "results" / "index" / "labels_au.parquet").filter(pl.col("annotated"))
+    prevalence = labels.select(get_task("au").label_columns).to_numpy().mean(axis=0)
+    au_chance = float(np.mean(2 * prevalence / (1 + prevalence)))
+    assert abs(shuffled[("va", "score")]) < 0.15
+    assert shuffled[("expr", "score")] < 0.2
+    assert shuffled[("au", "score")] < au_chance + 0.05
+    assert real[("va", "score")] > 0.3
+    assert real[("expr", "score")] > 0.3
+    assert real[("au", "score")] > au_chance + 0.1
