@@ -74,13 +74,13 @@ SITES = {
     "valence-": _corners(lambda c, o: Site(_p(c, 0, 0.15), 0.28, (0.0, 0.2), -45.0)),
     "arousal+": _pair(lambda e, o: Site(_p(e, 0, -0.45), 0.3, (0, -0.15), 45.0)),
     "arousal-": _pair(lambda e, o: Site(_p(e, 0, -0.1), 0.25, (0, 0.12), -45.0)),
-    "Anger": [Site(_p(EYES_CENTER, 0, -0.35), 0.3, (0, 0.1), 55.0)],
-    "Disgust": [Site(_p(NOSE, 0, -0.35), 0.25, (0, -0.1), 55.0)],
-    "Fear": _pair(lambda e, o: Site(_p(e, 0, 0.2), 0.2, (0, 0.1), 45.0)),
-    "Happiness": _pair(lambda e, o: Site(_p(e, 0.1 * o, 0.6), 0.3, (0.08 * o, -0.1), 45.0)),
-    "Sadness": _pair(lambda e, o: Site(_p(e, 0.25 * o, 0.0), 0.2, (0, 0.12), 45.0)),
-    "Surprise": [Site(_p(EYES_CENTER, 0, -0.9), 0.45, (0, -0.1), 55.0)],
-    "Other": [Site(_p(MOUTH_CENTER, 0, 0.55), 0.35, (0, 0.05), 50.0)],
+    "Anger": [Site(_p(EYES_CENTER, 0, -0.35), 0.4, (0, 0.1), 75.0)],
+    "Disgust": [Site(_p(NOSE, 0, -0.3), 0.35, (0, -0.1), 75.0)],
+    "Fear": _pair(lambda e, o: Site(_p(e, 0, 0.2), 0.3, (0, 0.1), 70.0)),
+    "Happiness": _pair(lambda e, o: Site(_p(e, 0.1 * o, 0.6), 0.35, (0.08 * o, -0.1), 70.0)),
+    "Sadness": _pair(lambda e, o: Site(_p(e, 0.3 * o, 0.0), 0.3, (0, 0.12), 70.0)),
+    "Surprise": [Site(_p(EYES_CENTER, 0, -0.85), 0.5, (0, -0.1), 75.0)],
+    "Other": [Site(_p(MOUTH_CENTER, 0, 0.55), 0.4, (0, 0.05), 75.0)],
     "AU1": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.22 * o, -0.45), 0.2, (0, -0.15), 40.0)),
     "AU2": _pair(lambda e, o: Site(_p(e, 0.35 * o, -0.45), 0.2, (0, -0.15), 40.0)),
     "AU4": _pair(lambda e, o: Site(_p(EYES_CENTER, 0.3 * o, -0.35), 0.2, (-0.06 * o, 0.12), -40.0)),
@@ -161,11 +161,11 @@ def make_labels(rng, frames):
     start = 0
     probabilities = np.array([0.23] + [0.11] * 7)
     while start < frames:
-        length = int(rng.integers(15, 60))
+        length = int(rng.integers(10, 35))
         expression[start : start + length] = rng.choice(8, p=probabilities / probabilities.sum())
         start += length
     action_units = np.stack(
-        [smooth_noise(rng, frames, 10) > norm.ppf(1 - rng.uniform(0.15, 0.35)) for _ in ACTION_UNITS], axis=1
+        [smooth_noise(rng, frames, 10) > norm.ppf(1 - rng.uniform(0.05, 0.2)) for _ in ACTION_UNITS], axis=1
     )
     # Expressions also switch on their prototypical action units, as faces do.
     for index, name in enumerate(EXPRESSIONS):
@@ -243,7 +243,7 @@ def render_video(plan, frames, rng, renderer, path):
             "y": plan.height * (0.5 + smooth_path(rng, frames, 30, -0.05, 0.05)),
             "scale": face_scale * smooth_path(rng, frames, 40, 0.8, 1.1),
             "angle": smooth_path(rng, frames, 35, -18, 18),
-            "tint": rng.uniform(0.8, 1.15, size=3).astype(np.float32),
+            "tint": rng.uniform(0.9, 1.1, size=3).astype(np.float32),
             "flip": bool(rng.integers(2)),
         }
         # One stretch where this person's face is not visible (turned away / out of view).

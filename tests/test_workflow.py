@@ -14,12 +14,13 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def snakemake(workdir, *arguments):
+def snakemake(workdir, *arguments, extra_config=()):
+    configs = [REPOSITORY / "config.yaml", REPOSITORY / "tests" / "configs" / "tiny.yaml", *extra_config]
     command = [
         *SNAKEMAKE,
         "--snakefile", str(REPOSITORY / "Snakefile"),
         "--directory", str(workdir),
-        "--configfile", str(REPOSITORY / "config.yaml"), str(REPOSITORY / "tests" / "configs" / "tiny.yaml"),
+        "--configfile", *map(str, configs),
         "--cores", "2",
         *arguments,
     ]
@@ -70,7 +71,7 @@ def test_nothing_left_to_do_after_a_complete_run(tiny_run):
 
 def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     real = metrics(tiny_run)
-    result = snakemake(tiny_run, "submission", "--config", "training={'shuffle_labels': True}")
+    result = snakemake(tiny_run, "submission", extra_config=[REPOSITORY / "tests" / "configs" / "shuffled_labels.yaml"])
     assert result.returncode == 0, result.stderr[-5000:]
     shuffled = metrics(tiny_run)
     # Chance levels: CCC 0; macro F1 of a constant guess; AU F1 of predicting every AU present.
@@ -80,6 +81,6 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert abs(shuffled[("va", "score")]) < 0.15
     assert shuffled[("expr", "score")] < 0.2
     assert shuffled[("au", "score")] < au_chance + 0.05
-    assert real[("va", "score")] > 0.3
-    assert real[("expr", "score")] > 0.3
+    assert real[("va", "score")] > 0.4
+    assert real[("expr", "score")] > 0.35
     assert real[("au", "score")] > au_chance + 0.1
