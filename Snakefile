@@ -16,7 +16,7 @@ include: "rules/submission.smk"
 
 
 rule submission:
+    default_target: True
     input:
         submission_files,
         "results/metrics/validation.csv",
-    default_target: True

@@ -1,6 +1,6 @@
 """Reading the Aff-Wild2 layout: annotation files, test lists and the video folder.
 
-Format (see docs/data-formats.md): line 1 is the exact task header, line ``i + 1``
+Format (README, "Data contract"): line 1 is the exact task header, line ``i + 1``
 holds the labels of frame ``i`` (1-based). Errors name the file and line.
 """
 

@@ -1,4 +1,4 @@
-"""ABAW metrics (docs/data-formats.md): CCC with population statistics, macro F1, mean AU F1."""
+"""ABAW metrics (README, "Data contract"): CCC with population statistics, macro F1, mean AU F1."""
 
 import numpy as np
 

@@ -1,16 +1,9 @@
-import os
-
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
 validate(config, "../config.schema.yaml")
-
-# The workflow scripts import the abawflow and models packages from this repository.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
-)
 
 DATASET_ROOT = config["dataset"]["root"]
 TASKS = config["tasks"]

@@ -4,6 +4,15 @@ rule detect_and_align_faces:
         subjects="results/index/subjects.parquet",
     output:
         "results/faces/shard{shard}.parquet",
+    log:
+        "logs/detect_and_align_faces/shard{shard}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=240,
     params:
         detector=config["faces"]["detector"],
         detector_model_path=config["faces"]["detector_model_path"],
@@ -13,14 +22,5 @@ rule detect_and_align_faces:
         batch_size=config["faces"]["batch_size"],
         jpeg_quality=config["faces"]["jpeg_quality"],
         device=config["device"],
-    log:
-        "logs/detect_and_align_faces/shard{shard}.log",
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=240,
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../workflow_scripts/detect_and_align_faces.py"

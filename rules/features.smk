@@ -3,18 +3,18 @@ rule extract_features:
         "results/faces/shard{shard}.parquet",
     output:
         "results/features/{backbone}/shard{shard}.parquet",
-    params:
-        backbone=backbone_spec,
-        device=config["device"],
     log:
         "logs/extract_features/{backbone}/shard{shard}.log",
+    conda:
+        "../envs/pipeline.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=6000,
         runtime=240,
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        backbone=backbone_spec,
+        device=config["device"],
     script:
         "../workflow_scripts/extract_features.py"
 
@@ -26,11 +26,11 @@ rule merge_feature_shards:
         "results/features/{backbone}.parquet",
     log:
         "logs/merge_feature_shards/{backbone}.log",
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../workflow_scripts/merge_parquet.py"

@@ -5,19 +5,19 @@ rule index_annotations:
         subjects="results/index/subjects.parquet",
         splits="results/index/splits.parquet",
         labels=expand("results/index/labels_{task}.parquet", task=TASKS),
+    log:
+        "logs/index_annotations.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         annotation_folder=config["dataset"]["annotation_folder"],
         video_folder=config["dataset"]["video_folder"],
         challenge_folders=config["dataset"]["challenge_folders"],
         test_lists=config["dataset"]["test_lists"],
         tasks=TASKS,
-    log:
-        "logs/index_annotations.log",
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../workflow_scripts/index_annotations.py"

@@ -4,16 +4,16 @@ rule evaluate_validation:
         labels=expand("results/index/labels_{task}.parquet", task=TASKS),
     output:
         "results/metrics/validation.csv",
-    params:
-        tasks=TASKS,
     log:
         "logs/evaluate_validation.log",
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        tasks=TASKS,
     script:
         "../workflow_scripts/evaluate_validation.py"
 
@@ -26,11 +26,11 @@ rule write_submission:
         "results/submission/{task}.txt",
     log:
         "logs/write_submission/{task}.log",
+    conda:
+        "../envs/pipeline.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../workflow_scripts/write_submission.py"

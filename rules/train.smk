@@ -6,19 +6,19 @@ rule train_temporal_model:
     output:
         model="results/models/{task}/model.pt",
         history="results/models/{task}/history.csv",
-    params:
-        model=model_config,
-        recipe=training_recipe,
-        device=config["device"],
     log:
         "logs/train_temporal_model/{task}.log",
+    conda:
+        "../envs/pipeline.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=240,
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        model=model_config,
+        recipe=training_recipe,
+        device=config["device"],
     script:
         "../workflow_scripts/train_temporal_model.py"
 
@@ -31,18 +31,18 @@ rule predict:
         labels="results/index/labels_{task}.parquet",
     output:
         "results/predictions/{task}.parquet",
-    params:
-        window=config["training"]["window"],
-        stride=config["training"]["stride"],
-        device=config["device"],
     log:
         "logs/predict/{task}.log",
+    conda:
+        "../envs/pipeline.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        window=config["training"]["window"],
+        stride=config["training"]["stride"],
+        device=config["device"],
     script:
         "../workflow_scripts/predict.py"

@@ -1,6 +1,10 @@
 """Rule detect_and_align_faces: one shard of videos -> aligned crops and per-frame face table."""
 
+import sys
 from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
 
 import polars as pl
 

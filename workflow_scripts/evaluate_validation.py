@@ -1,5 +1,11 @@
 """Rule evaluate_validation: challenge metrics of every task on the validation set."""
 
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
 import logging
 
 import numpy as np

@@ -1,5 +1,11 @@
 """Rule extract_features: one backbone over one shard of aligned faces -> feature table."""
 
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
 from abawflow.features import extract_features
 from abawflow.rule_runner import run
 from abawflow.training import resolve_device

@@ -1,5 +1,11 @@
 """Rule predict: per-frame predictions of one task for its validation and test videos."""
 
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
 import polars as pl
 import torch
 

@@ -1,5 +1,11 @@
 """Rule write_submission: test predictions -> ABAW5/6 single-file submission of one task."""
 
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
 import polars as pl
 
 from abawflow.rule_runner import run
