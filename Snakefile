@@ -3,7 +3,8 @@
 #   snakemake --cores 8 submission
 
 
-configfile: "config.yaml"
+# The embedded default config, found beside this file whatever the working directory.
+configfile: workflow.source_path("config.yaml")
 
 
 include: "rules/common.smk"

@@ -51,7 +51,9 @@ def timed(function, *arguments):
 
 def demo_run(workdir):
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(workdir), "--cores", "8", "submission"]
-    _, seconds = timed(subprocess.run, command, check=True, capture_output=True)
+    result, seconds = timed(lambda: subprocess.run(command, capture_output=True, text=True))
+    if result.returncode != 0:
+        sys.exit(f"the demo run failed:\n{result.stderr[-3000:]}")
     return seconds, pl.read_csv(workdir / "results" / "metrics" / "validation.csv")
 
 

@@ -15,7 +15,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def snakemake(workdir, *arguments, extra_config=()):
-    configs = [REPOSITORY / "config.yaml", REPOSITORY / "tests" / "configs" / "tiny.yaml", *extra_config]
+    configs = [REPOSITORY / "tests" / "configs" / "tiny.yaml", *extra_config]  # layered over config.yaml
     command = [
         *SNAKEMAKE,
         "--snakefile", str(REPOSITORY / "Snakefile"),
@@ -84,3 +84,10 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert real[("va", "score")] > 0.4
     assert real[("expr", "score")] > 0.35
     assert real[("au", "score")] > au_chance + 0.1
+    # Back to the real labels: only training and what follows rerun, and the same seed gives the same metrics.
+    result = snakemake(tiny_run, "submission")
+    assert result.returncode == 0, result.stderr[-5000:]
+    plan = result.stdout + result.stderr
+    assert "train_temporal_model" in plan
+    assert "detect_and_align_faces" not in plan and "extract_features" not in plan
+    assert metrics(tiny_run) == real
