@@ -104,8 +104,13 @@ EXPRESSION_ACTION_UNITS = {
     "Sadness": ("AU1", "AU4", "AU15"),
     "Surprise": ("AU1", "AU2", "AU25", "AU26"),
 }
-# 8 orientations x 3 wavelengths (sprite pixels): one distinct texture per signal.
-TEXTURES = {name: (22.5 * (i % 8), (3.5, 5.0, 7.0)[i // 8]) for i, name in enumerate(SIGNALS)}
+# One distinct texture (orientation in degrees, wavelength in sprite pixels) per signal.
+# Expressions get the coarsest stripes: video compression blurs fine ones most.
+TEXTURES = {
+    **{name: (22.5 * i, 8.0) for i, name in enumerate(EXPRESSIONS[1:])},
+    **{name: (22.5 * i, 5.5) for i, name in enumerate(ACTION_UNITS[:8])},
+    **{name: (22.5 * i, 4.0) for i, name in enumerate(ACTION_UNITS[8:] + ("valence+", "valence-", "arousal+", "arousal-"))},
+}
 
 
 class FaceRenderer:

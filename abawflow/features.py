@@ -25,7 +25,8 @@ def feature_schema(width):
 
 
 def preprocess(crops, input_size, mean, std):
-    images = np.stack([cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR) if c.shape[0] != input_size else c for c in crops])
+    resized = [c if c.shape[0] == input_size else cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR) for c in crops]
+    images = np.stack(resized)
     tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(mean).view(1, 3, 1, 1)
     std = torch.tensor(std).view(1, 3, 1, 1)
@@ -45,6 +46,7 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
     width = output_width(model, input_size, device)
     schema = feature_schema(width)
     images, seconds = 0, 0.0
+    stage_started = time.perf_counter()
     with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
         for face_table in face_tables:
             source = pq.ParquetFile(face_table)
@@ -61,5 +63,10 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
                 vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
                 table = pa.table([batch.column("subject"), batch.column("frame"), batch.column("face_found"), vectors], schema=schema)
                 writer.write_table(table)
-    log.info("%d face crops -> %d-d features; model forward %.1f images/s", images, width, images / seconds if seconds else 0.0)
-    return width
+    stage_seconds = time.perf_counter() - stage_started
+    if images:
+        log.info(
+            "%d face crops -> %d-d features in %.1f s: stage %.1f images/s, model forward alone %.1f images/s",
+            images, width, stage_seconds, images / stage_seconds, images / seconds,
+        )
+    return {"images": images, "width": width, "stage_seconds": stage_seconds, "forward_seconds": seconds}

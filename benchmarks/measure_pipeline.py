@@ -2,8 +2,8 @@
 
 - wall time of the whole demo run (`snakemake --cores 8 submission` from scratch) and its validation scores;
 - decode frames/s (decord, bounded batches);
-- faces-stage frames/s, and its ratio to the detector's own forward throughput;
-- feature-stage images/s, and its ratio to the backbone's own forward throughput;
+- faces-stage frames/s, and its ratio to the detector's own forward throughput in the same run;
+- feature-stage images/s, and its ratio to the backbone's own forward throughput in the same run;
 - peak memory of the face stage on a video and on one four times longer.
 
 Usage: python benchmarks/measure_pipeline.py [--workdir DIR]
@@ -11,6 +11,7 @@ Usage: python benchmarks/measure_pipeline.py [--workdir DIR]
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -32,26 +33,23 @@ from abawflow.video import iter_frame_batches  # noqa: E402
 from models.backbones import create_backbone  # noqa: E402
 
 MEMORY_PROBE = """
-import resource, sys
+import sys
 sys.path.insert(0, {repository!r})
 from pathlib import Path
 from abawflow.detection import create_detector
 from abawflow.faces import run_face_stage
 root = Path(sys.argv[1])
 run_face_stage([("videos/memory.mp4", {{"memory": "single"}})], root, create_detector("retinaface_mobilenet", threads=2), root / "faces.parquet", 64, 112, 95, 2)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's peak across fork).
+print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
 """
-
-
-def timed(function, *arguments):
-    started = time.perf_counter()
-    result = function(*arguments)
-    return result, time.perf_counter() - started
 
 
 def demo_run(workdir):
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(workdir), "--cores", "8", "submission"]
-    result, seconds = timed(lambda: subprocess.run(command, capture_output=True, text=True))
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"the demo run failed:\n{result.stderr[-3000:]}")
     return seconds, pl.read_csv(workdir / "results" / "metrics" / "validation.csv")
@@ -64,22 +62,6 @@ def decode_throughput(videos):
         for _, batch in iter_frame_batches(path, 64, threads=2):
             frames += len(batch)
     return frames / (time.perf_counter() - started)
-
-
-def detector_throughput(videos, detector):
-    batches = [batch for path in videos for _, batch in iter_frame_batches(path, 64, threads=2)]
-    _, seconds = timed(lambda: [detector.detect(batch) for batch in batches])
-    return sum(len(b) for b in batches) / seconds
-
-
-@torch.no_grad()
-def backbone_throughput(model, size, batch=64, repeats=5):
-    images = torch.randn(batch, 3, size, size)
-    model(images)
-    started = time.perf_counter()
-    for _ in range(repeats):
-        model(images)
-    return batch * repeats / (time.perf_counter() - started)
 
 
 def main():
@@ -100,18 +82,15 @@ def main():
     paths = [root / path for path, _ in videos]
 
     decode_fps = decode_throughput(paths)
-    detector = create_detector("retinaface_mobilenet", threads=2)
-    detector_fps = detector_throughput(paths, detector)
+    # Stage and model throughput are both measured inside one stage run, so their ratio compares like with like.
     faces_path = workdir / "benchmark_faces.parquet"
-    _, faces_seconds = timed(run_face_stage, videos, root, detector, faces_path, 64, 112, 95, 2)
-    video_frames = pl.read_parquet(faces_path, columns=["subject", "frame"]).join(subjects, on="subject").unique(["video", "frame"]).height
-    faces_fps = video_frames / faces_seconds
-
+    faces = run_face_stage(videos, root, create_detector("retinaface_mobilenet", threads=2), faces_path, 64, 112, 95, 2)
+    faces_fps = faces["frames"] / faces["stage_seconds"]
+    detector_fps = faces["frames"] / faces["detector_seconds"]
     model = create_backbone("resnet18", allow_random_weights=True, model_options={"zero_init_last": False})
-    forward_ips = backbone_throughput(model, 112)
-    _, feature_seconds = timed(extract_features, [faces_path], model, workdir / "benchmark_features.parquet", 112, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 64)
-    crops = pl.read_parquet(faces_path, columns=["face_found"])["face_found"].sum()
-    feature_ips = crops / feature_seconds
+    features = extract_features([faces_path], model, workdir / "benchmark_features.parquet", 112, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 64)
+    feature_ips = features["images"] / features["stage_seconds"]
+    forward_ips = features["images"] / features["forward_seconds"]
 
     memory = {}
     for frames in (300, 1200):
@@ -120,10 +99,11 @@ def main():
         render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
         probe = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
         output = subprocess.run(probe, check=True, capture_output=True, text=True)
-        memory[frames] = int(output.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+        memory[frames] = int(output.stdout.split()[-1]) / 1024  # VmHWM is in KiB
 
     results = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, no GPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+        + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"),
         "demo_wall_seconds": round(wall_seconds, 1),
         "decode_frames_per_second": round(decode_fps, 1),
         "detector_forward_frames_per_second": round(detector_fps, 1),
@@ -145,10 +125,10 @@ def main():
         "|---|---|",
         f"| whole demo run, `snakemake --cores 8 submission` from scratch | {results['demo_wall_seconds']} s |",
         f"| decode (decord, batches of 64) | {results['decode_frames_per_second']} frames/s |",
-        f"| detector forward alone (RetinaFace-MobileNet0.25) | {results['detector_forward_frames_per_second']} frames/s |",
+        f"| detector forward alone, same run (RetinaFace-MobileNet0.25) | {results['detector_forward_frames_per_second']} frames/s |",
         f"| faces stage (decode + detect + align + JPEG + Parquet) | {results['faces_stage_frames_per_second']} frames/s |",
         f"| faces stage ÷ detector forward | {results['faces_stage_over_detector_forward']} |",
-        f"| backbone forward alone (resnet18, 112 px, batch 64) | {results['backbone_forward_images_per_second']} images/s |",
+        f"| backbone forward alone, same run (resnet18, 112 px, batch 64) | {results['backbone_forward_images_per_second']} images/s |",
         f"| feature stage (read + JPEG decode + forward + Parquet) | {results['feature_stage_images_per_second']} images/s |",
         f"| feature stage ÷ backbone forward | {results['feature_stage_over_backbone_forward']} |",
         f"| faces stage peak RSS, 300-frame video | {results['faces_stage_peak_rss_mib']['300']} MiB |",
