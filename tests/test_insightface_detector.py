@@ -46,6 +46,7 @@ def make_scrfd_like_model(path):
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # readable by every onnxruntime this project supports
     onnx.checker.check_model(model)
     onnx.save(model, path)
 
