@@ -56,7 +56,7 @@ def decide(kind, values, thresholds=0.5):
 
 
 def make_windows(sequences, window, stride):
-    """Cut sequences into fixed-length windows with padding; returns arrays ready for batching."""
+    """(sequence, start, stop) of every window of every sequence; ``collate`` pads and stacks them."""
     items = []
     for sequence in sequences:
         length = len(sequence.frames)

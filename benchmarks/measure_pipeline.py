@@ -4,7 +4,7 @@
 - decode frames/s (decord, bounded batches);
 - faces-stage frames/s, and its ratio to the detector's own forward throughput in the same run;
 - feature-stage images/s, and its ratio to the backbone's own forward throughput in the same run;
-- peak memory of the face stage on a video and on one four times longer.
+- memory of the face stage on videos of 300, 1200 and 4800 frames.
 
 Usage: python benchmarks/measure_pipeline.py [--workdir DIR]
 """
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+MEMORY_VIDEO_FRAMES = (300, 1200, 4800)
 sys.path.insert(0, str(REPOSITORY))
 
 import numpy as np  # noqa: E402
@@ -33,15 +34,35 @@ from abawflow.video import iter_frame_batches  # noqa: E402
 from models.backbones import create_backbone  # noqa: E402
 
 MEMORY_PROBE = """
-import sys
+import statistics, sys, threading, time
 sys.path.insert(0, {repository!r})
 from pathlib import Path
 from abawflow.detection import create_detector
 from abawflow.faces import run_face_stage
+
+
+def status(key):
+    return int([line.split()[1] for line in open("/proc/self/status") if line.startswith(key)][0]) // 1024
+
+
+samples, done = [], threading.Event()
+
+
+def sample():
+    while not done.is_set():
+        samples.append(status("VmRSS"))
+        time.sleep(0.05)
+
+
 root = Path(sys.argv[1])
-run_face_stage([("videos/memory.mp4", {{"memory": "single"}})], root, create_detector("retinaface_mobilenet", threads=2), root / "faces.parquet", 64, 112, 95, 2)
-# VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's peak across fork).
-print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
+detector = create_detector("retinaface_mobilenet", threads=2)
+sampler = threading.Thread(target=sample)
+sampler.start()
+run_face_stage([("videos/memory.mp4", {{"memory": "single"}})], root, detector, root / "faces.parquet", 64, 112, 95, 2)
+done.set()
+sampler.join()
+# VmHWM is this process's own peak (ru_maxrss would carry the parent's peak across fork).
+print(statistics.median(samples), max(samples), status("VmHWM"))
 """
 
 
@@ -93,13 +114,13 @@ def main():
     forward_ips = features["images"] / features["forward_seconds"]
 
     memory = {}
-    for frames in (300, 1200):
+    for frames in MEMORY_VIDEO_FRAMES:
         probe_root = workdir / f"memory_{frames}"
         plan = DemoVideo("memory", "", ".mp4", 320, 240, ("single",))
         render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
         probe = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
         output = subprocess.run(probe, check=True, capture_output=True, text=True)
-        memory[frames] = int(output.stdout.split()[-1]) / 1024  # VmHWM is in KiB
+        memory[frames] = [float(value) for value in output.stdout.split()[-3:]]  # MiB: median RSS, max sampled RSS, peak
 
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
@@ -112,7 +133,7 @@ def main():
         "backbone_forward_images_per_second": round(forward_ips, 1),
         "feature_stage_images_per_second": round(feature_ips, 1),
         "feature_stage_over_backbone_forward": round(feature_ips / forward_ips, 3),
-        "faces_stage_peak_rss_mib": {str(k): round(v, 1) for k, v in memory.items()},
+        "faces_stage_memory_mib": {str(k): {"median_rss": v[0], "max_sampled_rss": v[1], "peak_rss": v[2]} for k, v in memory.items()},
         "validation": {f"{t}.{m}": round(v, 4) for t, m, v in scores.select("task", "metric", "value").rows()},
     }
     (REPOSITORY / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -131,8 +152,15 @@ def main():
         f"| backbone forward alone, same run (resnet18, 112 px, batch 64) | {results['backbone_forward_images_per_second']} images/s |",
         f"| feature stage (read + JPEG decode + forward + Parquet) | {results['feature_stage_images_per_second']} images/s |",
         f"| feature stage ÷ backbone forward | {results['feature_stage_over_backbone_forward']} |",
-        f"| faces stage peak RSS, 300-frame video | {results['faces_stage_peak_rss_mib']['300']} MiB |",
-        f"| faces stage peak RSS, 1200-frame video | {results['faces_stage_peak_rss_mib']['1200']} MiB |",
+        "",
+        "Memory of the faces stage (batches of 64 frames, 320x240 video), by video length:",
+        "",
+        "| frames | median RSS while running | highest sampled RSS | peak RSS (VmHWM) |",
+        "|---|---|---|---|",
+        *[
+            f"| {frames} | {m['median_rss']:.0f} MiB | {m['max_sampled_rss']:.0f} MiB | {m['peak_rss']:.0f} MiB |"
+            for frames, m in results["faces_stage_memory_mib"].items()
+        ],
         "",
         "Validation scores of the demo run:",
         "",

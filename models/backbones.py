@@ -45,11 +45,12 @@ def load_checkpoint(model, path, strict=True):
     model.load_state_dict(state, strict=strict)
 
 
-def create_backbone(architecture, checkpoint=None, allow_random_weights=False, name=None, model_options=None):
-    """Build a timm model that returns pooled features (no classifier)."""
+def create_backbone(architecture, checkpoint=None, allow_random_weights=False, name=None, model_options=None, seed=0):
+    """Build a timm model that returns pooled features (no classifier); random initialisation is seeded."""
     import timm
 
     name = name or architecture
+    torch.manual_seed(seed)
     try:
         model = timm.create_model(architecture, pretrained=False, num_classes=0, **(model_options or {}))
     except Exception as error:

@@ -84,10 +84,32 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert real[("va", "score")] > 0.4
     assert real[("expr", "score")] > 0.35
     assert real[("au", "score")] > au_chance + 0.1
-    # Back to the real labels: only training and what follows rerun, and the same seed gives the same metrics.
-    result = snakemake(tiny_run, "submission")
+    # Back to the real labels: the plan reruns training and what follows, not the faces or features.
+    plan = snakemake(tiny_run, "submission", "--dry-run")
+    text = plan.stdout + plan.stderr
+    assert "train_temporal_model" in text
+    assert "detect_and_align_faces" not in text and "extract_features" not in text
+    # Same config and seeds, features recomputed too: the same metrics.
+    result = snakemake(tiny_run, "submission", "--forcerun", "extract_features")
     assert result.returncode == 0, result.stderr[-5000:]
-    plan = result.stdout + result.stderr
-    assert "train_temporal_model" in plan
-    assert "detect_and_align_faces" not in plan and "extract_features" not in plan
     assert metrics(tiny_run) == real
+
+
+def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run, tmp_path):
+    import shutil
+
+    root = tmp_path / "Aff-Wild2"
+    shutil.copytree(tiny_run / "resources" / "demo", root)
+    broken = sorted((root / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))[0]
+    lines = broken.read_text().splitlines()
+    lines[4] = "0.2;0.3"
+    broken.write_text("\n".join(lines) + "\n")
+    user_config = tmp_path / "user.yaml"
+    user_config.write_text(f"dataset:\n  root: {root}\n")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = snakemake(workdir, "results/index/splits.parquet", extra_config=[user_config])
+    assert result.returncode != 0
+    assert f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)" in result.stdout + result.stderr
+    assert not (workdir / "results" / "index" / "splits.parquet").exists()
+    assert not (workdir / "resources").exists()  # a user dataset never triggers the demo generator

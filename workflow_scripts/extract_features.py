@@ -15,7 +15,12 @@ from models.backbones import create_backbone
 def main(snakemake):
     spec = snakemake.params.backbone
     model = create_backbone(
-        spec["architecture"], spec["checkpoint"], spec["allow_random_weights"], snakemake.wildcards.backbone, spec["model_options"]
+        spec["architecture"],
+        spec["checkpoint"],
+        spec["allow_random_weights"],
+        snakemake.wildcards.backbone,
+        spec["model_options"],
+        spec["seed"],
     )
     extract_features(
         [snakemake.input[0]], model, snakemake.output[0], spec["input_size"], spec["mean"], spec["std"], spec["batch_size"],
