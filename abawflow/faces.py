@@ -66,7 +66,7 @@ def process_video(video_path, subjects, detector, writer, batch_size, crop_size,
         detector_seconds += time.perf_counter() - started
         decoded += len(frames)
         rows = {name: [] for name in FACE_SCHEMA.names}
-        for offset, (frame, frame_detections) in enumerate(zip(frames, detections)):
+        for offset, (frame, frame_detections) in enumerate(zip(frames, detections, strict=True)):
             chosen = picker.pick(frame_detections)
             for subject, person in subjects.items():
                 detection = chosen[person]
@@ -104,13 +104,23 @@ def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, j
                 detector_total += detector_seconds
                 for subject, (frames, found) in counts.items():
                     share = 100.0 * found / max(frames, 1)
-                    log.info("%s (%s): %d frames decoded, face found in %d (%.1f%%)", subject, video_path, frames, found, share)
+                    log.info(
+                        "%s (%s): %d frames decoded, face found in %d (%.1f%%)",
+                        subject,
+                        video_path,
+                        frames,
+                        found,
+                        share,
+                    )
             if not videos:
                 log.info("this shard has no videos; writing an empty face table")
     stage_seconds = time.perf_counter() - started
     if frames_total:
         log.info(
             "%d frames in %.1f s: stage %.1f frames/s, detector forward alone %.1f frames/s",
-            frames_total, stage_seconds, frames_total / stage_seconds, frames_total / detector_total,
+            frames_total,
+            stage_seconds,
+            frames_total / stage_seconds,
+            frames_total / detector_total,
         )
     return {"frames": frames_total, "stage_seconds": stage_seconds, "detector_seconds": detector_total}

@@ -20,12 +20,20 @@ log = logging.getLogger(__name__)
 
 def feature_schema(width):
     return pa.schema(
-        [("subject", pa.string()), ("frame", pa.int32()), ("face_found", pa.bool_()), ("feature", pa.list_(pa.float32(), width))]
+        [
+            ("subject", pa.string()),
+            ("frame", pa.int32()),
+            ("face_found", pa.bool_()),
+            ("feature", pa.list_(pa.float32(), width)),
+        ]
     )
 
 
 def preprocess(crops, input_size, mean, std):
-    resized = [c if c.shape[0] == input_size else cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR) for c in crops]
+    resized = [
+        c if c.shape[0] == input_size else cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR)
+        for c in crops
+    ]
     images = np.stack(resized)
     tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(mean).view(1, 3, 1, 1)
@@ -61,12 +69,18 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
                     seconds += time.perf_counter() - started
                     images += len(crops)
                 vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
-                table = pa.table([batch.column("subject"), batch.column("frame"), batch.column("face_found"), vectors], schema=schema)
+                table = pa.table(
+                    [batch.column("subject"), batch.column("frame"), batch.column("face_found"), vectors], schema=schema
+                )
                 writer.write_table(table)
     stage_seconds = time.perf_counter() - stage_started
     if images:
         log.info(
             "%d face crops -> %d-d features in %.1f s: stage %.1f images/s, model forward alone %.1f images/s",
-            images, width, stage_seconds, images / stage_seconds, images / seconds,
+            images,
+            width,
+            stage_seconds,
+            images / stage_seconds,
+            images / seconds,
         )
     return {"images": images, "width": width, "stage_seconds": stage_seconds, "forward_seconds": seconds}

@@ -14,7 +14,9 @@ def run(snakemake, main):
     if snakemake.log:
         os.makedirs(os.path.dirname(os.path.abspath(snakemake.log[0])), exist_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
+    )
     logging.captureWarnings(True)
     warnings.filterwarnings("ignore", category=FutureWarning, module="insightface")
     threads = max(1, min(int(snakemake.threads), os.cpu_count() or 1))

@@ -47,7 +47,9 @@ def read_feature_tables(paths):
                 sequences[subject] = Sequence(subject, frames, found[rows], [vectors[rows]])
                 continue
             if subject not in sequences or not np.array_equal(sequences[subject].frames, frames):
-                raise ConfigError(f"{path}: frames of {subject!r} differ from those in {paths[0]}; rebuild the feature tables")
+                raise ConfigError(
+                    f"{path}: frames of {subject!r} differ from those in {paths[0]}; rebuild the feature tables"
+                )
             sequences[subject].features.append(vectors[rows])
     return sequences
 
@@ -63,12 +65,13 @@ def attach_labels(sequence, labels, task):
     index = frames[inside] - 1
     targets[index] = labels.select(spec.label_columns).to_numpy()[inside]
     annotated[index] = labels["annotated"].to_numpy()[inside]
-    if len(frames) < count:
-        note = f"{sequence.subject}: annotation has {len(frames)} frame lines, video has {count} frames; frames {len(frames) + 1}..{count} are treated as unannotated"
-        sequence.notes.append(note)
-        log.warning(note)
-    elif len(frames) > count:
-        note = f"{sequence.subject}: annotation has {len(frames)} frame lines, video has {count} frames; lines for frames {count + 1}..{len(frames)} have no image and are ignored"
+    lines = len(frames)
+    if lines != count:
+        mismatch = f"{sequence.subject}: annotation has {lines} frame lines, video has {count} frames; "
+        if lines < count:
+            note = mismatch + f"frames {lines + 1}..{count} are treated as unannotated"
+        else:
+            note = mismatch + f"lines for frames {count + 1}..{lines} have no image and are ignored"
         sequence.notes.append(note)
         log.warning(note)
     sequence.targets, sequence.annotated = targets, annotated
@@ -83,7 +86,9 @@ def build_sequences(feature_paths, labels, splits, task):
         names = splits.filter((pl.col("task") == task) & (pl.col("split") == split))["subject"].to_list()
         missing = [name for name in names if name not in available]
         if missing:
-            raise ConfigError(f"no face/feature rows for {', '.join(missing)} ({task} {split}); the face stage skipped them")
+            raise ConfigError(
+                f"no face/feature rows for {', '.join(missing)} ({task} {split}); the face stage skipped them"
+            )
         sequences = [available[name] for name in names]
         if split != "test":
             by_subject = labels.partition_by("subject", as_dict=True, maintain_order=True)

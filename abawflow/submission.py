@@ -21,8 +21,12 @@ def output_columns(task):
 
 
 def prediction_table(task, subject, split, frames, face_found, values):
-    table = pl.DataFrame({"subject": subject, "split": split, "frame": frames.astype(np.int32), "face_found": face_found})
-    return table.with_columns([pl.Series(name, values[:, k].astype(np.float32)) for k, name in enumerate(output_columns(task))])
+    table = pl.DataFrame(
+        {"subject": subject, "split": split, "frame": frames.astype(np.int32), "face_found": face_found}
+    )
+    return table.with_columns(
+        [pl.Series(name, values[:, k].astype(np.float32)) for k, name in enumerate(output_columns(task))]
+    )
 
 
 def image_location(subject, frame):
@@ -49,9 +53,14 @@ def submission_text(task, predictions, test_names):
         rows = by_subject[(subject,)].sort("frame")
         frames = rows["frame"].to_numpy()
         if not np.array_equal(frames, np.arange(1, len(frames) + 1)):
-            raise ConfigError(f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps")
+            raise ConfigError(
+                f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps"
+            )
         decided = decide(spec.kind, rows.select(columns).to_numpy())
-        lines.extend(f"{image_location(subject, int(f))},{format_row(spec.kind, d)}" for f, d in zip(frames, decided))
+        lines.extend(
+            f"{image_location(subject, int(f))},{format_row(spec.kind, d)}"
+            for f, d in zip(frames, decided, strict=True)
+        )
     return "\n".join(lines) + "\n"
 
 

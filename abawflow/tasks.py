@@ -32,7 +32,11 @@ class TaskSpec:
             return None
         if self.kind == "regression":
             bad = [v for v in values if not -1.0 <= v <= 1.0]
-            return f"values must lie in [-1, 1] (or be {self.missing_value:g} for unannotated), got {bad[0]:g}" if bad else None
+            return (
+                f"values must lie in [-1, 1] (or be {self.missing_value:g} for unannotated), got {bad[0]:g}"
+                if bad
+                else None
+            )
         if self.kind == "multiclass":
             value = values[0]
             if value != int(value) or not 0 <= value < self.head_size:

@@ -122,7 +122,9 @@ def train(task, sequences, model_config, recipe, device="cpu"):
     input_widths = [f.shape[1] for f in train_sequences[0].features]
     model = build_model(task, input_widths, model_config)
     if hasattr(model.fusion, "set_input_statistics"):
-        visible = [np.concatenate([s.features[k][s.face_found] for s in train_sequences]) for k in range(len(input_widths))]
+        visible = [
+            np.concatenate([s.features[k][s.face_found] for s in train_sequences]) for k in range(len(input_widths))
+        ]
         model.fusion.set_input_statistics([v.mean(0) for v in visible], [v.std(0) for v in visible])
     model = model.to(device)
     loss_function = create_loss(recipe.get("loss") or spec.loss, **recipe.get("loss_options", {}))
@@ -130,8 +132,13 @@ def train(task, sequences, model_config, recipe, device="cpu"):
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])
     generator = np.random.default_rng(recipe["seed"])
     history = []
-    log.info("%s: %d training windows, %d annotated frames with a face; model has %d parameters",
-             task, len(items), annotated, sum(p.numel() for p in model.parameters()))
+    log.info(
+        "%s: %d training windows, %d annotated frames with a face; model has %d parameters",
+        task,
+        len(items),
+        annotated,
+        sum(p.numel() for p in model.parameters()),
+    )
     for epoch in range(1, recipe["epochs"] + 1):
         model.train()
         order = generator.permutation(len(items))
@@ -148,7 +155,12 @@ def train(task, sequences, model_config, recipe, device="cpu"):
             losses.append(loss.item())
         row = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if sequences.get("validation"):
-            row.update({f"validation_{k}": v for k, v in evaluate(task, model, sequences["validation"], recipe, device).items()})
+            row.update(
+                {
+                    f"validation_{k}": v
+                    for k, v in evaluate(task, model, sequences["validation"], recipe, device).items()
+                }
+            )
         history.append(row)
         log.info("%s epoch %d: %s", task, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
     return model, history
@@ -156,7 +168,7 @@ def train(task, sequences, model_config, recipe, device="cpu"):
 
 @torch.no_grad()
 def predict_sequence(task, model, sequence, window, stride, device="cpu"):
-    """Per-frame outputs for one subject: window outputs averaged where windows overlap; faceless frames interpolated."""
+    """Per-frame outputs of one subject: overlapping windows averaged, faceless frames interpolated."""
     spec = get_task(task)
     model.eval()
     length = len(sequence.frames)
@@ -166,7 +178,9 @@ def predict_sequence(task, model, sequence, window, stride, device="cpu"):
     for begin in range(0, len(items), 32):
         chunk = items[begin : begin + 32]
         batch = collate(chunk, window, False)
-        outputs = decode_outputs(spec.kind, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
+        outputs = decode_outputs(
+            spec.kind, model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
+        )
         outputs = outputs.cpu().numpy()
         for b, (_, start, stop) in enumerate(chunk):
             total[start:stop] += outputs[b, : stop - start]

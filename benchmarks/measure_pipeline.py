@@ -67,7 +67,18 @@ print(statistics.median(samples), max(samples), status("VmHWM"))
 
 
 def demo_run(workdir):
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(workdir), "--cores", "8", "submission"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPOSITORY / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "8",
+        "submission",
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -85,6 +96,31 @@ def decode_throughput(videos):
     return frames / (time.perf_counter() - started)
 
 
+def throughput_rows(results):
+    return [
+        ("whole demo run, `snakemake --cores 8 submission` from scratch", f"{results['demo_wall_seconds']} s"),
+        ("decode (decord, batches of 64)", f"{results['decode_frames_per_second']} frames/s"),
+        (
+            "detector forward alone, same run (RetinaFace-MobileNet0.25)",
+            f"{results['detector_forward_frames_per_second']} frames/s",
+        ),
+        (
+            "faces stage (decode + detect + align + JPEG + Parquet)",
+            f"{results['faces_stage_frames_per_second']} frames/s",
+        ),
+        ("faces stage ÷ detector forward", results["faces_stage_over_detector_forward"]),
+        (
+            "backbone forward alone, same run (resnet18, 112 px, batch 64)",
+            f"{results['backbone_forward_images_per_second']} images/s",
+        ),
+        (
+            "feature stage (read + JPEG decode + forward + Parquet)",
+            f"{results['feature_stage_images_per_second']} images/s",
+        ),
+        ("feature stage ÷ backbone forward", results["feature_stage_over_backbone_forward"]),
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=REPOSITORY / "benchmarks" / "output")
@@ -99,7 +135,7 @@ def main():
     root = workdir / "resources" / "demo"
     subjects = pl.read_parquet(workdir / "results" / "index" / "subjects.parquet")
     groups = subjects.group_by(["video", "video_path"], maintain_order=True)
-    videos = [(path, dict(zip(group["subject"], group["person"]))) for (_, path), group in groups]
+    videos = [(path, dict(zip(group["subject"], group["person"], strict=True))) for (_, path), group in groups]
     paths = [root / path for path, _ in videos]
 
     decode_fps = decode_throughput(paths)
@@ -109,7 +145,15 @@ def main():
     faces_fps = faces["frames"] / faces["stage_seconds"]
     detector_fps = faces["frames"] / faces["detector_seconds"]
     model = create_backbone("resnet18", allow_random_weights=True, model_options={"zero_init_last": False})
-    features = extract_features([faces_path], model, workdir / "benchmark_features.parquet", 112, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 64)
+    features = extract_features(
+        [faces_path],
+        model,
+        workdir / "benchmark_features.parquet",
+        112,
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        64,
+    )
     feature_ips = features["images"] / features["stage_seconds"]
     forward_ips = features["images"] / features["forward_seconds"]
 
@@ -120,7 +164,9 @@ def main():
         render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
         probe = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
         output = subprocess.run(probe, check=True, capture_output=True, text=True)
-        memory[frames] = [float(value) for value in output.stdout.split()[-3:]]  # MiB: median RSS, max sampled RSS, peak
+        memory[frames] = [
+            float(value) for value in output.stdout.split()[-3:]
+        ]  # MiB: median RSS, max sampled RSS, peak
 
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
@@ -133,7 +179,9 @@ def main():
         "backbone_forward_images_per_second": round(forward_ips, 1),
         "feature_stage_images_per_second": round(feature_ips, 1),
         "feature_stage_over_backbone_forward": round(feature_ips / forward_ips, 3),
-        "faces_stage_memory_mib": {str(k): {"median_rss": v[0], "max_sampled_rss": v[1], "peak_rss": v[2]} for k, v in memory.items()},
+        "faces_stage_memory_mib": {
+            str(k): {"median_rss": v[0], "max_sampled_rss": v[1], "peak_rss": v[2]} for k, v in memory.items()
+        },
         "validation": {f"{t}.{m}": round(v, 4) for t, m, v in scores.select("task", "metric", "value").rows()},
     }
     (REPOSITORY / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -144,14 +192,7 @@ def main():
         "",
         "| what | value |",
         "|---|---|",
-        f"| whole demo run, `snakemake --cores 8 submission` from scratch | {results['demo_wall_seconds']} s |",
-        f"| decode (decord, batches of 64) | {results['decode_frames_per_second']} frames/s |",
-        f"| detector forward alone, same run (RetinaFace-MobileNet0.25) | {results['detector_forward_frames_per_second']} frames/s |",
-        f"| faces stage (decode + detect + align + JPEG + Parquet) | {results['faces_stage_frames_per_second']} frames/s |",
-        f"| faces stage ÷ detector forward | {results['faces_stage_over_detector_forward']} |",
-        f"| backbone forward alone, same run (resnet18, 112 px, batch 64) | {results['backbone_forward_images_per_second']} images/s |",
-        f"| feature stage (read + JPEG decode + forward + Parquet) | {results['feature_stage_images_per_second']} images/s |",
-        f"| feature stage ÷ backbone forward | {results['feature_stage_over_backbone_forward']} |",
+        *[f"| {what} | {value} |" for what, value in throughput_rows(results)],
         "",
         "Memory of the faces stage (batches of 64 frames, 320x240 video), by video length:",
         "",

@@ -43,13 +43,17 @@ class AffineConcatFusion(nn.Module):
         self.output_width = width * len(input_widths)
 
     def set_input_statistics(self, means, stds):
-        for index, (mean, std) in enumerate(zip(means, stds)):
+        for index, (mean, std) in enumerate(zip(means, stds, strict=True)):
             getattr(self, f"input_mean_{index}").copy_(torch.as_tensor(mean))
             getattr(self, f"input_std_{index}").copy_(torch.as_tensor(std).clamp_min(1e-6))
 
     def forward(self, features):
-        features = [(x - getattr(self, f"input_mean_{i}")) / getattr(self, f"input_std_{i}") for i, x in enumerate(features)]
-        projected = [self.positional_encoding(projection(x)) for projection, x in zip(self.projections, features)]
+        features = [
+            (x - getattr(self, f"input_mean_{i}")) / getattr(self, f"input_std_{i}") for i, x in enumerate(features)
+        ]
+        projected = [
+            self.positional_encoding(projection(x)) for projection, x in zip(self.projections, features, strict=True)
+        ]
         return self.dropout(torch.cat(projected, dim=-1))
 
 

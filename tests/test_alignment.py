@@ -11,7 +11,7 @@ DOT_COLORS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [25
 
 def dotted_image(points):
     image = np.zeros((300, 400, 3), np.uint8)
-    for point, color in zip(points, DOT_COLORS):
+    for point, color in zip(points, DOT_COLORS, strict=True):
         x, y = np.round(point).astype(int)
         image[y - 2 : y + 3, x - 2 : x + 3] = color
     return image
@@ -27,7 +27,7 @@ def test_landmarks_land_on_template(size):
     aligned = align_face(dotted_image(points), points, size)
     assert aligned.shape == (size, size, 3)
     expected = template_landmarks(size)
-    for color, target in zip(DOT_COLORS, expected):
+    for color, target in zip(DOT_COLORS, expected, strict=True):
         mask = np.all(np.abs(aligned.astype(int) - color) < 60, axis=2)
         assert mask.any()
         ys, xs = np.nonzero(mask)

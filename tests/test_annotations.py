@@ -88,7 +88,11 @@ def make_layout(root):
     make_video(root / "videos" / "batch1" / "a.mp4")
     make_video(root / "videos" / "batch2" / "b.mp4")
     folders = {"va": "VA_Estimation_Challenge", "expr": "EXPR_Recognition_Challenge", "au": "AU_Detection_Challenge"}
-    headers = {"va": ("valence,arousal", "0.1,0.2"), "expr": (",".join(EXPR.header), "3"), "au": (",".join(AU.header), ",".join(["0"] * 12))}
+    headers = {
+        "va": ("valence,arousal", "0.1,0.2"),
+        "expr": (",".join(EXPR.header), "3"),
+        "au": (",".join(AU.header), ",".join(["0"] * 12)),
+    }
     lists = {}
     for task, folder in folders.items():
         header, row = headers[task]

@@ -6,7 +6,7 @@ from models.backbones import create_backbone, load_checkpoint
 
 
 def same_weights(a, b):
-    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
 def test_random_weights_need_explicit_permission_and_are_seeded(caplog):
@@ -18,7 +18,9 @@ def test_random_weights_need_explicit_permission_and_are_seeded(caplog):
     assert not same_weights(first, create_backbone("resnet10t", allow_random_weights=True, seed=4))
 
 
-@pytest.mark.parametrize("wrap", [lambda s: s, lambda s: {"state_dict": s}, lambda s: {"model": {f"module.{k}": v for k, v in s.items()}}])
+@pytest.mark.parametrize(
+    "wrap", [lambda s: s, lambda s: {"state_dict": s}, lambda s: {"model": {f"module.{k}": v for k, v in s.items()}}]
+)
 def test_checkpoint_layouts_load(tmp_path, wrap):
     source = create_backbone("resnet10t", allow_random_weights=True, seed=1)
     path = tmp_path / "weights.pth"
@@ -36,6 +38,10 @@ def test_mismatched_checkpoint_lists_missing_and_unexpected_keys(tmp_path):
     with pytest.raises(ModelLoadError) as error:
         load_checkpoint(create_backbone("resnet10t", allow_random_weights=True), path)
     message = str(error.value)
-    assert "bad.pth" in message and "missing keys (1): conv1.0.weight" in message and "unexpected keys (1): extra.weight" in message
+    assert (
+        "bad.pth" in message
+        and "missing keys (1): conv1.0.weight" in message
+        and "unexpected keys (1): extra.weight" in message
+    )
     with pytest.raises(ModelLoadError, match="checkpoint not found"):
         load_checkpoint(create_backbone("resnet10t", allow_random_weights=True), tmp_path / "none.pth")

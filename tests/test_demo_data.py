@@ -53,7 +53,7 @@ def test_two_people_carry_different_labels(demo):
 
 def test_one_annotation_file_is_shorter_than_its_video(demo):
     subjects, _, labels = index_dataset(demo, ANNOTATION_FOLDER, FOLDERS, LISTS)
-    paths = dict(zip(subjects["subject"], subjects["video_path"]))
+    paths = dict(zip(subjects["subject"], subjects["video_path"], strict=True))
     lengths = dict(labels["va"].group_by("subject").len().rows())
     shorter = [s for s, n in lengths.items() if n < len(decord.VideoReader(str(demo / paths[s])))]
     assert len(shorter) == 1

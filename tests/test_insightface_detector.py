@@ -22,11 +22,15 @@ def make_scrfd_like_model(path):
     for stride in STRIDES:
         cells = (SIZE // stride) ** 2 * 2
         pooled = f"pooled_{stride}"
-        nodes.append(helper.make_node("AveragePool", ["input"], [pooled], kernel_shape=[stride, stride], strides=[stride, stride]))
-        for kind, channels, width, weight, bias in (
-            ("score", 2, 1, np.full((2, 3, 1, 1), 4.0 / 3, np.float32), np.full(2, -2.0, np.float32)),
-            ("box", 8, 4, np.zeros((8, 3, 1, 1), np.float32), np.ones(8, np.float32)),
-            ("keypoints", 20, 10, np.zeros((20, 3, 1, 1), np.float32), np.array(KEYPOINT_OFFSETS * 2, np.float32)),
+        nodes.append(
+            helper.make_node(
+                "AveragePool", ["input"], [pooled], kernel_shape=[stride, stride], strides=[stride, stride]
+            )
+        )
+        for kind, width, weight, bias in (
+            ("score", 1, np.full((2, 3, 1, 1), 4.0 / 3, np.float32), np.full(2, -2.0, np.float32)),
+            ("box", 4, np.zeros((8, 3, 1, 1), np.float32), np.ones(8, np.float32)),
+            ("keypoints", 10, np.zeros((20, 3, 1, 1), np.float32), np.array(KEYPOINT_OFFSETS * 2, np.float32)),
         ):
             name = f"{kind}_{stride}"
             initializers += [numpy_helper.from_array(weight, f"{name}_w"), numpy_helper.from_array(bias, f"{name}_b")]

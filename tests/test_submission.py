@@ -14,7 +14,11 @@ def predictions(task, lengths, width):
         values = rng.uniform(-1, 1, size=(length, width)) if task == "va" else rng.random((length, width))
         # stored shuffled: the writer must order frames itself
         order = rng.permutation(length)
-        tables.append(prediction_table(task, subject, "test", np.arange(1, length + 1)[order], np.ones(length, bool), values[order]))
+        tables.append(
+            prediction_table(
+                task, subject, "test", np.arange(1, length + 1)[order], np.ones(length, bool), values[order]
+            )
+        )
     return pl.concat(tables)
 
 
@@ -23,7 +27,13 @@ def test_va_submission_header_count_and_order():
     lines = text.splitlines()
     assert lines[0] == "image_location,valence,arousal"
     assert len(lines) == 1 + 5
-    assert [line.split(",")[0] for line in lines[1:]] == ["b/00001.jpg", "b/00002.jpg", "b/00003.jpg", "a_left/00001.jpg", "a_left/00002.jpg"]
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "b/00001.jpg",
+        "b/00002.jpg",
+        "b/00003.jpg",
+        "a_left/00001.jpg",
+        "a_left/00002.jpg",
+    ]
     assert all(-1 <= float(v) <= 1 for line in lines[1:] for v in line.split(",")[1:])
 
 

@@ -7,8 +7,20 @@ from abawflow.training import interpolate_faceless, predict_sequence, shuffle_la
 from models.losses import ccc_loss, create_loss
 from models.temporal import create_temporal_model
 
-MODEL = {"fusion": {"name": "affine_concat", "width": 16, "dropout": 0.0}, "encoder": {"name": "transformer", "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0}}
-RECIPE = {"seed": 3, "window": 16, "stride": 8, "epochs": 3, "batch_size": 4, "learning_rate": 3e-3, "weight_decay": 0.0, "shuffle_labels": False}
+MODEL = {
+    "fusion": {"name": "affine_concat", "width": 16, "dropout": 0.0},
+    "encoder": {"name": "transformer", "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0},
+}
+RECIPE = {
+    "seed": 3,
+    "window": 16,
+    "stride": 8,
+    "epochs": 3,
+    "batch_size": 4,
+    "learning_rate": 3e-3,
+    "weight_decay": 0.0,
+    "shuffle_labels": False,
+}
 
 
 def test_window_starts_cover_every_frame():
@@ -104,7 +116,14 @@ def test_shuffle_labels_keeps_the_label_multiset():
 def label_rows(count):
     import polars as pl
 
-    return pl.DataFrame({"frame": np.arange(1, count + 1), "annotated": np.ones(count, bool), "valence": np.linspace(-1, 1, count).astype(np.float32), "arousal": np.zeros(count, np.float32)})
+    return pl.DataFrame(
+        {
+            "frame": np.arange(1, count + 1),
+            "annotated": np.ones(count, bool),
+            "valence": np.linspace(-1, 1, count).astype(np.float32),
+            "arousal": np.zeros(count, np.float32),
+        }
+    )
 
 
 def test_line_count_policy_never_shifts_labels(caplog):

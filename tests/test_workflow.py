@@ -18,10 +18,14 @@ def snakemake(workdir, *arguments, extra_config=()):
     configs = [REPOSITORY / "tests" / "configs" / "tiny.yaml", *extra_config]  # layered over config.yaml
     command = [
         *SNAKEMAKE,
-        "--snakefile", str(REPOSITORY / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", *map(str, configs),
-        "--cores", "2",
+        "--snakefile",
+        str(REPOSITORY / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *map(str, configs),
+        "--cores",
+        "2",
         *arguments,
     ]
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
@@ -50,7 +54,10 @@ def test_submission_files_cover_every_test_frame_in_order(tiny_run):
         names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
         expected = [f"{name}/{frame:05d}.jpg" for name in names for frame in range(1, frame_counts[name] + 1)]
         assert [line.split(",")[0] for line in lines[1:]] == expected
-        assert all(len(line.split(",")) == len(get_task(task).submission_header) - (7 if task == "expr" else 0) for line in lines[1:])
+        assert all(
+            len(line.split(",")) == len(get_task(task).submission_header) - (7 if task == "expr" else 0)
+            for line in lines[1:]
+        )
 
 
 def test_faces_were_found_and_aligned(tiny_run):
@@ -110,6 +117,9 @@ def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run,
     workdir.mkdir()
     result = snakemake(workdir, "results/index/splits.parquet", extra_config=[user_config])
     assert result.returncode != 0
-    assert f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)" in result.stdout + result.stderr
+    assert (
+        f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)"
+        in result.stdout + result.stderr
+    )
     assert not (workdir / "results" / "index" / "splits.parquet").exists()
     assert not (workdir / "resources").exists()  # a user dataset never triggers the demo generator

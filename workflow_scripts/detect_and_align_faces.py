@@ -18,7 +18,7 @@ def main(snakemake):
     shard, shards = (int(part) for part in snakemake.wildcards.shard.split("of"))
     subjects = pl.read_parquet(snakemake.input.subjects)
     videos = [
-        (video_path, dict(zip(group["subject"], group["person"])))
+        (video_path, dict(zip(group["subject"], group["person"], strict=True)))
         for (video, video_path), group in subjects.group_by(["video", "video_path"], maintain_order=True)
         if shard_of(video, shards) == shard
     ]
@@ -31,7 +31,14 @@ def main(snakemake):
         threads=snakemake.threads,
     )
     run_face_stage(
-        videos, Path(snakemake.input.root), detector, snakemake.output[0], params.batch_size, params.crop_size, params.jpeg_quality, snakemake.threads
+        videos,
+        Path(snakemake.input.root),
+        detector,
+        snakemake.output[0],
+        params.batch_size,
+        params.crop_size,
+        params.jpeg_quality,
+        snakemake.threads,
     )
 
 

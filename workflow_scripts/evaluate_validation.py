@@ -23,7 +23,9 @@ log = logging.getLogger("abawflow.evaluate")
 
 def main(snakemake):
     rows = []
-    for task, predictions_path, labels_path in zip(snakemake.params.tasks, snakemake.input.predictions, snakemake.input.labels):
+    for task, predictions_path, labels_path in zip(
+        snakemake.params.tasks, snakemake.input.predictions, snakemake.input.labels, strict=True
+    ):
         spec = get_task(task)
         predictions = pl.read_parquet(predictions_path).filter(pl.col("split") == "validation")
         labels = pl.read_parquet(labels_path).filter(pl.col("annotated"))
@@ -34,7 +36,15 @@ def main(snakemake):
             truth = truth[:, 0].astype(np.int64)
         decided = decide(spec.kind, joined.select(output_columns(task)).to_numpy())
         for metric, value in task_metrics(task, truth, decided).items():
-            rows.append({"task": task, "metric": metric, "value": value, "frames": len(joined), "videos": joined["subject"].n_unique()})
+            rows.append(
+                {
+                    "task": task,
+                    "metric": metric,
+                    "value": value,
+                    "frames": len(joined),
+                    "videos": joined["subject"].n_unique(),
+                }
+            )
             log.info("%s %s = %.4f (%d frames)", task.upper(), metric, value, len(joined))
     with atomic_path(snakemake.output[0]) as temporary:
         pl.DataFrame(rows).write_csv(temporary, float_precision=4)

@@ -23,7 +23,13 @@ def main(snakemake):
         spec["seed"],
     )
     extract_features(
-        [snakemake.input[0]], model, snakemake.output[0], spec["input_size"], spec["mean"], spec["std"], spec["batch_size"],
+        [snakemake.input[0]],
+        model,
+        snakemake.output[0],
+        spec["input_size"],
+        spec["mean"],
+        spec["std"],
+        spec["batch_size"],
         resolve_device(snakemake.params.device),
     )
 

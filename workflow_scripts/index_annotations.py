@@ -18,9 +18,14 @@ log = logging.getLogger("abawflow.index")
 def main(snakemake):
     params = snakemake.params
     subjects, splits, labels = index_dataset(
-        snakemake.input[0], params.annotation_folder, params.challenge_folders, params.test_lists, params.video_folder, params.tasks
+        snakemake.input[0],
+        params.annotation_folder,
+        params.challenge_folders,
+        params.test_lists,
+        params.video_folder,
+        params.tasks,
     )
-    for task, path in zip(params.tasks, snakemake.output.labels):
+    for task, path in zip(params.tasks, snakemake.output.labels, strict=True):
         table = labels[task]
         log.info("%s: %d frame lines, %d annotated", task.upper(), len(table), int(table["annotated"].sum()))
         write_parquet(table, path)

@@ -14,7 +14,10 @@ from abawflow.rule_runner import run
 
 def main(snakemake):
     schema = pq.read_schema(snakemake.input[0])
-    with atomic_path(snakemake.output[0]) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+    with (
+        atomic_path(snakemake.output[0]) as temporary,
+        pq.ParquetWriter(temporary, schema, compression="zstd") as writer,
+    ):
         for path in snakemake.input:
             source = pq.ParquetFile(path)
             for group in range(source.num_row_groups):

@@ -23,7 +23,10 @@ def main(snakemake):
     model = build_model(task, checkpoint["input_widths"], checkpoint["model"]).to(device)
     model.load_state_dict(checkpoint["state_dict"])
     sequences = build_sequences(
-        list(snakemake.input.features), pl.read_parquet(snakemake.input.labels), pl.read_parquet(snakemake.input.splits), task
+        list(snakemake.input.features),
+        pl.read_parquet(snakemake.input.labels),
+        pl.read_parquet(snakemake.input.splits),
+        task,
     )
     tables = []
     for split in ("validation", "test"):

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakema
 import polars as pl
 import torch
 
-from abawflow.atomic import atomic_path, write_parquet
+from abawflow.atomic import atomic_path
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
 from abawflow.training import resolve_device, train
