@@ -65,6 +65,14 @@ def test_faces_were_found_and_aligned(tiny_run):
     found = faces["face_found"].mean()
     assert 0.8 < found < 1.0  # the demo hides faces for a stretch of every video
     assert faces.filter(pl.col("face_found"))["crop"].null_count() == 0
+    # The two-person video: the _left subject's face is the left one whenever both are found.
+    left = faces.filter(pl.col("subject").str.ends_with("_left") & pl.col("face_found"))
+    right = faces.filter(pl.col("subject").str.ends_with("_right") & pl.col("face_found"))
+    both = left.join(right, on="frame", suffix="_right")
+    assert both.height > 100
+    assert all(
+        a[0] + a[2] < b[0] + b[2] for a, b in zip(both["box"].to_list(), both["box_right"].to_list(), strict=True)
+    )
     features = pl.read_parquet(tiny_run / "results" / "features" / "resnet18_random.parquet")
     assert features.height == faces.height
     assert features.schema["feature"] == pl.Array(pl.Float32, 512)
