@@ -2,8 +2,9 @@
 
 One Parquet table per shard, one row per (subject, frame) of every decoded
 frame, written row group by row group so memory does not grow with video length:
-subject, frame, face_found, score, box (x1, y1, x2, y2), landmarks (10 floats),
-crop (aligned face as JPEG bytes, null without a face).
+subject (the annotation name), video, person (single, left or right), frame,
+face_found, score, box (x1, y1, x2, y2), landmarks (10 floats), crop (aligned
+face as JPEG bytes, null without a face).
 """
 
 import logging
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 FACE_SCHEMA = pa.schema(
     [
         ("subject", pa.string()),
+        ("video", pa.string()),
+        ("person", pa.string()),
         ("frame", pa.int32()),
         ("face_found", pa.bool_()),
         ("score", pa.float32()),
@@ -72,6 +75,8 @@ def process_video(video_path, subjects, detector, writer, batch_size, crop_size,
                 detection = chosen[person]
                 counts[subject][0] += 1
                 rows["subject"].append(subject)
+                rows["video"].append(video_path.stem)
+                rows["person"].append(person)
                 rows["frame"].append(first_frame + offset)
                 rows["face_found"].append(detection is not None)
                 if detection is None:

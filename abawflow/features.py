@@ -1,6 +1,6 @@
 """Feature stage: run one backbone over the aligned face crops, streaming, into one Parquet table.
 
-Columns: subject, frame, face_found, feature (fixed-size float32 vector; zeros where no face).
+Columns: subject, video, person, frame, face_found, feature (fixed-size float32 vector; zeros where no face).
 """
 
 import logging
@@ -13,20 +13,17 @@ import pyarrow.parquet as pq
 import torch
 
 from abawflow.atomic import atomic_path
-from abawflow.faces import decode_jpeg
+from abawflow.faces import FACE_SCHEMA, decode_jpeg
 
 log = logging.getLogger(__name__)
 
 
+IDENTITY_COLUMNS = ["subject", "video", "person", "frame", "face_found"]
+
+
 def feature_schema(width):
-    return pa.schema(
-        [
-            ("subject", pa.string()),
-            ("frame", pa.int32()),
-            ("face_found", pa.bool_()),
-            ("feature", pa.list_(pa.float32(), width)),
-        ]
-    )
+    identity = [FACE_SCHEMA.field(name) for name in IDENTITY_COLUMNS]
+    return pa.schema([*identity, ("feature", pa.list_(pa.float32(), width))])
 
 
 def preprocess(crops, input_size, mean, std):
@@ -58,7 +55,7 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
     with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
         for face_table in face_tables:
             source = pq.ParquetFile(face_table)
-            for batch in source.iter_batches(batch_size=batch_size, columns=["subject", "frame", "face_found", "crop"]):
+            for batch in source.iter_batches(batch_size=batch_size, columns=[*IDENTITY_COLUMNS, "crop"]):
                 found = batch.column("face_found").to_numpy(zero_copy_only=False)
                 features = np.zeros((len(found), width), np.float32)
                 if found.any():
@@ -69,9 +66,7 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
                     seconds += time.perf_counter() - started
                     images += len(crops)
                 vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
-                table = pa.table(
-                    [batch.column("subject"), batch.column("frame"), batch.column("face_found"), vectors], schema=schema
-                )
+                table = pa.table([*(batch.column(name) for name in IDENTITY_COLUMNS), vectors], schema=schema)
                 writer.write_table(table)
     stage_seconds = time.perf_counter() - stage_started
     if images:

@@ -75,6 +75,8 @@ def test_faces_were_found_and_aligned(tiny_run):
     )
     features = pl.read_parquet(tiny_run / "results" / "features" / "resnet18_random.parquet")
     assert features.height == faces.height
+    assert features.columns == ["subject", "video", "person", "frame", "face_found", "feature"]
+    assert set(features["person"].unique()) == {"single", "left", "right"}
     assert features.schema["feature"] == pl.Array(pl.Float32, 512)
 
 
