@@ -6,6 +6,7 @@ import random
 import numpy as np
 import torch
 
+from abawflow.errors import ConfigError
 from abawflow.metrics import task_metrics
 from abawflow.tasks import get_task
 from models.losses import create_loss
@@ -118,7 +119,10 @@ def train(task, sequences, model_config, recipe, device="cpu"):
         shuffle_labels(train_sequences, recipe["seed"])
     annotated = sum(int((s.annotated & s.face_found).sum()) for s in train_sequences)
     if annotated == 0:
-        raise ValueError(f"{task}: no annotated training frame with a visible face")
+        raise ConfigError(
+            f"{task.upper()}: no annotated training frame with a detected face "
+            f"({len(train_sequences)} training videos); check the Train_Set annotations and the face logs"
+        )
     input_widths = [f.shape[1] for f in train_sequences[0].features]
     model = build_model(task, input_widths, model_config)
     if hasattr(model.fusion, "set_input_statistics"):

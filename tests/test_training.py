@@ -136,3 +136,16 @@ def test_line_count_policy_never_shifts_labels(caplog):
     attach_labels(sequence, label_rows(8), "va")  # annotation 3 lines long
     assert sequence.targets[:, 0] == pytest.approx(np.linspace(-1, 1, 8)[:5])
     assert "lines for frames 6..8 have no image and are ignored" in caplog.text
+
+
+def test_training_without_usable_frames_is_a_clear_error():
+    from abawflow.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    sequences = make_sequences(rng, 2, 20)
+    for sequence in sequences:
+        sequence.face_found[:] = False
+    with pytest.raises(ConfigError, match="AU: no annotated training frame with a detected face"):
+        train("au", {"train": sequences, "validation": []}, MODEL, RECIPE)
+    with pytest.raises(ConfigError, match=r"\(0 training videos\)"):
+        train("au", {"train": [], "validation": []}, MODEL, RECIPE)
