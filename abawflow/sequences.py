@@ -82,6 +82,7 @@ def build_sequences(feature_paths, labels, splits, task):
     """Return split -> list of Sequences of ``task`` (train and validation carry labels; test does not)."""
     available = read_feature_tables(feature_paths)
     result = {}
+    by_subject = labels.partition_by("subject", as_dict=True, maintain_order=True)
     for split in ("train", "validation", "test"):
         names = splits.filter((pl.col("task") == task) & (pl.col("split") == split))["subject"].to_list()
         missing = [name for name in names if name not in available]
@@ -91,7 +92,6 @@ def build_sequences(feature_paths, labels, splits, task):
             )
         sequences = [available[name] for name in names]
         if split != "test":
-            by_subject = labels.partition_by("subject", as_dict=True, maintain_order=True)
             sequences = [attach_labels(s, by_subject[(s.subject,)], task) for s in sequences]
         result[split] = sequences
     return result

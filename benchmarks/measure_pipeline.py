@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -34,35 +35,17 @@ from abawflow.video import iter_frame_batches  # noqa: E402
 from models.backbones import create_backbone  # noqa: E402
 
 MEMORY_PROBE = """
-import statistics, sys, threading, time
+import sys
 sys.path.insert(0, {repository!r})
 from pathlib import Path
 from abawflow.detection import create_detector
 from abawflow.faces import run_face_stage
-
-
-def status(key):
-    return int([line.split()[1] for line in open("/proc/self/status") if line.startswith(key)][0]) // 1024
-
-
-samples, done = [], threading.Event()
-
-
-def sample():
-    while not done.is_set():
-        samples.append(status("VmRSS"))
-        time.sleep(0.05)
-
-
 root = Path(sys.argv[1])
 detector = create_detector("retinaface_mobilenet", threads=2)
-sampler = threading.Thread(target=sample)
-sampler.start()
+print("ready", flush=True)
 run_face_stage([("videos/memory.mp4", {{"memory": "single"}})], root, detector, root / "faces.parquet", 64, 112, 95, 2)
-done.set()
-sampler.join()
 # VmHWM is this process's own peak (ru_maxrss would carry the parent's peak across fork).
-print(statistics.median(samples), max(samples), status("VmHWM"))
+print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0], flush=True)
 """
 
 
@@ -94,6 +77,28 @@ def decode_throughput(videos):
         for _, batch in iter_frame_batches(path, 64, threads=2):
             frames += len(batch)
     return frames / (time.perf_counter() - started)
+
+
+def faces_stage_memory(workdir, frames):
+    """Median and highest RSS of a faces-stage process, polled from outside it, and its own peak (MiB)."""
+    probe_root = workdir / f"memory_{frames}"
+    plan = DemoVideo("memory", "", ".mp4", 320, 240, ("single",))
+    render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
+    command = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout.readline().strip() == "ready"  # models loaded; the stage starts now
+    samples = []
+    while process.poll() is None:
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                samples += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS")]
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    peak = float(process.stdout.read().split()[-1]) / 1024  # VmHWM, KiB
+    if process.wait() != 0:
+        sys.exit(f"the memory probe on a {frames}-frame video failed")
+    return [statistics.median(samples), max(samples), peak]
 
 
 def throughput_rows(results):
@@ -157,16 +162,7 @@ def main():
     feature_ips = features["images"] / features["stage_seconds"]
     forward_ips = features["images"] / features["forward_seconds"]
 
-    memory = {}
-    for frames in MEMORY_VIDEO_FRAMES:
-        probe_root = workdir / f"memory_{frames}"
-        plan = DemoVideo("memory", "", ".mp4", 320, 240, ("single",))
-        render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
-        probe = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
-        output = subprocess.run(probe, check=True, capture_output=True, text=True)
-        memory[frames] = [
-            float(value) for value in output.stdout.split()[-3:]
-        ]  # MiB: median RSS, max sampled RSS, peak
+    memory = {frames: faces_stage_memory(workdir, frames) for frames in MEMORY_VIDEO_FRAMES}
 
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
@@ -196,7 +192,7 @@ def main():
         "",
         "Memory of the faces stage (batches of 64 frames, 320x240 video), by video length:",
         "",
-        "| frames | median RSS while running | highest sampled RSS | peak RSS (VmHWM) |",
+        "| frames | median RSS while running | highest polled RSS | peak RSS (VmHWM) |",
         "|---|---|---|---|",
         *[
             f"| {frames} | {m['median_rss']:.0f} MiB | {m['max_sampled_rss']:.0f} MiB | {m['peak_rss']:.0f} MiB |"
