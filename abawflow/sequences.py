@@ -8,7 +8,7 @@ logged per subject with the frame ranges involved.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -28,7 +28,6 @@ class Sequence:
     features: list  # one float32 (T, width) array per backbone
     targets: np.ndarray = None  # float32 (T, label columns)
     annotated: np.ndarray = None  # bool (T,)
-    notes: list = field(default_factory=list)
 
 
 def read_feature_tables(paths):
@@ -72,7 +71,6 @@ def attach_labels(sequence, labels, task):
             note = mismatch + f"frames {lines + 1}..{count} are treated as unannotated"
         else:
             note = mismatch + f"lines for frames {count + 1}..{lines} have no image and are ignored"
-        sequence.notes.append(note)
         log.warning(note)
     sequence.targets, sequence.annotated = targets, annotated
     return sequence

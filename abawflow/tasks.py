@@ -45,9 +45,6 @@ class TaskSpec:
         bad = [v for v in values if v not in (0.0, 1.0)]
         return f"expected 0 or 1 for every AU (or -1 for unannotated), got {bad[0]:g}" if bad else None
 
-    def is_annotated(self, values):
-        return not any(value == self.missing_value for value in values)
-
 
 VA = TaskSpec(
     name="va",

@@ -21,7 +21,3 @@ def create(kind, name, **options):
     if name not in table:
         raise KeyError(f"unknown {kind} {name!r}; registered: {', '.join(sorted(table)) or 'none'}")
     return table[name](**options)
-
-
-def names(kind):
-    return sorted(REGISTRIES.get(kind, {}))
