@@ -50,9 +50,7 @@ def task_metrics(task, truth, prediction):
         valence, arousal = ccc(truth[:, 0], prediction[:, 0]), ccc(truth[:, 1], prediction[:, 1])
         return {"ccc_valence": valence, "ccc_arousal": arousal, "score": (valence + arousal) / 2}
     if spec.kind == "multiclass":
-        return {
-            "f1_macro": macro_f1(truth, prediction, spec.head_size),
-            "score": macro_f1(truth, prediction, spec.head_size),
-        }
+        value = macro_f1(truth, prediction, spec.head_size)
+        return {"f1_macro": value, "score": value}
     value = mean_au_f1(truth, prediction)
     return {"f1_mean": value, "score": value}

@@ -206,15 +206,17 @@ def interpolate_faceless(values, face_found):
     return result
 
 
-def evaluate(task, model, sequences, recipe, device="cpu"):
+def score_outputs(task, labels, values):
+    """Challenge metrics from label rows (label columns) and per-frame outputs (values or probabilities)."""
     spec = get_task(task)
-    truths, predictions = [], []
+    truth = labels[:, 0].astype(np.int64) if spec.kind == "multiclass" else labels
+    return task_metrics(task, truth, decide(spec.kind, values))
+
+
+def evaluate(task, model, sequences, recipe, device="cpu"):
+    labels, values = [], []
     for sequence in sequences:
-        values = predict_sequence(task, model, sequence, recipe["window"], recipe["stride"], device)
-        keep = sequence.annotated
-        truths.append(sequence.targets[keep])
-        predictions.append(decide(spec.kind, values[keep]))
-    truth = np.concatenate(truths)
-    if spec.kind == "multiclass":
-        truth = truth[:, 0].astype(np.int64)
-    return task_metrics(task, truth, np.concatenate(predictions))
+        outputs = predict_sequence(task, model, sequence, recipe["window"], recipe["stride"], device)
+        labels.append(sequence.targets[sequence.annotated])
+        values.append(outputs[sequence.annotated])
+    return score_outputs(task, np.concatenate(labels), np.concatenate(values))

@@ -8,15 +8,13 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakema
 
 import logging
 
-import numpy as np
 import polars as pl
 
 from abawflow.atomic import atomic_path
-from abawflow.metrics import task_metrics
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns
 from abawflow.tasks import get_task
-from abawflow.training import decide
+from abawflow.training import score_outputs
 
 log = logging.getLogger("abawflow.evaluate")
 
@@ -31,11 +29,10 @@ def main(snakemake):
         labels = pl.read_parquet(labels_path).filter(pl.col("annotated"))
         # Inner join on (subject, frame): annotation lines past the video's end have no prediction (see sequences.py).
         joined = labels.join(predictions, on=["subject", "frame"], how="inner")
-        truth = joined.select(spec.label_columns).to_numpy()
-        if spec.kind == "multiclass":
-            truth = truth[:, 0].astype(np.int64)
-        decided = decide(spec.kind, joined.select(output_columns(task)).to_numpy())
-        for metric, value in task_metrics(task, truth, decided).items():
+        scores = score_outputs(
+            task, joined.select(spec.label_columns).to_numpy(), joined.select(output_columns(task)).to_numpy()
+        )
+        for metric, value in scores.items():
             rows.append(
                 {
                     "task": task,
