@@ -5,6 +5,7 @@ import os
 import sys
 import warnings
 
+from abawflow.devices import claim_gpu
 from abawflow.errors import AbawflowError
 
 
@@ -19,6 +20,8 @@ def run(snakemake, main):
     )
     logging.captureWarnings(True)
     warnings.filterwarnings("ignore", category=FutureWarning, module="insightface")
+    if snakemake.resources.get("gpu", 0):
+        claim_gpu()
     threads = max(1, min(int(snakemake.threads), os.cpu_count() or 1))
     import torch
 

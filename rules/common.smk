@@ -1,7 +1,14 @@
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# Input functions and params below use the project's own code.
+sys.path.insert(0, workflow.basedir)
+
+from abawflow.code_fingerprint import code_fingerprint  # noqa: E402
 
 validate(config, "../config.schema.yaml")
 
@@ -10,18 +17,58 @@ TASKS = config["tasks"]
 SHARDS = config["faces"]["shards"]
 SHARD_NAMES = [f"{index}of{SHARDS}" for index in range(SHARDS)]
 
-for _name in config["training"]["backbones"]:
-    if _name not in config["backbones"]:
-        raise ValueError(
-            f"config.yaml: training.backbones names {_name!r}, which is not under backbones "
-            f"(defined: {', '.join(config['backbones'])})"
-        )
+
+def resolve_experiments(config):
+    """Each experiment with its tasks and full recipe (`training` overridden by the experiment's `recipe`)."""
+    experiments = {}
+    for name, experiment in config["experiments"].items():
+        for backbone in experiment["backbones"]:
+            if backbone not in config["backbones"]:
+                raise ValueError(
+                    f"config.yaml: experiments.{name}.backbones names {backbone!r}, which is not under "
+                    f"backbones (defined: {', '.join(config['backbones'])})"
+                )
+        tasks = [task for task in experiment.get("tasks", TASKS) if task in TASKS]
+        experiments[name] = {
+            "tasks": tasks,
+            "backbones": experiment["backbones"],
+            "model": {"fusion": experiment["fusion"], "encoder": experiment["encoder"]},
+            "recipe": {**config["training"], **experiment["recipe"]},
+        }
+    return experiments
+
+
+def resolve_submitted_experiments(config, experiments):
+    submitted = {}
+    for task in TASKS:
+        name = config["submission"].get(task)
+        if name is None:
+            name = next((n for n, e in experiments.items() if task in e["tasks"]), None)
+        if name is None or task not in experiments.get(name, {}).get("tasks", []):
+            raise ValueError(
+                f"config.yaml: task {task!r} has no experiment to submit: submission.{task} is {name!r}, "
+                f"and the experiments training {task} are: "
+                f"{', '.join(n for n, e in experiments.items() if task in e['tasks']) or 'none'}"
+            )
+        submitted[task] = name
+    return submitted
+
+
+EXPERIMENTS = resolve_experiments(config)
+SUBMITTED = resolve_submitted_experiments(config, EXPERIMENTS)
+TRAINED = [(task, name) for name, e in EXPERIMENTS.items() for task in e["tasks"]]
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     shard=r"\d+of\d+",
     backbone="|".join(config["backbones"]),
+    experiment="|".join(EXPERIMENTS),
+
+
+def script_fingerprint(name):
+    """Param that reruns a rule when its script or the project code it imports changes (not on comments)."""
+    return code_fingerprint(Path(workflow.basedir) / "workflow_scripts" / name)
 
 
 def face_tables(wildcards=None):
@@ -40,31 +87,35 @@ def backbone_spec(wildcards):
     return config["backbones"][wildcards.backbone]
 
 
-def training_feature_tables(wildcards=None):
+def experiment_feature_tables(wildcards):
     return expand(
-        "results/features/{backbone}.parquet", backbone=config["training"]["backbones"]
+        "results/features/{backbone}.parquet",
+        backbone=EXPERIMENTS[wildcards.experiment]["backbones"],
     )
 
 
-def model_config(wildcards=None):
-    return {
-        "fusion": config["training"]["fusion"],
-        "encoder": config["training"]["encoder"],
-    }
+def experiment_model(wildcards):
+    return EXPERIMENTS[wildcards.experiment]["model"]
 
 
-def training_recipe(wildcards=None):
-    keys = (
-        "seed",
-        "window",
-        "stride",
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "weight_decay",
-        "shuffle_labels",
-    )
-    return {key: config["training"][key] for key in keys}
+def experiment_recipe(wildcards):
+    return EXPERIMENTS[wildcards.experiment]["recipe"]
+
+
+def experiment_window(wildcards):
+    recipe = EXPERIMENTS[wildcards.experiment]["recipe"]
+    return {"window": recipe["window"], "stride": recipe["stride"]}
+
+
+def all_predictions(wildcards=None):
+    return [
+        f"results/predictions/{task}/{experiment}.parquet"
+        for task, experiment in TRAINED
+    ]
+
+
+def submitted_predictions(wildcards):
+    return f"results/predictions/{wildcards.task}/{SUBMITTED[wildcards.task]}.parquet"
 
 
 def submission_files(wildcards=None):

@@ -13,5 +13,6 @@ rule demo_data:
         seed=config["demo"]["seed"],
         videos=config["demo"]["videos"],
         frames_per_video=config["demo"]["frames_per_video"],
+        code=script_fingerprint("make_demo_data.py"),
     script:
         "../workflow_scripts/make_demo_data.py"

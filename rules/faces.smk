@@ -22,5 +22,6 @@ rule detect_and_align_faces:
         batch_size=config["faces"]["batch_size"],
         jpeg_quality=config["faces"]["jpeg_quality"],
         device=config["device"],
+        code=script_fingerprint("detect_and_align_faces.py"),
     script:
         "../workflow_scripts/detect_and_align_faces.py"

@@ -15,6 +15,7 @@ rule extract_features:
     params:
         backbone=backbone_spec,
         device=config["device"],
+        code=script_fingerprint("extract_features.py"),
     script:
         "../workflow_scripts/extract_features.py"
 
@@ -32,5 +33,7 @@ rule merge_feature_shards:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        code=script_fingerprint("merge_parquet.py"),
     script:
         "../workflow_scripts/merge_parquet.py"

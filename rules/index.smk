@@ -19,5 +19,6 @@ rule index_annotations:
         challenge_folders=config["dataset"]["challenge_folders"],
         test_lists=config["dataset"]["test_lists"],
         tasks=TASKS,
+        code=script_fingerprint("index_annotations.py"),
     script:
         "../workflow_scripts/index_annotations.py"

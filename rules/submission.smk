@@ -1,7 +1,7 @@
 rule evaluate_validation:
     input:
-        predictions=expand("results/predictions/{task}.parquet", task=TASKS),
-        labels=expand("results/index/labels_{task}.parquet", task=TASKS),
+        predictions=all_predictions(),
+        labels=[f"results/index/labels_{task}.parquet" for task, _ in TRAINED],
     output:
         "results/metrics/validation.csv",
     log:
@@ -13,14 +13,15 @@ rule evaluate_validation:
         mem_mb=4000,
         runtime=30,
     params:
-        tasks=TASKS,
+        trained=TRAINED,
+        code=script_fingerprint("evaluate_validation.py"),
     script:
         "../workflow_scripts/evaluate_validation.py"
 
 
 rule write_submission:
     input:
-        predictions="results/predictions/{task}.parquet",
+        predictions=submitted_predictions,
         splits="results/index/splits.parquet",
     output:
         "results/submission/{task}.txt",
@@ -32,5 +33,7 @@ rule write_submission:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        code=script_fingerprint("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"

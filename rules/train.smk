@@ -1,13 +1,13 @@
 rule train_temporal_model:
     input:
-        features=training_feature_tables,
+        features=experiment_feature_tables,
         splits="results/index/splits.parquet",
         labels="results/index/labels_{task}.parquet",
     output:
-        model="results/models/{task}/model.pt",
-        history="results/models/{task}/history.csv",
+        model="results/models/{task}/{experiment}/model.pt",
+        history="results/models/{task}/{experiment}/history.csv",
     log:
-        "logs/train_temporal_model/{task}.log",
+        "logs/train_temporal_model/{task}/{experiment}.log",
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -16,23 +16,24 @@ rule train_temporal_model:
         mem_mb=8000,
         runtime=240,
     params:
-        model=model_config,
-        recipe=training_recipe,
+        model=experiment_model,
+        recipe=experiment_recipe,
         device=config["device"],
+        code=script_fingerprint("train_temporal_model.py"),
     script:
         "../workflow_scripts/train_temporal_model.py"
 
 
 rule predict:
     input:
-        model="results/models/{task}/model.pt",
-        features=training_feature_tables,
+        model="results/models/{task}/{experiment}/model.pt",
+        features=experiment_feature_tables,
         splits="results/index/splits.parquet",
         labels="results/index/labels_{task}.parquet",
     output:
-        "results/predictions/{task}.parquet",
+        "results/predictions/{task}/{experiment}.parquet",
     log:
-        "logs/predict/{task}.log",
+        "logs/predict/{task}/{experiment}.log",
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -41,8 +42,8 @@ rule predict:
         mem_mb=8000,
         runtime=60,
     params:
-        window=config["training"]["window"],
-        stride=config["training"]["stride"],
+        windows=experiment_window,
         device=config["device"],
+        code=script_fingerprint("predict.py"),
     script:
         "../workflow_scripts/predict.py"

@@ -10,3 +10,16 @@ sys.path.insert(0, str(REPOSITORY))
 @pytest.fixture(scope="session")
 def repository():
     return REPOSITORY
+
+
+@pytest.fixture(scope="session")
+def small_dag_run(tmp_path_factory):
+    """A complete local run of tests/configs/small_dag.yaml on a copy of the workflow: (snakefile, workdir, configs)."""
+    from dag import CONFIGS, copy_workflow, snakemake
+
+    snakefile = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    workdir = tmp_path_factory.mktemp("small_dag_run")
+    configs = [CONFIGS / "small_dag.yaml"]
+    result = snakemake(workdir, "submission", configs=configs, snakefile=snakefile)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return snakefile, workdir, configs

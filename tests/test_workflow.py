@@ -1,45 +1,26 @@
 """End-to-end runs of the Snakemake DAG on the tiny demo config (real decoding, detection, features, training)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
+from dag import CONFIGS, snakemake
 
 from abawflow.tasks import get_task
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+def run(workdir, *arguments, extra_config=()):
+    return snakemake(workdir, *arguments, configs=[CONFIGS / "tiny.yaml", *extra_config])
 
 
-def snakemake(workdir, *arguments, extra_config=()):
-    configs = [REPOSITORY / "tests" / "configs" / "tiny.yaml", *extra_config]  # layered over config.yaml
-    command = [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(REPOSITORY / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        *map(str, configs),
-        "--cores",
-        "2",
-        *arguments,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-
-
-def metrics(workdir):
-    table = pl.read_csv(workdir / "results" / "metrics" / "validation.csv")
+def metrics(workdir, experiment="transformer"):
+    table = pl.read_csv(workdir / "results" / "metrics" / "validation.csv").filter(pl.col("experiment") == experiment)
     return {(task, metric): value for task, metric, value in table.select("task", "metric", "value").rows()}
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
-    result = snakemake(workdir, "submission")
+    result = run(workdir, "submission")
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 
@@ -81,14 +62,14 @@ def test_faces_were_found_and_aligned(tiny_run):
 
 
 def test_nothing_left_to_do_after_a_complete_run(tiny_run):
-    result = snakemake(tiny_run, "submission", "--dry-run")
+    result = run(tiny_run, "submission", "--dry-run")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
 def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     real = metrics(tiny_run)
-    result = snakemake(tiny_run, "submission", extra_config=[REPOSITORY / "tests" / "configs" / "shuffled_labels.yaml"])
+    result = run(tiny_run, "submission", extra_config=[CONFIGS / "shuffled_labels.yaml"])
     assert result.returncode == 0, result.stderr[-5000:]
     shuffled = metrics(tiny_run)
     # Chance levels: CCC 0; macro F1 of a constant guess; AU F1 of predicting every AU present.
@@ -102,12 +83,12 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert real[("expr", "score")] > 0.35
     assert real[("au", "score")] > au_chance + 0.1
     # Back to the real labels: the plan reruns training and what follows, not the faces or features.
-    plan = snakemake(tiny_run, "submission", "--dry-run")
+    plan = run(tiny_run, "submission", "--dry-run")
     text = plan.stdout + plan.stderr
     assert "train_temporal_model" in text
     assert "detect_and_align_faces" not in text and "extract_features" not in text
     # Same config and seeds, features recomputed too: the same metrics.
-    result = snakemake(tiny_run, "submission", "--forcerun", "extract_features")
+    result = run(tiny_run, "submission", "--forcerun", "extract_features")
     assert result.returncode == 0, result.stderr[-5000:]
     assert metrics(tiny_run) == real
 
@@ -125,7 +106,7 @@ def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run,
     user_config.write_text(f"dataset:\n  root: {root}\n")
     workdir = tmp_path / "run"
     workdir.mkdir()
-    result = snakemake(workdir, "results/index/splits.parquet", extra_config=[user_config])
+    result = run(workdir, "results/index/splits.parquet", extra_config=[user_config])
     assert result.returncode != 0
     assert (
         f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)"

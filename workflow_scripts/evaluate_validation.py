@@ -1,4 +1,4 @@
-"""Rule evaluate_validation: challenge metrics of every task on the validation set."""
+"""Rule evaluate_validation: challenge metrics of every trained (task, experiment) on the validation set."""
 
 import sys
 from pathlib import Path
@@ -21,8 +21,8 @@ log = logging.getLogger("abawflow.evaluate")
 
 def main(snakemake):
     rows = []
-    for task, predictions_path, labels_path in zip(
-        snakemake.params.tasks, snakemake.input.predictions, snakemake.input.labels, strict=True
+    for (task, experiment), predictions_path, labels_path in zip(
+        snakemake.params.trained, snakemake.input.predictions, snakemake.input.labels, strict=True
     ):
         spec = get_task(task)
         predictions = pl.read_parquet(predictions_path).filter(pl.col("split") == "validation")
@@ -36,13 +36,14 @@ def main(snakemake):
             rows.append(
                 {
                     "task": task,
+                    "experiment": experiment,
                     "metric": metric,
                     "value": value,
                     "frames": len(joined),
                     "videos": joined["subject"].n_unique(),
                 }
             )
-            log.info("%s %s = %.4f (%d frames)", task.upper(), metric, value, len(joined))
+            log.info("%s %s %s = %.4f (%d frames)", task.upper(), experiment, metric, value, len(joined))
     with atomic_path(snakemake.output[0]) as temporary:
         pl.DataFrame(rows).write_csv(temporary, float_precision=4)
 

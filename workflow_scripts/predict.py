@@ -1,4 +1,4 @@
-"""Rule predict: per-frame predictions of one task for its validation and test videos."""
+"""Rule predict: one experiment's per-frame predictions of one task for its validation and test videos."""
 
 import sys
 from pathlib import Path
@@ -28,10 +28,11 @@ def main(snakemake):
         pl.read_parquet(snakemake.input.splits),
         task,
     )
+    windows = snakemake.params.windows
     tables = []
     for split in ("validation", "test"):
         for sequence in sequences[split]:
-            values = predict_sequence(task, model, sequence, snakemake.params.window, snakemake.params.stride, device)
+            values = predict_sequence(task, model, sequence, windows["window"], windows["stride"], device)
             tables.append(prediction_table(task, sequence.subject, split, sequence.frames, sequence.face_found, values))
     write_parquet(pl.concat(tables), snakemake.output[0])
 

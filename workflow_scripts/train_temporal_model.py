@@ -1,4 +1,4 @@
-"""Rule train_temporal_model: features + labels of one task -> trained temporal model."""
+"""Rule train_temporal_model: one experiment's features + labels of one task -> trained temporal model."""
 
 import sys
 from pathlib import Path
@@ -26,6 +26,7 @@ def main(snakemake):
         torch.save(
             {
                 "task": task,
+                "experiment": snakemake.wildcards.experiment,
                 "state_dict": model.state_dict(),
                 "input_widths": [f.shape[1] for f in sequences["train"][0].features],
                 "model": snakemake.params.model,

@@ -1,0 +1,123 @@
+"""Incremental rebuilds, read from Snakemake's dry-run plan after a complete run of the small DAG."""
+
+from pathlib import Path
+
+import pytest
+from dag import copy_workflow, plan
+
+# What a user would call expensive: decoding, detection, feature extraction, training.
+EXPENSIVE = {"demo_data", "index_annotations", "detect_and_align_faces", "extract_features", "train_temporal_model"}
+
+
+def rules_of(jobs):
+    return {rule for rule, _ in jobs}
+
+
+def outputs_of(jobs, rule):
+    return sorted(output for job_rule, output in jobs if job_rule == rule)
+
+
+def layered(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_complete_run_leaves_nothing_to_do(small_dag_run):
+    snakefile, workdir, configs = small_dag_run
+    assert plan(workdir, "submission", configs=configs, snakefile=snakefile) == []
+
+
+def test_adding_a_backbone_schedules_only_its_features_and_the_experiments_that_use_it(small_dag_run, tmp_path):
+    snakefile, workdir, configs = small_dag_run
+    added = layered(
+        tmp_path,
+        "added_backbone.yaml",
+        """
+backbones:
+  resnet18_random_b:
+    architecture: resnet18
+    allow_random_weights: true
+    seed: 7
+    model_options: {zero_init_last: false}
+experiments:
+  small_transformer:
+    backbones: [resnet18_random, resnet18_random_b]
+""",
+    )
+    jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
+    assert rules_of(jobs) == {
+        "extract_features",
+        "merge_feature_shards",
+        "train_temporal_model",
+        "predict",
+        "evaluate_validation",
+        "submission",
+    }
+    assert outputs_of(jobs, "extract_features") == [
+        "results/features/resnet18_random_b/shard0of2.parquet",
+        "results/features/resnet18_random_b/shard1of2.parquet",
+    ]
+    assert outputs_of(jobs, "train_temporal_model") == [
+        f"results/models/{task}/small_transformer/{name}"
+        for task in ("expr", "va")
+        for name in ("history.csv", "model.pt")
+    ]
+
+
+def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(small_dag_run, tmp_path):
+    snakefile, workdir, configs = small_dag_run
+    changed = layered(
+        tmp_path, "changed.yaml", "experiments:\n  small_transformer:\n    recipe: {learning_rate: 0.003}\n"
+    )
+    jobs = plan(workdir, "submission", configs=[*configs, changed], snakefile=snakefile)
+    assert rules_of(jobs) == {"train_temporal_model", "predict", "evaluate_validation", "submission"}
+    assert outputs_of(jobs, "predict") == [
+        "results/predictions/expr/small_transformer.parquet",
+        "results/predictions/va/small_transformer.parquet",
+    ]
+    # The submitted experiment's hyperparameter: its submissions are rewritten too.
+    changed = layered(tmp_path, "changed_submitted.yaml", "experiments:\n  transformer:\n    recipe: {epochs: 3}\n")
+    jobs = plan(workdir, "submission", configs=[*configs, changed], snakefile=snakefile)
+    assert rules_of(jobs) == {
+        "train_temporal_model",
+        "predict",
+        "evaluate_validation",
+        "write_submission",
+        "submission",
+    }
+    assert all("/transformer/" in output for output in outputs_of(jobs, "train_temporal_model"))
+    assert len(outputs_of(jobs, "write_submission")) == 3
+
+
+def edit(path, old, new):
+    text = Path(path).read_text()
+    assert old in text, f"{path} no longer contains {old!r}; update the test"
+    Path(path).write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def edited_workflow(small_dag_run, tmp_path):
+    """A second copy of the workflow code, for edits, pointed at the completed run."""
+    _, workdir, configs = small_dag_run
+    return copy_workflow(tmp_path / "workflow"), workdir, configs
+
+
+def test_comments_docstrings_and_the_readme_rerun_nothing(edited_workflow):
+    snakefile, workdir, configs = edited_workflow
+    code = snakefile.parent
+    script = code / "workflow_scripts" / "extract_features.py"
+    edit(script, "def main(snakemake):", "# A comment.\ndef main(snakemake):")
+    edit(code / "abawflow" / "training.py", '"""', '"""An edited docstring. ')
+    edit(code / "abawflow" / "faces.py", "\n\n", "\n\n# Another comment.\n\n")
+    (code / "README.md").write_text((code / "README.md").read_text() + "\nAn added line.\n")
+    assert plan(workdir, "submission", configs=configs, snakefile=snakefile) == []
+
+
+def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
+    snakefile, workdir, configs = edited_workflow
+    edit(snakefile.parent / "abawflow" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
+    jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
+    # submission.py is imported by predict, evaluate_validation and write_submission, not by training or features.
+    assert rules_of(jobs) == {"predict", "evaluate_validation", "write_submission", "submission"}
+    assert not rules_of(jobs) & EXPENSIVE
