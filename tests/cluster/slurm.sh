@@ -5,7 +5,8 @@
 #   tests/cluster/slurm.sh start     # writes $SLURM_DIR/slurm.conf, starts munged, slurmctld, slurmd
 #   tests/cluster/slurm.sh stop      # stops the daemons that `start` started
 #
-# Clients find the cluster through SLURM_CONF=$SLURM_DIR/slurm.conf. The node is
+# The config goes to /etc/slurm, where slurmd, sbatch and the srun inside each job
+# look (a job does not inherit SLURM_CONF); state and logs go to $SLURM_DIR. The node is
 # this machine with its real cores and memory, and declares one GPU (a GRES with a
 # count and no device file), so that sbatch --gpus=1 is scheduled and accounted
 # like on a cluster even when the machine has no card. No accounting daemon
@@ -24,13 +25,20 @@ install() {
     apt-get install -y -q --no-install-recommends slurm-wlm munge
 }
 
+MARKER="# written by abawflow tests/cluster/slurm.sh"
+
 start() {
-    mkdir -p "$SLURM_DIR"/{state,spool,log,munge}
+    if [[ -e /etc/slurm/slurm.conf ]] && ! grep -qF "$MARKER" /etc/slurm/slurm.conf; then
+        echo "slurm.sh: /etc/slurm/slurm.conf exists and is not ours; refusing to replace it" >&2
+        exit 1
+    fi
+    mkdir -p "$SLURM_DIR"/{state,spool,log,munge} /etc/slurm
     local host cpus memory
     host=$(hostname -s)
     cpus=$(nproc)
     memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
-    cat >"$SLURM_DIR/slurm.conf" <<CONF
+    cat >/etc/slurm/slurm.conf <<CONF
+$MARKER
 ClusterName=abawflow-test
 SlurmctldHost=$host
 SlurmUser=root
@@ -62,13 +70,13 @@ ReturnToService=2
 NodeName=$host CPUs=$cpus RealMemory=$memory Gres=gpu:1 State=UNKNOWN
 PartitionName=main Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
-    cat >"$SLURM_DIR/gres.conf" <<CONF
+    cat >/etc/slurm/gres.conf <<CONF
+$MARKER
 NodeName=$host Name=gpu File=/dev/null Count=1
 CONF
     munged --force --socket="$SLURM_DIR/munge/munge.socket" \
         --pid-file="$SLURM_DIR/munge/munged.pid" --log-file="$SLURM_DIR/log/munged.log" \
         --seed-file="$SLURM_DIR/munge/munged.seed"
-    export SLURM_CONF="$SLURM_DIR/slurm.conf"
     slurmctld
     slurmd
     for _ in $(seq 60); do
