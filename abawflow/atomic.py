@@ -1,6 +1,7 @@
 """Atomic output writing: a file appears under its final name only once complete."""
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -11,6 +12,10 @@ def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Leftovers of an attempt that was killed (SIGKILL, node failure) before it could clean up.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     try:

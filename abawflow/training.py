@@ -2,10 +2,12 @@
 
 import logging
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
 from abawflow.metrics import task_metrics
 from abawflow.tasks import get_task
@@ -109,8 +111,49 @@ def build_model(task, input_widths, model_config):
     return create_temporal_model(input_widths, spec.head_size, model_config["fusion"], model_config["encoder"])
 
 
-def train(task, sequences, model_config, recipe, device="cpu"):
-    """Train a temporal model for ``task``; returns (model, history rows)."""
+def _training_state(epoch, model, optimizer, generator, history, resume_key):
+    return {
+        "resume_key": resume_key,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "window_order": generator.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "history": history,
+    }
+
+
+def _load_training_state(path, resume_key, model, optimizer, generator):
+    """Restore the state saved after an epoch; returns (last finished epoch, history), or (0, []) to start over."""
+    path = Path(path)
+    if not path.exists():
+        return 0, []
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a state file from another version: start over rather than fail
+        log.warning("ignoring the training state %s (%s); training from epoch 1", path, error)
+        return 0, []
+    if state.get("resume_key") != resume_key:
+        log.warning("the training state %s belongs to other inputs or settings; training from epoch 1", path)
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.bit_generator.state = state["window_order"]
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    log.info("resuming after epoch %d from %s", state["epoch"], path)
+    return state["epoch"], state["history"]
+
+
+def train(task, sequences, model_config, recipe, device="cpu", state_path=None, resume_key=None):
+    """Train a temporal model for ``task``; returns (model, history rows).
+
+    With ``state_path``, the full training state (weights, optimiser, random generators) is saved
+    there after every epoch, and a run killed mid-training resumes from it, giving the same model
+    as an uninterrupted run. ``resume_key`` identifies the inputs and settings the state belongs to.
+    """
     spec = get_task(task)
     seed_everything(recipe["seed"])
     train_sequences = sequences["train"]
@@ -135,7 +178,9 @@ def train(task, sequences, model_config, recipe, device="cpu"):
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])
     generator = np.random.default_rng(recipe["seed"])
-    history = []
+    finished, history = 0, []
+    if state_path is not None:
+        finished, history = _load_training_state(state_path, resume_key, model, optimizer, generator)
     log.info(
         "%s: %d training windows, %d annotated frames with a face; model has %d parameters",
         task,
@@ -143,7 +188,7 @@ def train(task, sequences, model_config, recipe, device="cpu"):
         annotated,
         sum(p.numel() for p in model.parameters()),
     )
-    for epoch in range(1, recipe["epochs"] + 1):
+    for epoch in range(finished + 1, recipe["epochs"] + 1):
         model.train()
         order = generator.permutation(len(items))
         losses = []
@@ -166,6 +211,9 @@ def train(task, sequences, model_config, recipe, device="cpu"):
                 }
             )
         history.append(row)
+        if state_path is not None:
+            with atomic_path(state_path) as temporary:
+                torch.save(_training_state(epoch, model, optimizer, generator, history, resume_key), temporary)
         log.info("%s epoch %d: %s", task, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
     return model, history
 

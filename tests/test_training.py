@@ -103,6 +103,26 @@ def test_training_lowers_the_loss_and_is_deterministic():
     assert values.shape == (40, 12) and ((values >= 0) & (values <= 1)).all()
 
 
+def test_training_resumed_from_its_saved_state_equals_an_uninterrupted_run(tmp_path):
+    rng = np.random.default_rng(0)
+    sequences = {"train": make_sequences(rng, 4, 60), "validation": make_sequences(rng, 1, 40)}
+    model_config = {**MODEL, "encoder": {**MODEL["encoder"], "dropout": 0.3}}  # dropout draws random numbers
+    uninterrupted, history = train("au", sequences, model_config, dict(RECIPE, epochs=5))
+    state = tmp_path / "training_state.pt"
+    # A job killed after epoch 2 has left the state of epoch 2 behind; the rerun goes on from it.
+    train("au", sequences, model_config, dict(RECIPE, epochs=2), state_path=state, resume_key="same inputs")
+    assert torch.load(state, weights_only=True)["epoch"] == 2
+    resumed, resumed_history = train(
+        "au", sequences, model_config, dict(RECIPE, epochs=5), state_path=state, resume_key="same inputs"
+    )
+    assert resumed_history == history
+    for name, tensor in uninterrupted.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    # A state saved for other inputs or settings is not resumed.
+    _, fresh = train("au", sequences, model_config, dict(RECIPE, epochs=1), state_path=state, resume_key="other")
+    assert len(fresh) == 1 and fresh[0] == history[0]
+
+
 def test_shuffle_labels_keeps_the_label_multiset():
     rng = np.random.default_rng(1)
     sequences = make_sequences(rng, 3, 30)

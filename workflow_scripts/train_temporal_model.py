@@ -6,6 +6,10 @@ from pathlib import Path
 # Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
 
+import hashlib
+import json
+import os
+
 import polars as pl
 import torch
 
@@ -21,7 +25,17 @@ def main(snakemake):
     labels = pl.read_parquet(snakemake.input.labels)
     splits = pl.read_parquet(snakemake.input.splits)
     sequences = build_sequences(list(snakemake.input.features), labels, splits, task)
-    model, history = train(task, sequences, snakemake.params.model, snakemake.params.recipe, device)
+    # Per-epoch state, so that a killed job resumes; it belongs to these exact inputs and settings.
+    state_path = Path(snakemake.output.model).with_name("training_state.pt")
+    resume_key = fingerprint(
+        snakemake.params.model,
+        snakemake.params.recipe,
+        snakemake.params.code,
+        [(str(path), os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in snakemake.input],
+    )
+    model, history = train(
+        task, sequences, snakemake.params.model, snakemake.params.recipe, device, state_path, resume_key
+    )
     with atomic_path(snakemake.output.model) as temporary:
         torch.save(
             {
@@ -36,6 +50,11 @@ def main(snakemake):
         )
     with atomic_path(snakemake.output.history) as temporary:
         pl.DataFrame(history).write_csv(temporary)
+    state_path.unlink(missing_ok=True)
+
+
+def fingerprint(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 run(snakemake, main)  # noqa: F821
