@@ -76,3 +76,27 @@ def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, 
     assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
     index_log = (workdir / "logs" / "index_annotations.log").read_text()
     assert "SLURM job" in index_log and "GPUs none" in index_log
+
+
+def test_generic_cluster_profile_submits_through_sbatch(slurm_cluster, small_dag_run, tmp_path):
+    snakefile, local_workdir, configs = small_dag_run
+    profile = (REPOSITORY / "profiles" / "cluster-generic" / "config.yaml").read_text()
+    assert "--partition=gpu" in profile
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(profile.replace("--partition=gpu", "--partition=main"))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    target = "results/features/resnet18_random/shard1of2.parquet"
+    result = snakemake(
+        workdir, "--profile", str(tmp_path / "profile"), target, configs=configs, snakefile=snakefile, timeout=1200
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    assert pl.read_parquet(workdir / target).equals(pl.read_parquet(local_workdir / target))
+    gpu_log = (workdir / "logs" / "extract_features" / "resnet18_random" / "shard1of2.log").read_text()
+    assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
+    assert sorted(path.name.split("-")[0] for path in (workdir / "logs" / "cluster").iterdir()) == [
+        "demo_data",
+        "detect_and_align_faces",
+        "extract_features",
+        "index_annotations",
+    ]
