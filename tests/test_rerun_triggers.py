@@ -22,7 +22,7 @@ def make_project(root, helper_body):
 
 
 def test_fingerprint_ignores_comments_docstrings_and_layout_but_not_code(tmp_path):
-    helper = 'def scale(x):\n    return 2 * x\n'
+    helper = "def scale(x):\n    return 2 * x\n"
     base = code_fingerprint(make_project(tmp_path / "a", helper))
     commented = '"""Module docstring."""\n\n# A comment.\ndef scale(x):\n    """Doubles."""\n    return 2*x  # why\n'
     assert code_fingerprint(make_project(tmp_path / "b", commented)) == base
@@ -33,7 +33,8 @@ def test_fingerprint_ignores_comments_docstrings_and_layout_but_not_code(tmp_pat
 
 
 def test_fingerprint_follows_imports_transitively(tmp_path):
-    script = make_project(tmp_path / "a", "from abawflow.unused import VALUE\n\n\ndef scale(x):\n    return VALUE * x\n")
+    helper = "from abawflow.unused import VALUE\n\n\ndef scale(x):\n    return VALUE * x\n"
+    script = make_project(tmp_path / "a", helper)
     before = code_fingerprint(script)
     (tmp_path / "a" / "abawflow" / "unused.py").write_text("VALUE = 2\n")
     _tree_dump.cache_clear()  # one Snakemake process sees one version of each file
