@@ -9,7 +9,6 @@ face as JPEG bytes, null without a face).
 
 import logging
 import time
-import zlib
 
 import cv2
 import numpy as np
@@ -37,9 +36,19 @@ FACE_SCHEMA = pa.schema(
 )
 
 
-def shard_of(video, shards):
-    """Stable shard number of a video (independent of Python's hash seed)."""
-    return zlib.crc32(video.encode()) % shards
+def assign_shards(video_sizes, shards):
+    """Video -> shard, balancing the shards' total bytes (greedy, largest video first).
+
+    Every shard job computes the same assignment from the same files, so the shards
+    partition the videos without a shared plan file.
+    """
+    loads = [0] * shards
+    assignment = {}
+    for video, size in sorted(video_sizes.items(), key=lambda item: (-item[1], item[0])):
+        shard = min(range(shards), key=lambda index: (loads[index], index))
+        assignment[video] = shard
+        loads[shard] += size
+    return assignment
 
 
 def encode_jpeg(image_rgb, quality):

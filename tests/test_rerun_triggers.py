@@ -89,3 +89,15 @@ def test_profiles(repository):
     assert local["resources"]["gpu"] >= 1
     generic = yaml.safe_load((repository / "profiles" / "cluster-generic" / "config.yaml").read_text())
     assert generic["executor"] == "cluster-generic" and "{resources.gpu}" in generic["cluster-generic-submit-cmd"]
+
+
+def test_shards_balance_bytes_and_partition_the_videos():
+    from abawflow.faces import assign_shards
+
+    sizes = {"a": 900, "b": 500, "c": 400, "d": 300, "e": 200, "f": 100}
+    assignment = assign_shards(sizes, 2)
+    assert set(assignment) == set(sizes)
+    loads = [sum(sizes[v] for v, shard in assignment.items() if shard == index) for index in range(2)]
+    assert loads == [1200, 1200]
+    assert assign_shards(dict(reversed(sizes.items())), 2) == assignment  # independent of listing order
+    assert set(assign_shards(sizes, 8).values()) == set(range(6))  # more shards than videos: some stay empty

@@ -6,22 +6,39 @@ from pathlib import Path
 # Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
 
+import logging
+
 import polars as pl
 
 from abawflow.detection import create_detector
-from abawflow.faces import run_face_stage, shard_of
+from abawflow.faces import assign_shards, run_face_stage
 from abawflow.rule_runner import run
+
+log = logging.getLogger("abawflow.faces")
 
 
 def main(snakemake):
     params = snakemake.params
     shard, shards = (int(part) for part in snakemake.wildcards.shard.split("of"))
     subjects = pl.read_parquet(snakemake.input.subjects)
+    root = Path(snakemake.input.root)
+    sizes = {
+        video: (root / path).stat().st_size for video, path in subjects.select("video", "video_path").unique().rows()
+    }
+    assignment = assign_shards(sizes, shards)
     videos = [
         (video_path, dict(zip(group["subject"], group["person"], strict=True)))
         for (video, video_path), group in subjects.group_by(["video", "video_path"], maintain_order=True)
-        if shard_of(video, shards) == shard
+        if assignment[video] == shard
     ]
+    log.info(
+        "shard %d of %d: %d of %d videos, %.1f MB",
+        shard,
+        shards,
+        len(videos),
+        len(sizes),
+        sum(sizes[v] for v, s in assignment.items() if s == shard) / 1e6,
+    )
     detector = create_detector(
         params.detector,
         model_path=params.detector_model_path or None,
@@ -32,7 +49,7 @@ def main(snakemake):
     )
     run_face_stage(
         videos,
-        Path(snakemake.input.root),
+        root,
         detector,
         snakemake.output[0],
         params.batch_size,
