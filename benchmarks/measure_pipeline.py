@@ -178,7 +178,9 @@ def main():
         "faces_stage_memory_mib": {
             str(k): {"median_rss": v[0], "max_sampled_rss": v[1], "peak_rss": v[2]} for k, v in memory.items()
         },
-        "validation": {f"{t}.{m}": round(v, 4) for t, m, v in scores.select("task", "metric", "value").rows()},
+        "validation": {
+            f"{t}.{e}.{m}": round(v, 4) for t, e, m, v in scores.select("task", "experiment", "metric", "value").rows()
+        },
     }
     (REPOSITORY / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
@@ -201,9 +203,12 @@ def main():
         "",
         "Validation scores of the demo run:",
         "",
-        "| task | metric | value |",
-        "|---|---|---|",
-        *[f"| {t} | {m} | {v:.4f} |" for t, m, v in scores.select("task", "metric", "value").rows()],
+        "| task | experiment | metric | value |",
+        "|---|---|---|---|",
+        *[
+            f"| {t} | {e} | {m} | {v:.4f} |"
+            for t, e, m, v in scores.select("task", "experiment", "metric", "value").rows()
+        ],
         "",
     ]
     (REPOSITORY / "benchmarks" / "results.md").write_text("\n".join(lines))

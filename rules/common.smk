@@ -18,6 +18,19 @@ SHARDS = config["faces"]["shards"]
 SHARD_NAMES = [f"{index}of{SHARDS}" for index in range(SHARDS)]
 
 
+# The training keys the trainer reads: a recipe param carries these and nothing else.
+RECIPE_KEYS = (
+    "seed",
+    "window",
+    "stride",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "shuffle_labels",
+)
+
+
 def resolve_experiments(config):
     """Each experiment with its tasks and full recipe (`training` overridden by the experiment's `recipe`)."""
     experiments = {}
@@ -33,7 +46,10 @@ def resolve_experiments(config):
             "tasks": tasks,
             "backbones": experiment["backbones"],
             "model": {"fusion": experiment["fusion"], "encoder": experiment["encoder"]},
-            "recipe": {**config["training"], **experiment["recipe"]},
+            "recipe": {
+                key: experiment["recipe"].get(key, config["training"][key])
+                for key in RECIPE_KEYS
+            },
         }
     return experiments
 
