@@ -3,8 +3,9 @@
 Snakemake's own `code` rerun trigger hashes the text of a rule's script only: it reruns
 on an edited comment, and misses every change to the modules the script imports. The
 fingerprint instead hashes the syntax tree (comments, docstrings and layout removed) of
-the script and of every project module it imports, transitively. Rules pass it as a
-param, and the profiles turn the `code` trigger off (README "Rerun triggers").
+the script and of every project module it imports, transitively, except the plumbing
+modules listed below. Rules pass it as a param, and the workflow profile turns the
+`code` trigger off (README "Rerun triggers").
 """
 
 import ast
@@ -13,6 +14,17 @@ from functools import cache
 from pathlib import Path
 
 PROJECT_PACKAGES = ("abawflow", "models")
+# Plumbing that cannot change a result (logging and exit codes, device choice, error texts,
+# atomic renames): editing it must not redo days of detection and training.
+PLUMBING = frozenset(
+    {
+        "abawflow/rule_runner.py",
+        "abawflow/devices.py",
+        "abawflow/errors.py",
+        "abawflow/atomic.py",
+        "abawflow/code_fingerprint.py",
+    }
+)
 
 
 def _strip_docstrings(tree):
@@ -47,7 +59,7 @@ def _imported_files(root, tree):
             continue
         for name in names:
             path = _module_file(root, name)
-            if path is not None:
+            if path is not None and path.relative_to(root).as_posix() not in PLUMBING:
                 yield path
 
 

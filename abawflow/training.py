@@ -174,7 +174,10 @@ def train(task, sequences, model_config, recipe, device="cpu", state_path=None, 
         ]
         model.fusion.set_input_statistics([v.mean(0) for v in visible], [v.std(0) for v in visible])
     model = model.to(device)
-    loss_function = create_loss(recipe.get("loss") or spec.loss, **recipe.get("loss_options", {}))
+    loss_config = recipe.get("loss") or {"name": spec.loss}
+    loss_function = create_loss(loss_config["name"], **{k: v for k, v in loss_config.items() if k != "name"})
+    if hasattr(loss_function, "fit"):  # losses weighted by training label statistics (paper 000, Eq. 7)
+        loss_function.fit(np.concatenate([s.targets[s.annotated & s.face_found] for s in train_sequences]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])
     generator = np.random.default_rng(recipe["seed"])

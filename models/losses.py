@@ -43,5 +43,69 @@ class BinaryCrossEntropy:
         return F.binary_cross_entropy_with_logits(outputs[mask], targets[mask])
 
 
+@register("loss", "mse")
+class MeanSquaredError:
+    """VA: mean squared error on tanh-bounded outputs (paper 000, Eq. 5)."""
+
+    def __call__(self, outputs, targets, mask):
+        return F.mse_loss(torch.tanh(outputs[mask]), targets[mask])
+
+
+@register("loss", "ccc")
+class ConcordanceLoss:
+    """VA: 1 - CCC on tanh-bounded outputs, averaged over valence and arousal."""
+
+    def __call__(self, outputs, targets, mask):
+        return ccc_loss(torch.tanh(outputs[mask]), targets[mask])
+
+
+@register("loss", "focal")
+class FocalLoss:
+    """EXPR: -alpha_t (1 - p_t)^gamma log p_t (paper 002, Eq. 9); ``alpha`` is one number or one per class."""
+
+    def __init__(self, gamma=2.0, alpha=None):
+        if not 0 <= gamma <= 5:
+            raise ValueError(f"focal loss: gamma must be in [0, 5] (paper 002), got {gamma}")
+        self.gamma = gamma
+        self.alpha = alpha
+
+    def __call__(self, outputs, targets, mask):
+        log_probabilities = F.log_softmax(outputs[mask], dim=-1)
+        classes = targets[mask, 0].long()
+        log_p = log_probabilities.gather(1, classes[:, None])[:, 0]
+        loss = -((1 - log_p.exp()) ** self.gamma) * log_p
+        if self.alpha is not None:
+            alpha = torch.as_tensor(self.alpha, dtype=loss.dtype, device=loss.device)
+            loss = loss * (alpha[classes] if alpha.ndim else alpha)
+        return loss.mean()
+
+
+@register("loss", "weighted_asymmetric")
+class WeightedAsymmetricLoss:
+    """AU: -w_i [p log p^ + (1 - p) p^ log(1 - p^)] (paper 000, Eq. 7).
+
+    The negative term is scaled by the predicted probability, so confident negatives cost little.
+    ``w_i`` comes from the training occurrence rate of AU i: inverse rates, normalised to mean 1
+    (rare AUs weigh more). ``fit`` sets them from the training labels unless ``weights`` is given.
+    """
+
+    def __init__(self, weights=None):
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+
+    def fit(self, targets):
+        """``targets``: (frames, AUs) 0/1 labels of the annotated training frames."""
+        rates = torch.as_tensor(targets, dtype=torch.float32).mean(0).clamp_min(1e-3)
+        inverse = 1.0 / rates
+        self.weights = inverse / inverse.mean()
+        return self
+
+    def __call__(self, outputs, targets, mask):
+        probabilities = torch.sigmoid(outputs[mask]).clamp(1e-6, 1 - 1e-6)
+        target = targets[mask]
+        terms = target * probabilities.log() + (1 - target) * probabilities * (1 - probabilities).log()
+        weights = torch.ones(terms.shape[1]) if self.weights is None else self.weights
+        return -(terms * weights.to(terms.device)).mean()
+
+
 def create_loss(name, **options):
     return create("loss", name, **options)

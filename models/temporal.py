@@ -47,7 +47,7 @@ class AffineConcatFusion(nn.Module):
             getattr(self, f"input_mean_{index}").copy_(torch.as_tensor(mean))
             getattr(self, f"input_std_{index}").copy_(torch.as_tensor(std).clamp_min(1e-6))
 
-    def forward(self, features):
+    def forward(self, features, padding_mask=None):
         features = [
             (x - getattr(self, f"input_mean_{i}")) / getattr(self, f"input_std_{i}") for i, x in enumerate(features)
         ]
@@ -73,6 +73,125 @@ class TransformerTemporalEncoder(nn.Module):
         return self.encoder(x, src_key_padding_mask=padding_mask)
 
 
+@register("fusion", "conv1d")
+class Conv1dFusion(nn.Module):
+    """Per-backbone 1-D convolution embedding to ``width``, then concatenation (paper 002, Eq. 1)."""
+
+    def __init__(self, input_widths, width=64, kernel_size=3, dropout=0.1):
+        super().__init__()
+        for index, w in enumerate(input_widths):
+            self.register_buffer(f"input_mean_{index}", torch.zeros(w))
+            self.register_buffer(f"input_std_{index}", torch.ones(w))
+        self.embeddings = nn.ModuleList(
+            nn.Conv1d(w, width, kernel_size, padding=kernel_size // 2) for w in input_widths
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output_width = width * len(input_widths)
+
+    set_input_statistics = AffineConcatFusion.set_input_statistics
+
+    def forward(self, features, padding_mask=None):
+        embedded = []
+        for index, (embedding, x) in enumerate(zip(self.embeddings, features, strict=True)):
+            x = (x - getattr(self, f"input_mean_{index}")) / getattr(self, f"input_std_{index}")
+            if padding_mask is not None:  # the kernel spans neighbours: faceless frames must not leak into them
+                x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+            embedded.append(embedding(x.transpose(1, 2)).transpose(1, 2))
+        return self.dropout(torch.cat(embedded, dim=-1))
+
+
+class RecurrentTemporalEncoder(nn.Module):
+    """GRU or LSTM over a segment; the last hidden state of one segment starts the next (paper 001, Eq. 1-2).
+
+    ``forward_with_state`` carries the state; segments are consecutive and do not overlap.
+    """
+
+    cell = None
+
+    def __init__(self, input_width, hidden=128, layers=1, dropout=0.0):
+        super().__init__()
+        self.rnn = self.cell(input_width, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.output_width = hidden
+
+    def forward_with_state(self, x, padding_mask, state=None):
+        # Frames without a face carry no feature: the recurrence sees zeros there.
+        x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+        return self.rnn(x, state)
+
+    def forward(self, x, padding_mask):
+        return self.forward_with_state(x, padding_mask)[0]
+
+
+@register("encoder", "gru")
+class GRUTemporalEncoder(RecurrentTemporalEncoder):
+    cell = nn.GRU
+
+
+@register("encoder", "lstm")
+class LSTMTemporalEncoder(RecurrentTemporalEncoder):
+    cell = nn.LSTM
+
+
+class TemporalConvolutionBlock(nn.Module):
+    """Residual block of two dilated 1-D convolutions, lengths preserved."""
+
+    def __init__(self, width, kernel_size, dilation, dropout):
+        super().__init__()
+        padding = dilation * (kernel_size - 1) // 2
+        self.layers = nn.Sequential(
+            nn.Conv1d(width, width, kernel_size, padding=padding, dilation=dilation),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Conv1d(width, width, kernel_size, padding=padding, dilation=dilation),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x):
+        return x + self.layers(x)
+
+
+@register("encoder", "tcn_transformer")
+class TCNTransformerEncoder(nn.Module):
+    """Dilated temporal convolutions (dilation 1, 2, 4, ...), then a Transformer encoder (paper 003, Sec. 3.3-3.4)."""
+
+    def __init__(self, input_width, blocks=3, kernel_size=3, layers=2, heads=4, feedforward=128, dropout=0.1):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"tcn_transformer: kernel_size must be odd to keep lengths, got {kernel_size}")
+        self.convolutions = nn.Sequential(
+            *(TemporalConvolutionBlock(input_width, kernel_size, 2**index, dropout) for index in range(blocks))
+        )
+        self.transformer = TransformerTemporalEncoder(input_width, layers, heads, feedforward, dropout)
+        self.output_width = input_width
+
+    def forward(self, x, padding_mask):
+        x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+        x = self.convolutions(x.transpose(1, 2)).transpose(1, 2)
+        return self.transformer(x, padding_mask)
+
+
+@register("encoder", "smooth")
+class SmoothPredictingEncoder(nn.Module):
+    """Smooth Predicting (paper 004, Eq. 1): each frame's feature plus the mean over a window of ``window`` frames
+    centred on it. The mean runs over the frames with a face (the paper's videos have no gaps)."""
+
+    def __init__(self, input_width, window=16):
+        super().__init__()
+        self.window = window
+        self.output_width = input_width
+
+    def forward(self, x, padding_mask):
+        visible = (~padding_mask).unsqueeze(1).to(x.dtype)  # (batch, 1, time)
+        values = x.transpose(1, 2) * visible
+        half = self.window // 2
+        kernel = torch.ones(1, 1, 2 * half + 1, dtype=x.dtype, device=x.device)
+        totals = nn.functional.conv1d(values.reshape(-1, 1, values.shape[-1]), kernel, padding=half)
+        totals = totals.reshape(values.shape)
+        counts = nn.functional.conv1d(visible, kernel, padding=half).clamp_min(1.0)
+        return x + (totals / counts).transpose(1, 2)
+
+
 class TemporalModel(nn.Module):
     def __init__(self, fusion, encoder, head_size):
         super().__init__()
@@ -82,7 +201,7 @@ class TemporalModel(nn.Module):
 
     def forward(self, features, padding_mask):
         """``features``: list of (batch, time, width_i) tensors; ``padding_mask``: (batch, time), True = ignore."""
-        return self.head(self.encoder(self.fusion(features), padding_mask))
+        return self.head(self.encoder(self.fusion(features, padding_mask), padding_mask))
 
 
 def create_temporal_model(input_widths, head_size, fusion, encoder):

@@ -46,6 +46,7 @@ def resolve_experiments(config):
             "tasks": tasks,
             "backbones": experiment["backbones"],
             "model": {"fusion": experiment["fusion"], "encoder": experiment["encoder"]},
+            "losses": experiment["losses"],
             "recipe": {
                 key: experiment["recipe"].get(key, config["training"][key])
                 for key in RECIPE_KEYS
@@ -115,7 +116,10 @@ def experiment_model(wildcards):
 
 
 def experiment_recipe(wildcards):
-    return EXPERIMENTS[wildcards.experiment]["recipe"]
+    """The experiment's recipe for one task, with that task's loss when the experiment names one."""
+    experiment = EXPERIMENTS[wildcards.experiment]
+    loss = experiment["losses"].get(wildcards.task)
+    return {**experiment["recipe"], "loss": loss} if loss else experiment["recipe"]
 
 
 def experiment_window(wildcards):
