@@ -3,7 +3,9 @@ rule evaluate_validation:
         predictions=all_predictions(),
         labels=[f"results/index/labels_{task}.parquet" for task, _ in TRAINED],
     output:
-        "results/metrics/validation.csv",
+        scores="results/metrics/validation.csv",
+        tables_csv=expand("results/metrics/{task}.csv", task=TASKS),
+        tables_markdown=expand("results/metrics/{task}.md", task=TASKS),
     log:
         "logs/evaluate_validation.log",
     conda:
@@ -14,6 +16,8 @@ rule evaluate_validation:
         runtime=30,
     params:
         trained=TRAINED,
+        tasks=TASKS,
+        submitted=SUBMITTED,
         code=script_fingerprint("evaluate_validation.py"),
     script:
         "../workflow_scripts/evaluate_validation.py"

@@ -82,6 +82,9 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert real[("va", "score")] > 0.4
     assert real[("expr", "score")] > 0.35
     assert real[("au", "score")] > au_chance + 0.1
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
+    assert table.columns == ["experiment", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
+    assert "| transformer * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
     # Back to the real labels: the plan reruns training and what follows, not the faces or features.
     plan = run(tiny_run, "submission", "--dry-run")
     text = plan.stdout + plan.stderr

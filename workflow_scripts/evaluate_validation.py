@@ -10,7 +10,7 @@ import logging
 
 import polars as pl
 
-from abawflow.atomic import atomic_path
+from abawflow.atomic import atomic_path, write_text
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns
 from abawflow.tasks import get_task
@@ -44,8 +44,39 @@ def main(snakemake):
                 }
             )
             log.info("%s %s %s = %.4f (%d frames)", task.upper(), experiment, metric, value, len(joined))
-    with atomic_path(snakemake.output[0]) as temporary:
-        pl.DataFrame(rows).write_csv(temporary, float_precision=4)
+    scores = pl.DataFrame(rows)
+    with atomic_path(snakemake.output.scores) as temporary:
+        scores.write_csv(temporary, float_precision=4)
+    for task, csv_path, markdown_path in zip(
+        snakemake.params.tasks, snakemake.output.tables_csv, snakemake.output.tables_markdown, strict=True
+    ):
+        table = task_table(scores, task)
+        with atomic_path(csv_path) as temporary:
+            table.write_csv(temporary, float_precision=4)
+        write_text(markdown_path, markdown_table(table, task, snakemake.params.submitted[task]))
+
+
+def task_table(scores, task):
+    """One row per experiment, one column per metric, in config order (like the papers' Table 1)."""
+    rows = scores.filter(pl.col("task") == task)
+    metrics = rows["metric"].unique(maintain_order=True).to_list()
+    table = rows.pivot(on="metric", index=["experiment", "frames", "videos"], values="value")
+    return table.select("experiment", *metrics, "frames", "videos")
+
+
+def markdown_table(table, task, submitted):
+    header = ["experiment", *table.columns[1:]]
+    lines = [
+        f"Validation scores, {task.upper()} (the submitted experiment is marked *)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for row in table.iter_rows():
+        name = f"{row[0]} *" if row[0] == submitted else row[0]
+        cells = [f"{value:.4f}" if isinstance(value, float) else str(value) for value in row[1:]]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 run(snakemake, main)  # noqa: F821
