@@ -13,6 +13,15 @@ log = logging.getLogger("abawflow.devices")
 _held_locks = []  # open lock files, held until the process exits
 
 
+def resolve_device(device):
+    """Config `device` -> torch device: auto is CUDA when available, else the CPU."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def visible_gpus():
     """Ids of the cards this process may use: CUDA_VISIBLE_DEVICES when set (SLURM sets it), else nvidia-smi's list."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -34,12 +34,6 @@ def seed_everything(seed):
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def decode_outputs(kind, outputs):
     """Raw model outputs -> VA values, class probabilities or AU probabilities."""
     if kind == "regression":
@@ -67,6 +61,26 @@ def make_windows(sequences, window, stride):
             stop = min(start + window, length)
             items.append((sequence, start, stop))
     return items
+
+
+def segment_batches(sequences, window, batch_size, generator):
+    """Recurrent training (paper 001): videos in random groups of ``batch_size``; each group yields its
+    consecutive, non-overlapping segments in order, one (sequence, start, stop) per video (empty once
+    a video has ended)."""
+    order = generator.permutation(len(sequences))
+    for begin in range(0, len(order), batch_size):
+        group = [sequences[i] for i in order[begin : begin + batch_size]]
+        longest = max(len(s.frames) for s in group)
+        yield [
+            [(s, min(start, len(s.frames)), min(start + window, len(s.frames))) for s in group]
+            for start in range(0, longest, window)
+        ]
+
+
+def detach_state(state):
+    if state is None:
+        return None
+    return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()
 
 
 def collate(items, window, with_labels):
@@ -191,20 +205,34 @@ def train(task, sequences, model_config, recipe, device="cpu", state_path=None, 
         annotated,
         sum(p.numel() for p in model.parameters()),
     )
-    for epoch in range(finished + 1, recipe["epochs"] + 1):
-        model.train()
-        order = generator.permutation(len(items))
-        losses = []
-        for begin in range(0, len(order), recipe["batch_size"]):
-            batch = collate([items[i] for i in order[begin : begin + recipe["batch_size"]]], recipe["window"], True)
-            if not batch["mask"].any():
-                continue
-            outputs = model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
+
+    def optimisation_step(batch, state=None):
+        features, padding = [f.to(device) for f in batch["features"]], batch["padding"].to(device)
+        if model.carries_state:
+            outputs, state = model.forward_with_state(features, padding, state)
+        else:
+            outputs = model(features, padding)
+        if batch["mask"].any():
             loss = loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+        return detach_state(state)  # truncated back-propagation: gradients stop at the segment border
+
+    for epoch in range(finished + 1, recipe["epochs"] + 1):
+        model.train()
+        losses = []
+        if model.carries_state:
+            for segments in segment_batches(train_sequences, recipe["window"], recipe["batch_size"], generator):
+                state = None
+                for segment in segments:
+                    state = optimisation_step(collate(segment, recipe["window"], True), state)
+        else:
+            order = generator.permutation(len(items))
+            for begin in range(0, len(order), recipe["batch_size"]):
+                chunk = [items[i] for i in order[begin : begin + recipe["batch_size"]]]
+                optimisation_step(collate(chunk, recipe["window"], True))
         row = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if sequences.get("validation"):
             row.update(
@@ -227,6 +255,15 @@ def predict_sequence(task, model, sequence, window, stride, device="cpu"):
     spec = get_task(task)
     model.eval()
     length = len(sequence.frames)
+    if model.carries_state:  # consecutive segments, the state handed on: every frame sees its whole past
+        outputs, state = [], None
+        for start in range(0, length, window):
+            batch = collate([(sequence, start, min(start + window, length))], window, False)
+            raw, state = model.forward_with_state(
+                [f.to(device) for f in batch["features"]], batch["padding"].to(device), state
+            )
+            outputs.append(decode_outputs(spec.kind, raw)[0, : min(window, length - start)].cpu().numpy())
+        return interpolate_faceless(np.concatenate(outputs).astype(np.float64), sequence.face_found)
     total = np.zeros((length, spec.head_size), np.float64)
     counts = np.zeros(length)
     items = [(sequence, start, min(start + window, length)) for start in window_starts(length, window, stride)]

@@ -31,14 +31,15 @@ class SinusoidalPositionalEncoding(nn.Module):
 class AffineConcatFusion(nn.Module):
     """Per-backbone affine projection to ``width`` plus positional encoding, then concatenation (paper 000, Eq. 1-2)."""
 
-    def __init__(self, input_widths, width=64, dropout=0.1):
+    def __init__(self, input_widths, width=64, dropout=0.1, positional_encoding=True):
         super().__init__()
         # Per-backbone standardisation, fitted on the training frames (backbone outputs differ wildly in scale).
         for index, w in enumerate(input_widths):
             self.register_buffer(f"input_mean_{index}", torch.zeros(w))
             self.register_buffer(f"input_std_{index}", torch.ones(w))
         self.projections = nn.ModuleList(nn.Linear(w, width) for w in input_widths)
-        self.positional_encoding = SinusoidalPositionalEncoding(width)
+        # Positions restart in every window; recurrent encoders (paper 001) go without them.
+        self.positional_encoding = SinusoidalPositionalEncoding(width) if positional_encoding else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.output_width = width * len(input_widths)
 
@@ -202,6 +203,15 @@ class TemporalModel(nn.Module):
     def forward(self, features, padding_mask):
         """``features``: list of (batch, time, width_i) tensors; ``padding_mask``: (batch, time), True = ignore."""
         return self.head(self.encoder(self.fusion(features, padding_mask), padding_mask))
+
+    @property
+    def carries_state(self):
+        """Recurrent encoders: trained and run over consecutive segments, the state handed on (paper 001)."""
+        return hasattr(self.encoder, "forward_with_state")
+
+    def forward_with_state(self, features, padding_mask, state=None):
+        encoded, state = self.encoder.forward_with_state(self.fusion(features, padding_mask), padding_mask, state)
+        return self.head(encoded), state
 
 
 def create_temporal_model(input_widths, head_size, fusion, encoder):

@@ -123,3 +123,17 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     # submission.py is imported by predict, evaluate_validation and write_submission, not by training or features.
     assert rules_of(jobs) == {"predict", "evaluate_validation", "write_submission", "submission"}
     assert not rules_of(jobs) & EXPENSIVE
+    # The trainer: training and what follows it, never the features.
+    edit(
+        snakefile.parent / "abawflow" / "training.py",
+        "def window_starts(",
+        "TRAINER_VERSION = 2\n\n\ndef window_starts(",
+    )
+    jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
+    assert rules_of(jobs) == {
+        "train_temporal_model",
+        "predict",
+        "evaluate_validation",
+        "write_submission",
+        "submission",
+    }

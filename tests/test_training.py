@@ -169,3 +169,20 @@ def test_training_without_usable_frames_is_a_clear_error():
         train("au", {"train": sequences, "validation": []}, MODEL, RECIPE)
     with pytest.raises(ConfigError, match=r"\(0 training videos\)"):
         train("au", {"train": [], "validation": []}, MODEL, RECIPE)
+
+
+def test_recurrent_training_carries_the_state_over_consecutive_segments():
+    rng = np.random.default_rng(0)
+    sequences = {"train": make_sequences(rng, 4, 60), "validation": make_sequences(rng, 1, 50)}
+    fusion = {**MODEL["fusion"], "positional_encoding": False}  # positions would restart in every segment
+    model_config = {"fusion": fusion, "encoder": {"name": "gru", "hidden": 16}}
+    model, history = train("au", sequences, model_config, dict(RECIPE, epochs=8))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    _, again = train("au", sequences, model_config, dict(RECIPE, epochs=8))
+    assert again == history
+    # Segments of 16 frames with the state handed on give what one pass over the whole video gives.
+    validation = sequences["validation"][0]
+    segmented = predict_sequence("au", model, validation, 16, 16)
+    whole = predict_sequence("au", model, validation, 1000, 1000)
+    assert segmented.shape == (50, 12)
+    np.testing.assert_allclose(segmented, whole, atol=1e-5)

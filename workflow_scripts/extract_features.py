@@ -6,9 +6,9 @@ from pathlib import Path
 # Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
 
+from abawflow.devices import resolve_device
 from abawflow.features import extract_features
 from abawflow.rule_runner import run
-from abawflow.training import resolve_device
 from models.backbones import create_backbone
 
 

@@ -10,10 +10,11 @@ import polars as pl
 import torch
 
 from abawflow.atomic import write_parquet
+from abawflow.devices import resolve_device
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
 from abawflow.submission import prediction_table
-from abawflow.training import build_model, predict_sequence, resolve_device
+from abawflow.training import build_model, predict_sequence
 
 
 def main(snakemake):

@@ -14,9 +14,10 @@ import polars as pl
 import torch
 
 from abawflow.atomic import atomic_path
+from abawflow.devices import resolve_device
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
-from abawflow.training import resolve_device, train
+from abawflow.training import train
 
 
 def main(snakemake):
