@@ -13,6 +13,7 @@ include: "rules/index.smk"
 include: "rules/faces.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
+include: "rules/ensemble.smk"
 include: "rules/submission.smk"
 
 

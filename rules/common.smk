@@ -71,9 +71,46 @@ def resolve_submitted_experiments(config, experiments):
     return submitted
 
 
+def resolve_ensembles(config, experiments):
+    """Each ensemble with its members, weights and tasks (default: the tasks every member trains)."""
+    ensembles = {}
+    for name, ensemble in config.get("ensembles", {}).items():
+        if name in experiments:
+            raise ValueError(
+                f"config.yaml: ensembles.{name} has the name of an experiment; choose another"
+            )
+        members = ensemble["members"]
+        unknown = [member for member in members if member not in experiments]
+        if unknown:
+            raise ValueError(
+                f"config.yaml: ensembles.{name}.members names {', '.join(unknown)}, not under experiments "
+                f"(defined: {', '.join(experiments)})"
+            )
+        weights = ensemble.get("weights") or [1.0] * len(members)
+        if len(weights) != len(members):
+            raise ValueError(
+                f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights"
+            )
+        common = [
+            t for t in TASKS if all(t in experiments[m]["tasks"] for m in members)
+        ]
+        tasks = ensemble.get("tasks", common)
+        missing = [t for t in tasks if t not in common]
+        if missing:
+            raise ValueError(
+                f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
+            )
+        ensembles[name] = {"members": members, "weights": weights, "tasks": tasks}
+    return ensembles
+
+
 EXPERIMENTS = resolve_experiments(config)
-SUBMITTED = resolve_submitted_experiments(config, EXPERIMENTS)
-TRAINED = [(task, name) for name, e in EXPERIMENTS.items() for task in e["tasks"]]
+ENSEMBLES = resolve_ensembles(config, EXPERIMENTS)
+# (task, name) of every scored prediction table: trained experiments, then ensembles.
+TRAINED = [(task, name) for name, e in EXPERIMENTS.items() for task in e["tasks"]] + [
+    (task, name) for name, e in ENSEMBLES.items() for task in e["tasks"]
+]
+SUBMITTED = resolve_submitted_experiments(config, {**EXPERIMENTS, **ENSEMBLES})
 
 
 wildcard_constraints:
@@ -81,6 +118,7 @@ wildcard_constraints:
     shard=r"\d+of\d+",
     backbone="|".join(config["backbones"]),
     experiment="|".join(EXPERIMENTS),
+    ensemble="|".join(ENSEMBLES) or "(?!)",
 
 
 def script_fingerprint(name):
@@ -128,9 +166,13 @@ def experiment_window(wildcards):
 
 
 def all_predictions(wildcards=None):
+    return [f"results/predictions/{task}/{name}.parquet" for task, name in TRAINED]
+
+
+def ensemble_member_predictions(wildcards):
     return [
-        f"results/predictions/{task}/{experiment}.parquet"
-        for task, experiment in TRAINED
+        f"results/predictions/{wildcards.task}/{member}.parquet"
+        for member in ENSEMBLES[wildcards.ensemble]["members"]
     ]
 
 

@@ -51,6 +51,7 @@ experiments:
         "merge_feature_shards",
         "train_temporal_model",
         "predict",
+        "ensemble_predictions",
         "evaluate_validation",
         "submission",
     }
@@ -71,10 +72,22 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
         tmp_path, "changed.yaml", "experiments:\n  small_transformer:\n    recipe: {learning_rate: 0.003}\n"
     )
     jobs = plan(workdir, "submission", configs=[*configs, changed], snakefile=snakefile)
-    assert rules_of(jobs) == {"train_temporal_model", "predict", "evaluate_validation", "submission"}
+    assert rules_of(jobs) == {
+        "train_temporal_model",
+        "predict",
+        "ensemble_predictions",
+        "evaluate_validation",
+        "submission",
+    }
     assert outputs_of(jobs, "predict") == [
         "results/predictions/expr/small_transformer.parquet",
         "results/predictions/va/small_transformer.parquet",
+    ]
+    # The ensembles that have it as a member, and no other.
+    assert outputs_of(jobs, "ensemble_predictions") == [
+        "results/predictions/expr/two_transformers.parquet",
+        "results/predictions/va/two_transformers.parquet",
+        "results/predictions/va/va_mean.parquet",
     ]
     # The submitted experiment's hyperparameter: its submissions are rewritten too.
     changed = layered(tmp_path, "changed_submitted.yaml", "experiments:\n  transformer:\n    recipe: {epochs: 3}\n")
@@ -82,6 +95,7 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
     assert rules_of(jobs) == {
         "train_temporal_model",
         "predict",
+        "ensemble_predictions",
         "evaluate_validation",
         "write_submission",
         "submission",
@@ -120,8 +134,14 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     snakefile, workdir, configs = edited_workflow
     edit(snakefile.parent / "abawflow" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
-    # submission.py is imported by predict, evaluate_validation and write_submission, not by training or features.
-    assert rules_of(jobs) == {"predict", "evaluate_validation", "write_submission", "submission"}
+    # submission.py is imported by predict, the ensembles, evaluation and submission, not by training or features.
+    assert rules_of(jobs) == {
+        "predict",
+        "ensemble_predictions",
+        "evaluate_validation",
+        "write_submission",
+        "submission",
+    }
     assert not rules_of(jobs) & EXPENSIVE
     # The trainer: training and what follows it, never the features.
     edit(
@@ -133,6 +153,7 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     assert rules_of(jobs) == {
         "train_temporal_model",
         "predict",
+        "ensemble_predictions",
         "evaluate_validation",
         "write_submission",
         "submission",

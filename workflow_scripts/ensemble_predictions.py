@@ -1,0 +1,22 @@
+"""Rule ensemble_predictions: one task's member predictions -> their (weighted) average."""
+
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
+import polars as pl
+
+from abawflow.atomic import write_parquet
+from abawflow.ensembles import average_predictions
+from abawflow.rule_runner import run
+
+
+def main(snakemake):
+    tables = [pl.read_parquet(path) for path in snakemake.input]
+    averaged = average_predictions(snakemake.wildcards.task, tables, snakemake.params.weights, snakemake.params.members)
+    write_parquet(averaged, snakemake.output[0])
+
+
+run(snakemake, main)  # noqa: F821
