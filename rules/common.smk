@@ -9,6 +9,7 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
 from abawflow.code_fingerprint import code_fingerprint  # noqa: E402
+from abawflow.errors import ConfigError  # noqa: E402
 
 validate(config, "../config.schema.yaml")
 
@@ -37,7 +38,7 @@ def resolve_experiments(config):
     for name, experiment in config["experiments"].items():
         for backbone in experiment["backbones"]:
             if backbone not in config["backbones"]:
-                raise ValueError(
+                raise ConfigError(
                     f"config.yaml: experiments.{name}.backbones names {backbone!r}, which is not under "
                     f"backbones (defined: {', '.join(config['backbones'])})"
                 )
@@ -62,7 +63,7 @@ def resolve_submitted_experiments(config, experiments):
         if name is None:
             name = next((n for n, e in experiments.items() if task in e["tasks"]), None)
         if name is None or task not in experiments.get(name, {}).get("tasks", []):
-            raise ValueError(
+            raise ConfigError(
                 f"config.yaml: task {task!r} has no experiment to submit: submission.{task} is {name!r}, "
                 f"and the experiments training {task} are: "
                 f"{', '.join(n for n, e in experiments.items() if task in e['tasks']) or 'none'}"
@@ -76,19 +77,19 @@ def resolve_ensembles(config, experiments):
     ensembles = {}
     for name, ensemble in config.get("ensembles", {}).items():
         if name in experiments:
-            raise ValueError(
+            raise ConfigError(
                 f"config.yaml: ensembles.{name} has the name of an experiment; choose another"
             )
         members = ensemble["members"]
         unknown = [member for member in members if member not in experiments]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"config.yaml: ensembles.{name}.members names {', '.join(unknown)}, not under experiments "
                 f"(defined: {', '.join(experiments)})"
             )
         weights = ensemble.get("weights") or [1.0] * len(members)
         if len(weights) != len(members):
-            raise ValueError(
+            raise ConfigError(
                 f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights"
             )
         common = [
@@ -97,7 +98,7 @@ def resolve_ensembles(config, experiments):
         tasks = ensemble.get("tasks", common)
         missing = [t for t in tasks if t not in common]
         if missing:
-            raise ValueError(
+            raise ConfigError(
                 f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
             )
         ensembles[name] = {"members": members, "weights": weights, "tasks": tasks}

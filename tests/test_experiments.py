@@ -29,3 +29,24 @@ def test_each_experiment_is_trained_predicted_and_scored(small_dag_run):
             if experiment not in ENSEMBLES:
                 log = (workdir / "logs" / "train_temporal_model" / task / f"{experiment}.log").read_text()
                 assert "epoch 2:" in log
+
+
+def test_config_mistakes_stop_before_any_job_with_the_key_named(tmp_path):
+    from dag import CONFIGS, snakemake
+
+    cases = {
+        "ensembles:\n  bad:\n    members: [transformer, nonexistent]\n": (
+            "ensembles.bad.members names nonexistent, not under experiments"
+        ),
+        "experiments:\n  transformer:\n    backbones: [resnet50_missing]\n": (
+            "experiments.transformer.backbones names 'resnet50_missing', which is not under backbones"
+        ),
+        "submission:\n  au: small_transformer\n": "task 'au' has no experiment to submit",
+    }
+    for index, (text, message) in enumerate(cases.items()):
+        layer = tmp_path / f"mistake{index}.yaml"
+        layer.write_text(text)
+        result = snakemake(tmp_path, "--dry-run", configs=[CONFIGS / "small_dag.yaml", layer])
+        assert result.returncode != 0
+        assert message in result.stdout + result.stderr, result.stderr[-2000:]
+        assert "ConfigError" in result.stdout + result.stderr
