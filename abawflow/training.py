@@ -206,7 +206,7 @@ def train(task, sequences, model_config, recipe, device="cpu", state_path=None, 
         sum(p.numel() for p in model.parameters()),
     )
 
-    def optimisation_step(batch, state=None):
+    def optimisation_step(batch, losses, state=None):
         features, padding = [f.to(device) for f in batch["features"]], batch["padding"].to(device)
         if model.carries_state:
             outputs, state = model.forward_with_state(features, padding, state)
@@ -227,12 +227,12 @@ def train(task, sequences, model_config, recipe, device="cpu", state_path=None, 
             for segments in segment_batches(train_sequences, recipe["window"], recipe["batch_size"], generator):
                 state = None
                 for segment in segments:
-                    state = optimisation_step(collate(segment, recipe["window"], True), state)
+                    state = optimisation_step(collate(segment, recipe["window"], True), losses, state)
         else:
             order = generator.permutation(len(items))
             for begin in range(0, len(order), recipe["batch_size"]):
                 chunk = [items[i] for i in order[begin : begin + recipe["batch_size"]]]
-                optimisation_step(collate(chunk, recipe["window"], True))
+                optimisation_step(collate(chunk, recipe["window"], True), losses)
         row = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if sequences.get("validation"):
             row.update(

@@ -27,33 +27,48 @@ class SinusoidalPositionalEncoding(nn.Module):
         return x + self.table[: x.shape[1]]
 
 
-@register("fusion", "affine_concat")
-class AffineConcatFusion(nn.Module):
-    """Per-backbone affine projection to ``width`` plus positional encoding, then concatenation (paper 000, Eq. 1-2)."""
+def zero_faceless(x, padding_mask):
+    """Zero the frames without a face, for modules whose output mixes neighbouring frames."""
+    return x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
 
-    def __init__(self, input_widths, width=64, dropout=0.1, positional_encoding=True):
+
+class StandardisedFusion(nn.Module):
+    """Base of the fusions: per-backbone standardisation, fitted on the training frames
+    (backbone outputs differ wildly in scale)."""
+
+    def __init__(self, input_widths):
         super().__init__()
-        # Per-backbone standardisation, fitted on the training frames (backbone outputs differ wildly in scale).
         for index, w in enumerate(input_widths):
             self.register_buffer(f"input_mean_{index}", torch.zeros(w))
             self.register_buffer(f"input_std_{index}", torch.ones(w))
-        self.projections = nn.ModuleList(nn.Linear(w, width) for w in input_widths)
-        # Positions restart in every window; recurrent encoders (paper 001) go without them.
-        self.positional_encoding = SinusoidalPositionalEncoding(width) if positional_encoding else nn.Identity()
-        self.dropout = nn.Dropout(dropout)
-        self.output_width = width * len(input_widths)
 
     def set_input_statistics(self, means, stds):
         for index, (mean, std) in enumerate(zip(means, stds, strict=True)):
             getattr(self, f"input_mean_{index}").copy_(torch.as_tensor(mean))
             getattr(self, f"input_std_{index}").copy_(torch.as_tensor(std).clamp_min(1e-6))
 
-    def forward(self, features, padding_mask=None):
-        features = [
+    def standardise(self, features):
+        return [
             (x - getattr(self, f"input_mean_{i}")) / getattr(self, f"input_std_{i}") for i, x in enumerate(features)
         ]
+
+
+@register("fusion", "affine_concat")
+class AffineConcatFusion(StandardisedFusion):
+    """Per-backbone affine projection to ``width`` plus positional encoding, then concatenation (paper 000, Eq. 1-2)."""
+
+    def __init__(self, input_widths, width=64, dropout=0.1, positional_encoding=True):
+        super().__init__(input_widths)
+        self.projections = nn.ModuleList(nn.Linear(w, width) for w in input_widths)
+        # Positions restart in every window; recurrent encoders (paper 001) go without them.
+        self.positional_encoding = SinusoidalPositionalEncoding(width) if positional_encoding else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.output_width = width * len(input_widths)
+
+    def forward(self, features, padding_mask=None):
         projected = [
-            self.positional_encoding(projection(x)) for projection, x in zip(self.projections, features, strict=True)
+            self.positional_encoding(projection(x))
+            for projection, x in zip(self.projections, self.standardise(features), strict=True)
         ]
         return self.dropout(torch.cat(projected, dim=-1))
 
@@ -75,28 +90,22 @@ class TransformerTemporalEncoder(nn.Module):
 
 
 @register("fusion", "conv1d")
-class Conv1dFusion(nn.Module):
+class Conv1dFusion(StandardisedFusion):
     """Per-backbone 1-D convolution embedding to ``width``, then concatenation (paper 002, Eq. 1)."""
 
     def __init__(self, input_widths, width=64, kernel_size=3, dropout=0.1):
-        super().__init__()
-        for index, w in enumerate(input_widths):
-            self.register_buffer(f"input_mean_{index}", torch.zeros(w))
-            self.register_buffer(f"input_std_{index}", torch.ones(w))
+        super().__init__(input_widths)
         self.embeddings = nn.ModuleList(
             nn.Conv1d(w, width, kernel_size, padding=kernel_size // 2) for w in input_widths
         )
         self.dropout = nn.Dropout(dropout)
         self.output_width = width * len(input_widths)
 
-    set_input_statistics = AffineConcatFusion.set_input_statistics
-
     def forward(self, features, padding_mask=None):
         embedded = []
-        for index, (embedding, x) in enumerate(zip(self.embeddings, features, strict=True)):
-            x = (x - getattr(self, f"input_mean_{index}")) / getattr(self, f"input_std_{index}")
+        for embedding, x in zip(self.embeddings, self.standardise(features), strict=True):
             if padding_mask is not None:  # the kernel spans neighbours: faceless frames must not leak into them
-                x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
+                x = zero_faceless(x, padding_mask)
             embedded.append(embedding(x.transpose(1, 2)).transpose(1, 2))
         return self.dropout(torch.cat(embedded, dim=-1))
 
@@ -116,8 +125,7 @@ class RecurrentTemporalEncoder(nn.Module):
 
     def forward_with_state(self, x, padding_mask, state=None):
         # Frames without a face carry no feature: the recurrence sees zeros there.
-        x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
-        return self.rnn(x, state)
+        return self.rnn(zero_faceless(x, padding_mask), state)
 
     def forward(self, x, padding_mask):
         return self.forward_with_state(x, padding_mask)[0]
@@ -167,8 +175,7 @@ class TCNTransformerEncoder(nn.Module):
         self.output_width = input_width
 
     def forward(self, x, padding_mask):
-        x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
-        x = self.convolutions(x.transpose(1, 2)).transpose(1, 2)
+        x = self.convolutions(zero_faceless(x, padding_mask).transpose(1, 2)).transpose(1, 2)
         return self.transformer(x, padding_mask)
 
 

@@ -1,7 +1,7 @@
 rule evaluate_validation:
     input:
         predictions=all_predictions(),
-        labels=[f"results/index/labels_{task}.parquet" for task, _ in TRAINED],
+        labels=expand("results/index/labels_{task}.parquet", task=TASKS),
     output:
         scores="results/metrics/validation.csv",
         tables_csv=expand("results/metrics/{task}.csv", task=TASKS),

@@ -7,6 +7,9 @@ from dag import copy_workflow, plan
 
 # What a user would call expensive: decoding, detection, feature extraction, training.
 EXPENSIVE = {"demo_data", "index_annotations", "detect_and_align_faces", "extract_features", "train_temporal_model"}
+# What follows a changed prediction table: the ensembles, the scores and the target rule.
+AFTER_PREDICTION = {"ensemble_predictions", "evaluate_validation", "submission"}
+RETRAINED = {"train_temporal_model", "predict", *AFTER_PREDICTION}
 
 
 def rules_of(jobs):
@@ -46,15 +49,7 @@ experiments:
 """,
     )
     jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
-    assert rules_of(jobs) == {
-        "extract_features",
-        "merge_feature_shards",
-        "train_temporal_model",
-        "predict",
-        "ensemble_predictions",
-        "evaluate_validation",
-        "submission",
-    }
+    assert rules_of(jobs) == {"extract_features", "merge_feature_shards", *RETRAINED}
     assert outputs_of(jobs, "extract_features") == [
         "results/features/resnet18_random_b/shard0of2.parquet",
         "results/features/resnet18_random_b/shard1of2.parquet",
@@ -72,13 +67,7 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
         tmp_path, "changed.yaml", "experiments:\n  small_transformer:\n    recipe: {learning_rate: 0.003}\n"
     )
     jobs = plan(workdir, "submission", configs=[*configs, changed], snakefile=snakefile)
-    assert rules_of(jobs) == {
-        "train_temporal_model",
-        "predict",
-        "ensemble_predictions",
-        "evaluate_validation",
-        "submission",
-    }
+    assert rules_of(jobs) == RETRAINED
     assert outputs_of(jobs, "predict") == [
         "results/predictions/expr/small_transformer.parquet",
         "results/predictions/va/small_transformer.parquet",
@@ -92,14 +81,7 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
     # The submitted experiment's hyperparameter: its submissions are rewritten too.
     changed = layered(tmp_path, "changed_submitted.yaml", "experiments:\n  transformer:\n    recipe: {epochs: 3}\n")
     jobs = plan(workdir, "submission", configs=[*configs, changed], snakefile=snakefile)
-    assert rules_of(jobs) == {
-        "train_temporal_model",
-        "predict",
-        "ensemble_predictions",
-        "evaluate_validation",
-        "write_submission",
-        "submission",
-    }
+    assert rules_of(jobs) == {*RETRAINED, "write_submission"}
     assert all("/transformer/" in output for output in outputs_of(jobs, "train_temporal_model"))
     assert len(outputs_of(jobs, "write_submission")) == 3
 
@@ -135,13 +117,7 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     edit(snakefile.parent / "abawflow" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
     # submission.py is imported by predict, the ensembles, evaluation and submission, not by training or features.
-    assert rules_of(jobs) == {
-        "predict",
-        "ensemble_predictions",
-        "evaluate_validation",
-        "write_submission",
-        "submission",
-    }
+    assert rules_of(jobs) == {"predict", "write_submission", *AFTER_PREDICTION}
     assert not rules_of(jobs) & EXPENSIVE
     # The trainer: training and what follows it, never the features.
     edit(
@@ -150,11 +126,4 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
         "TRAINER_VERSION = 2\n\n\ndef window_starts(",
     )
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
-    assert rules_of(jobs) == {
-        "train_temporal_model",
-        "predict",
-        "ensemble_predictions",
-        "evaluate_validation",
-        "write_submission",
-        "submission",
-    }
+    assert rules_of(jobs) == {*RETRAINED, "write_submission"}

@@ -20,15 +20,17 @@ log = logging.getLogger("abawflow.evaluate")
 
 
 def main(snakemake):
+    # Each task's labels are read once, whatever the number of experiments scored on them.
+    annotated = {
+        task: pl.read_parquet(path).filter(pl.col("annotated"))
+        for task, path in zip(snakemake.params.tasks, snakemake.input.labels, strict=True)
+    }
     rows = []
-    for (task, experiment), predictions_path, labels_path in zip(
-        snakemake.params.trained, snakemake.input.predictions, snakemake.input.labels, strict=True
-    ):
+    for (task, experiment), predictions_path in zip(snakemake.params.trained, snakemake.input.predictions, strict=True):
         spec = get_task(task)
         predictions = pl.read_parquet(predictions_path).filter(pl.col("split") == "validation")
-        labels = pl.read_parquet(labels_path).filter(pl.col("annotated"))
         # Inner join on (subject, frame): annotation lines past the video's end have no prediction (see sequences.py).
-        joined = labels.join(predictions, on=["subject", "frame"], how="inner")
+        joined = annotated[task].join(predictions, on=["subject", "frame"], how="inner")
         scores = score_outputs(
             task, joined.select(spec.label_columns).to_numpy(), joined.select(output_columns(task)).to_numpy()
         )
