@@ -14,6 +14,7 @@ include: "rules/faces.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
 include: "rules/ensemble.smk"
+include: "rules/mtl.smk"
 include: "rules/submission.smk"
 
 
@@ -22,3 +23,4 @@ rule submission:
     input:
         submission_files,
         "results/metrics/validation.csv",
+        mtl_outputs,

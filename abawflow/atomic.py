@@ -36,3 +36,23 @@ def write_parquet(frame, path):
     """Write a polars DataFrame to Parquet atomically."""
     with atomic_path(path) as temporary:
         frame.write_parquet(temporary)
+
+
+def write_folder(path, files):
+    """Write ``files`` (name -> text) as the folder ``path``, which appears only once complete."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        for name, text in files.items():
+            (temporary / name).write_text(text)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise

@@ -8,14 +8,14 @@ logged per subject with the frame ranges involved.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
 from abawflow.errors import ConfigError
-from abawflow.tasks import get_task
+from abawflow.tasks import TaskLayout, get_task
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class Sequence:
     subject: str
-    frames: np.ndarray  # 1-based frame numbers, every decoded frame
+    frames: np.ndarray  # frame numbers in order (1-based; every decoded frame of a video)
     face_found: np.ndarray  # bool (T,)
     features: list  # one float32 (T, width) array per backbone
-    targets: np.ndarray = None  # float32 (T, label columns)
-    annotated: np.ndarray = None  # bool (T,)
+    targets: np.ndarray = None  # float32 (T, label columns of every task, in task order)
+    annotated: np.ndarray = None  # bool (T, tasks)
+    tasks: tuple = ()  # the tasks whose split this sequence belongs to
 
 
 def read_feature_tables(paths):
@@ -53,43 +54,94 @@ def read_feature_tables(paths):
     return sequences
 
 
-def attach_labels(sequence, labels, task):
-    """Align one subject's label rows (frame, annotated, label columns) to its decoded frames."""
+def task_labels(sequence, labels, task):
+    """One subject's label rows (frame, annotated, label columns) aligned to its frames:
+    (targets (T, label columns), annotated (T,))."""
     spec = get_task(task)
     frames = labels["frame"].to_numpy()
+    values = labels.select(spec.label_columns).to_numpy()
+    targets = np.zeros((len(sequence.frames), len(spec.label_columns)), np.float32)
+    annotated = np.zeros(len(sequence.frames), bool)
+    if not np.array_equal(sequence.frames, np.arange(1, len(sequence.frames) + 1)):
+        # Sparse frames (s-Aff-Wild2 crops): every labelled image has its row.
+        position = {frame: k for k, frame in enumerate(sequence.frames)}
+        index = np.array([position.get(frame, -1) for frame in frames], dtype=np.int64)
+        inside = index >= 0
+        targets[index[inside]] = values[inside]
+        annotated[index[inside]] = labels["annotated"].to_numpy()[inside]
+        return targets, annotated
     count = len(sequence.frames)
-    targets = np.zeros((count, len(spec.label_columns)), np.float32)
-    annotated = np.zeros(count, bool)
     inside = frames <= count
     index = frames[inside] - 1
-    targets[index] = labels.select(spec.label_columns).to_numpy()[inside]
+    targets[index] = values[inside]
     annotated[index] = labels["annotated"].to_numpy()[inside]
     lines = len(frames)
     if lines != count:
-        mismatch = f"{sequence.subject}: annotation has {lines} frame lines, video has {count} frames; "
+        mismatch = f"{sequence.subject} ({task}): annotation has {lines} frame lines, video has {count} frames; "
         if lines < count:
             note = mismatch + f"frames {lines + 1}..{count} are treated as unannotated"
         else:
             note = mismatch + f"lines for frames {count + 1}..{lines} have no image and are ignored"
         log.warning(note)
+    return targets, annotated
+
+
+def attach_labels(sequence, labels, tasks):
+    """Attach the labels of ``tasks`` (one name, or several) to a sequence; ``labels``: one task's label rows
+    of this subject, or task -> label rows for the tasks that annotate it in this split."""
+    layout = TaskLayout(tasks)
+    if isinstance(labels, pl.DataFrame):
+        labels = {layout.tasks[0]: labels}
+    targets = np.zeros((len(sequence.frames), layout.label_width), np.float32)
+    annotated = np.zeros((len(sequence.frames), len(layout.tasks)), bool)
+    for task, rows in labels.items():
+        values, mask = task_labels(sequence, rows, task)
+        targets[:, layout.labels[task]] = values
+        annotated[:, layout.index(task)] = mask
     sequence.targets, sequence.annotated = targets, annotated
+    sequence.tasks = tuple(task for task in layout.tasks if task in labels)
     return sequence
 
 
-def build_sequences(feature_paths, labels, splits, task):
-    """Return split -> list of Sequences of ``task`` (train and validation carry labels; test does not)."""
+def build_sequences(feature_paths, labels, splits, tasks):
+    """Return split -> list of Sequences for ``tasks`` (one name or several).
+
+    ``labels``: task -> label table (or one table for one task). A subject enters a split if it belongs
+    to that split of any of the tasks, and carries the labels of exactly those tasks: a video that is in
+    one task's training set and another's validation set never trains on the validation labels.
+    """
+    layout = TaskLayout(tasks)
+    if isinstance(labels, pl.DataFrame):
+        labels = {layout.tasks[0]: labels}
     available = read_feature_tables(feature_paths)
+    by_subject = {
+        task: labels[task].partition_by("subject", as_dict=True, maintain_order=True) for task in layout.tasks
+    }
     result = {}
-    by_subject = labels.partition_by("subject", as_dict=True, maintain_order=True)
     for split in ("train", "validation", "test"):
-        names = splits.filter((pl.col("task") == task) & (pl.col("split") == split))["subject"].to_list()
-        missing = [name for name in names if name not in available]
+        members = {}
+        for task in layout.tasks:
+            rows = splits.filter((pl.col("task") == task) & (pl.col("split") == split))["subject"].to_list()
+            for name in rows:
+                members.setdefault(name, []).append(task)
+        missing = [name for name in members if name not in available]
         if missing:
             raise ConfigError(
-                f"no face/feature rows for {', '.join(missing)} ({task} {split}); the face stage skipped them"
+                f"no face/feature rows for {', '.join(missing)} ({'/'.join(layout.tasks)} {split}); "
+                "the face stage skipped them"
             )
-        sequences = [available[name] for name in names]
-        if split != "test":
-            sequences = [attach_labels(s, by_subject[(s.subject,)], task) for s in sequences]
+        sequences = []
+        for name, member_of in members.items():
+            sequence = replace(available[name])
+            if split == "test":
+                sequence.tasks = tuple(member_of)
+            else:
+                subject_labels = {}
+                for task in member_of:
+                    if (name,) not in by_subject[task]:
+                        raise ConfigError(f"{name!r} is in the {task} {split} split but has no {task} label rows")
+                    subject_labels[task] = by_subject[task][(name,)]
+                attach_labels(sequence, subject_labels, layout.tasks)
+            sequences.append(sequence)
         result[split] = sequences
     return result

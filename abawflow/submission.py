@@ -7,7 +7,7 @@ video, videos in test-list order, frames in order, image named ``<name>/<frame:0
 import numpy as np
 import polars as pl
 
-from abawflow.atomic import write_text
+from abawflow.atomic import write_folder, write_text
 from abawflow.errors import ConfigError
 from abawflow.tasks import get_task
 from abawflow.training import decide
@@ -41,11 +41,13 @@ def format_row(kind, decided):
     return ",".join(str(int(v)) for v in decided)
 
 
-def submission_text(task, predictions, test_names):
-    """Text of the single-file submission of ``task`` for the test subjects ``test_names``, in that order."""
+def decided_rows(task, predictions, test_names):
+    """(subject, frames, decided values) per test subject, in ``test_names`` order; every frame from 1 on."""
     spec = get_task(task)
-    lines = [",".join(spec.submission_header)]
     columns = output_columns(task)
+    # Per-AU thresholds tuned on validation travel in the prediction table (abawflow.postprocessing).
+    names = [f"threshold_{name}" for name in spec.label_columns]
+    thresholds = predictions.select(names).row(0) if predictions.height and names[0] in predictions.columns else 0.5
     by_subject = predictions.partition_by("subject", as_dict=True)
     for subject in test_names:
         if (subject,) not in by_subject:
@@ -56,7 +58,14 @@ def submission_text(task, predictions, test_names):
             raise ConfigError(
                 f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps"
             )
-        decided = decide(spec.kind, rows.select(columns).to_numpy())
+        yield subject, frames, decide(spec.kind, rows.select(columns).to_numpy(), np.asarray(thresholds))
+
+
+def submission_text(task, predictions, test_names):
+    """Text of the single-file submission of ``task`` for the test subjects ``test_names``, in that order."""
+    spec = get_task(task)
+    lines = [",".join(spec.submission_header)]
+    for subject, frames, decided in decided_rows(task, predictions, test_names):
         lines.extend(
             f"{image_location(subject, int(f))},{format_row(spec.kind, d)}"
             for f, d in zip(frames, decided, strict=True)
@@ -64,5 +73,17 @@ def submission_text(task, predictions, test_names):
     return "\n".join(lines) + "\n"
 
 
-def write_submission(task, predictions, test_names, path):
-    write_text(path, submission_text(task, predictions, test_names))
+def per_video_texts(task, predictions, test_names):
+    """ABAW3 format: ``<name>.txt`` per test video, the task's annotation header, then one line per frame."""
+    spec = get_task(task)
+    return {
+        f"{subject}.txt": "\n".join([",".join(spec.header), *(format_row(spec.kind, d) for d in decided)]) + "\n"
+        for subject, _, decided in decided_rows(task, predictions, test_names)
+    }
+
+
+def write_submission(task, predictions, test_names, path, layout="abaw5"):
+    if layout == "abaw3":
+        write_folder(path, per_video_texts(task, predictions, test_names))
+    else:
+        write_text(path, submission_text(task, predictions, test_names))

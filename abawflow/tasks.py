@@ -88,3 +88,28 @@ def get_task(name):
         return TASKS[name]
     except KeyError:
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
+
+
+class TaskLayout:
+    """Where each task sits in a model trained on several tasks at once: its slice of the concatenated
+    outputs, its slice of the concatenated label columns, and its column of the annotated mask."""
+
+    def __init__(self, tasks):
+        tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+        self.tasks = tasks
+        self.specs = {task: get_task(task) for task in tasks}
+        self.outputs, self.labels = {}, {}
+        outputs = labels = 0
+        for task, spec in self.specs.items():
+            self.outputs[task] = slice(outputs, outputs + spec.head_size)
+            self.labels[task] = slice(labels, labels + len(spec.label_columns))
+            outputs += spec.head_size
+            labels += len(spec.label_columns)
+        self.label_width = labels
+
+    def index(self, task):
+        return self.tasks.index(task)
+
+    @property
+    def head_sizes(self):
+        return {task: spec.head_size for task, spec in self.specs.items()}

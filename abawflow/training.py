@@ -1,6 +1,8 @@
 """One trainer for every task, driven by its TaskSpec: sliding windows, masked losses, window-averaged prediction."""
 
+import copy
 import logging
+import math
 import random
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import torch
 from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
 from abawflow.metrics import task_metrics
-from abawflow.tasks import get_task
+from abawflow.tasks import TaskLayout, get_task
 from models.losses import create_loss
 from models.temporal import create_temporal_model
 
@@ -78,8 +80,11 @@ def segment_batches(sequences, window, batch_size, generator):
 
 
 def detach_state(state):
+    """The same state (a tensor, a tuple of tensors, or a dict of those per encoder), cut from the graph."""
     if state is None:
         return None
+    if isinstance(state, dict):
+        return {key: detach_state(value) for key, value in state.items()}
     return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()
 
 
@@ -91,7 +96,7 @@ def collate(items, window, with_labels):
     targets = mask = None
     if with_labels:
         targets = np.zeros((batch, window, items[0][0].targets.shape[1]), np.float32)
-        mask = np.zeros((batch, window), bool)
+        mask = np.zeros((batch, window, items[0][0].annotated.shape[1]), bool)
     for b, (sequence, start, stop) in enumerate(items):
         n = stop - start
         for k, f in enumerate(sequence.features):
@@ -99,7 +104,7 @@ def collate(items, window, with_labels):
         padding[b, :n] = ~sequence.face_found[start:stop]
         if with_labels:
             targets[b, :n] = sequence.targets[start:stop]
-            mask[b, :n] = sequence.annotated[start:stop] & sequence.face_found[start:stop]
+            mask[b, :n] = sequence.annotated[start:stop] & sequence.face_found[start:stop, None]
     result = {"features": [torch.from_numpy(f) for f in features], "padding": torch.from_numpy(padding)}
     if with_labels:
         result["targets"], result["mask"] = torch.from_numpy(targets), torch.from_numpy(mask)
@@ -120,12 +125,125 @@ def shuffle_labels(sequences, seed):
         offset += n
 
 
-def build_model(task, input_widths, model_config):
-    spec = get_task(task)
-    return create_temporal_model(input_widths, spec.head_size, model_config["fusion"], model_config["encoder"])
+def build_model(tasks, input_widths, model_config):
+    """The temporal model of ``model_config`` (fusion, encoder, optional framework and heads) for ``tasks``."""
+    layout = TaskLayout(tasks)
+    return create_temporal_model(
+        input_widths,
+        layout.head_sizes,
+        model_config["fusion"],
+        model_config["encoder"],
+        model_config.get("framework"),
+        model_config.get("heads"),
+    )
 
 
-def _training_state(epoch, model, optimizer, generator, history, resume_key):
+class MultiTaskLoss:
+    """Sum over tasks of ``weight * loss`` on each task's outputs, labels and mask (paper 001, Eq. 15).
+    A task with no annotated frame in the batch adds nothing."""
+
+    def __init__(self, layout, losses, weights=None):
+        self.layout, self.losses = layout, losses
+        self.weights = {task: float((weights or {}).get(task, 1.0)) for task in layout.tasks}
+
+    def __call__(self, outputs, targets, mask):
+        total = None
+        for k, task in enumerate(self.layout.tasks):
+            task_mask = mask[..., k]
+            if not task_mask.any():
+                continue
+            loss = self.weights[task] * self.losses[task](
+                outputs[..., self.layout.outputs[task]], targets[..., self.layout.labels[task]], task_mask
+            )
+            total = loss if total is None else total + loss
+        return total
+
+
+def create_task_losses(layout, recipe, sequences):
+    losses = {}
+    for k, task in enumerate(layout.tasks):
+        config = (recipe.get("losses") or {}).get(task) or {"name": layout.specs[task].loss}
+        loss = create_loss(config["name"], **{key: v for key, v in config.items() if key != "name"})
+        if hasattr(loss, "fit"):  # losses weighted by training label statistics (paper 000, Eq. 7)
+            loss.fit(
+                np.concatenate([s.targets[s.annotated[:, k] & s.face_found][:, layout.labels[task]] for s in sequences])
+            )
+        losses[task] = loss
+    return MultiTaskLoss(layout, losses, recipe.get("loss_weights"))
+
+
+def create_optimizer(name, parameters, learning_rate, weight_decay):
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
+    raise ConfigError(f"unknown optimizer {name!r}; choose adam or adamw")
+
+
+def learning_rate_factor(epoch, epochs, schedule="constant", warmup_epochs=0):
+    """Factor on the base learning rate in ``epoch`` (1-based): linear warm-up, then constant or cosine."""
+    if epoch <= warmup_epochs:
+        return epoch / (warmup_epochs + 1)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * (epoch - warmup_epochs - 1) / max(epochs - warmup_epochs, 1)))
+    raise ConfigError(f"unknown learning-rate schedule {schedule!r}; choose constant or cosine")
+
+
+class ExponentialMovingAverage:
+    """EMA of the weights (paper 002): evaluation and the saved model use the averaged weights."""
+
+    def __init__(self, model, decay):
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model):
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                self.state[key].mul_(self.decay).add_(value, alpha=1 - self.decay)
+            else:
+                self.state[key].copy_(value)
+
+    def averaged(self, model):
+        averaged = copy.deepcopy(model)
+        averaged.load_state_dict(self.state)
+        return averaged
+
+
+def class_balanced_weights(items, layout):
+    """Sampling weight of each training window: the mean over its annotated frames of 1 / (frames of that
+    frame's class), for the multiclass task; windows without such frames get the mean weight."""
+    multiclass = [t for t in layout.tasks if layout.specs[t].kind == "multiclass"]
+    if not multiclass:
+        raise ConfigError(f"class-balanced oversampling needs a multiclass task (expr), not {', '.join(layout.tasks)}")
+    task = multiclass[0]
+    column, k = layout.labels[task].start, layout.index(task)
+    classes = [s.targets[s.annotated[:, k] & s.face_found, column].astype(np.int64) for s, _, _ in items]
+    counts = np.bincount(np.concatenate(classes), minlength=layout.specs[task].head_size).astype(np.float64)
+    inverse = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    weights = np.array([inverse[c].mean() if len(c) else np.nan for c in classes])
+    weights[np.isnan(weights)] = np.nanmean(weights) if np.isfinite(weights).any() else 1.0
+    return weights / weights.sum()
+
+
+def fold_sequences(sequences, folds, fold):
+    """K-fold cross-validation by video (paper 003): (training sequences, held-out sequences) of ``fold``.
+    Videos are dealt to folds in a fixed shuffled order, the same for every seed."""
+    if not 0 <= fold < folds:
+        raise ConfigError(f"fold {fold} does not exist with {folds} folds")
+    if folds > len(sequences):
+        raise ConfigError(f"{folds} folds need at least {folds} training videos, there are {len(sequences)}")
+    order = np.random.default_rng(0).permutation(sorted(range(len(sequences)), key=lambda i: sequences[i].subject))
+    held_out = set(order[fold::folds].tolist())
+    return (
+        [s for i, s in enumerate(sequences) if i not in held_out],
+        [s for i, s in enumerate(sequences) if i in held_out],
+    )
+
+
+def _training_state(epoch, model, optimizer, generator, history, resume_key, extra):
     return {
         "resume_key": resume_key,
         "epoch": epoch,
@@ -135,22 +253,23 @@ def _training_state(epoch, model, optimizer, generator, history, resume_key):
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "history": history,
+        **extra,
     }
 
 
 def _load_training_state(path, resume_key, model, optimizer, generator):
-    """Restore the state saved after an epoch; returns (last finished epoch, history), or (0, []) to start over."""
+    """Restore the state saved after an epoch; returns (last finished epoch, history, state), or (0, [], {})."""
     path = Path(path)
     if not path.exists():
-        return 0, []
+        return 0, [], {}
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a state file from another version: start over rather than fail
         log.warning("ignoring the training state %s (%s); training from epoch 1", path, error)
-        return 0, []
+        return 0, [], {}
     if state.get("resume_key") != resume_key:
         log.warning("the training state %s belongs to other inputs or settings; training from epoch 1", path)
-        return 0, []
+        return 0, [], {}
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     generator.bit_generator.state = state["window_order"]
@@ -158,49 +277,64 @@ def _load_training_state(path, resume_key, model, optimizer, generator):
     if state["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     log.info("resuming after epoch %d from %s", state["epoch"], path)
-    return state["epoch"], state["history"]
+    return state["epoch"], state["history"], state
 
 
-def train(task, sequences, model_config, recipe, device="cpu", state_path=None, resume_key=None):
-    """Train a temporal model for ``task``; returns (model, history rows).
+def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None, resume_key=None):
+    """Train a temporal model for ``tasks`` (one name or several); returns (model, history rows).
 
-    With ``state_path``, the full training state (weights, optimiser, random generators) is saved
-    there after every epoch, and a run killed mid-training resumes from it, giving the same model
-    as an uninterrupted run. ``resume_key`` identifies the inputs and settings the state belongs to.
+    ``sequences``: split -> Sequences; "validation" (may be empty) scores every epoch and, with
+    ``patience`` > 0, stops training and keeps the best epoch. With ``state_path``, the full training
+    state is saved there after every epoch, and a run killed mid-training resumes from it, giving the
+    same model as an uninterrupted run. ``resume_key`` identifies the inputs and settings it belongs to.
     """
-    spec = get_task(task)
+    layout = TaskLayout(tasks)
+    name = "+".join(layout.tasks)
     seed_everything(recipe["seed"])
     train_sequences = sequences["train"]
     if recipe.get("shuffle_labels"):
         log.warning("shuffle_labels is on: training labels are permuted across frames (control run)")
         shuffle_labels(train_sequences, recipe["seed"])
-    annotated = sum(int((s.annotated & s.face_found).sum()) for s in train_sequences)
-    if annotated == 0:
+    annotated = {
+        task: sum(int((s.annotated[:, k] & s.face_found).sum()) for s in train_sequences)
+        for k, task in enumerate(layout.tasks)
+    }
+    empty = [task for task, count in annotated.items() if count == 0]
+    if empty:
         raise ConfigError(
-            f"{task.upper()}: no annotated training frame with a detected face "
+            f"{'/'.join(t.upper() for t in empty)}: no annotated training frame with a detected face "
             f"({len(train_sequences)} training videos); check the Train_Set annotations and the face logs"
         )
     input_widths = [f.shape[1] for f in train_sequences[0].features]
-    model = build_model(task, input_widths, model_config)
+    model = build_model(layout.tasks, input_widths, model_config)
     if hasattr(model.fusion, "set_input_statistics"):
         visible = [
             np.concatenate([s.features[k][s.face_found] for s in train_sequences]) for k in range(len(input_widths))
         ]
         model.fusion.set_input_statistics([v.mean(0) for v in visible], [v.std(0) for v in visible])
     model = model.to(device)
-    loss_config = recipe.get("loss") or {"name": spec.loss}
-    loss_function = create_loss(loss_config["name"], **{k: v for k, v in loss_config.items() if k != "name"})
-    if hasattr(loss_function, "fit"):  # losses weighted by training label statistics (paper 000, Eq. 7)
-        loss_function.fit(np.concatenate([s.targets[s.annotated & s.face_found] for s in train_sequences]))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
+    loss_function = create_task_losses(layout, recipe, train_sequences)
+    optimizer = create_optimizer(
+        recipe.get("optimizer", "adamw"), model.parameters(), recipe["learning_rate"], recipe["weight_decay"]
+    )
+    ema = ExponentialMovingAverage(model, recipe["ema"]) if recipe.get("ema") else None
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])
+    sampling = None
+    if recipe.get("oversampling", "none") == "class_balanced":
+        if model.carries_state:
+            raise ConfigError("class-balanced oversampling draws windows; recurrent encoders train on whole videos")
+        sampling = class_balanced_weights(items, layout)
     generator = np.random.default_rng(recipe["seed"])
-    finished, history = 0, []
+    finished, history, saved = 0, [], {}
     if state_path is not None:
-        finished, history = _load_training_state(state_path, resume_key, model, optimizer, generator)
+        finished, history, saved = _load_training_state(state_path, resume_key, model, optimizer, generator)
+    if ema is not None and "ema" in saved:
+        ema.state = saved["ema"]
+    best = {"score": saved.get("best_score", -math.inf), "epoch": saved.get("best_epoch", 0)}
+    best_weights = saved.get("best_weights")
     log.info(
-        "%s: %d training windows, %d annotated frames with a face; model has %d parameters",
-        task,
+        "%s: %d training windows, annotated frames with a face %s; model has %d parameters",
+        name,
         len(items),
         annotated,
         sum(p.numel() for p in model.parameters()),
@@ -216,11 +350,24 @@ def train(task, sequences, model_config, recipe, device="cpu", state_path=None, 
             loss = loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device))
             optimizer.zero_grad()
             loss.backward()
+            if recipe.get("gradient_clip"):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe["gradient_clip"])
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             losses.append(loss.item())
         return detach_state(state)  # truncated back-propagation: gradients stop at the segment border
 
+    patience = recipe.get("patience", 0)
     for epoch in range(finished + 1, recipe["epochs"] + 1):
+        if patience and epoch - best["epoch"] > patience and best["epoch"] > 0:
+            log.info("%s: early stop after epoch %d, best epoch %d", name, epoch - 1, best["epoch"])
+            break
+        factor = learning_rate_factor(
+            epoch, recipe["epochs"], recipe.get("schedule", "constant"), recipe.get("warmup_epochs", 0)
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = recipe["learning_rate"] * factor
         model.train()
         losses = []
         if model.carries_state:
@@ -229,30 +376,50 @@ def train(task, sequences, model_config, recipe, device="cpu", state_path=None, 
                 for segment in segments:
                     state = optimisation_step(collate(segment, recipe["window"], True), losses, state)
         else:
-            order = generator.permutation(len(items))
+            if sampling is None:
+                order = generator.permutation(len(items))
+            else:
+                order = generator.choice(len(items), size=len(items), p=sampling)
             for begin in range(0, len(order), recipe["batch_size"]):
                 chunk = [items[i] for i in order[begin : begin + recipe["batch_size"]]]
                 optimisation_step(collate(chunk, recipe["window"], True), losses)
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        row = {"epoch": epoch, "learning_rate": recipe["learning_rate"] * factor, "train_loss": float(np.mean(losses))}
+        evaluated = ema.averaged(model) if ema is not None else model
         if sequences.get("validation"):
-            row.update(
-                {
-                    f"validation_{k}": v
-                    for k, v in evaluate(task, model, sequences["validation"], recipe, device).items()
-                }
-            )
+            scores = evaluate(layout.tasks, evaluated, sequences["validation"], recipe, device)
+            row.update({f"validation_{k}": v for k, v in scores.items()})
+            if patience and scores["score"] > best["score"]:
+                best = {"score": scores["score"], "epoch": epoch}
+                best_weights = copy.deepcopy(evaluated.state_dict())
         history.append(row)
         if state_path is not None:
+            extra = {"best_score": best["score"], "best_epoch": best["epoch"]}
+            if best_weights is not None:
+                extra["best_weights"] = best_weights
+            if ema is not None:
+                extra["ema"] = ema.state
             with atomic_path(state_path) as temporary:
-                torch.save(_training_state(epoch, model, optimizer, generator, history, resume_key), temporary)
-        log.info("%s epoch %d: %s", task, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
-    return model, history
+                torch.save(_training_state(epoch, model, optimizer, generator, history, resume_key, extra), temporary)
+        log.info("%s epoch %d: %s", name, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
+    final = ema.averaged(model) if ema is not None else model
+    if patience and best_weights is not None:
+        final.load_state_dict(best_weights)
+        log.info("%s: keeping epoch %d (validation score %.4f)", name, best["epoch"], best["score"])
+    return final, history
+
+
+def decode_tasks(layout, outputs):
+    """Concatenated raw outputs -> each task's values or probabilities, concatenated in the same order."""
+    return torch.cat(
+        [decode_outputs(spec.kind, outputs[..., layout.outputs[task]]) for task, spec in layout.specs.items()], -1
+    )
 
 
 @torch.no_grad()
-def predict_sequence(task, model, sequence, window, stride, device="cpu"):
-    """Per-frame outputs of one subject: overlapping windows averaged, faceless frames interpolated."""
-    spec = get_task(task)
+def predict_sequence(tasks, model, sequence, window, stride, device="cpu"):
+    """Per-frame outputs of one subject (all tasks' outputs, concatenated): overlapping windows averaged,
+    faceless frames interpolated."""
+    layout = TaskLayout(tasks)
     model.eval()
     length = len(sequence.frames)
     if model.carries_state:  # consecutive segments, the state handed on: every frame sees its whole past
@@ -262,17 +429,15 @@ def predict_sequence(task, model, sequence, window, stride, device="cpu"):
             raw, state = model.forward_with_state(
                 [f.to(device) for f in batch["features"]], batch["padding"].to(device), state
             )
-            outputs.append(decode_outputs(spec.kind, raw)[0, : min(window, length - start)].cpu().numpy())
+            outputs.append(decode_tasks(layout, raw)[0, : min(window, length - start)].cpu().numpy())
         return interpolate_faceless(np.concatenate(outputs).astype(np.float64), sequence.face_found)
-    total = np.zeros((length, spec.head_size), np.float64)
+    total = np.zeros((length, sum(layout.head_sizes.values())), np.float64)
     counts = np.zeros(length)
     items = [(sequence, start, min(start + window, length)) for start in window_starts(length, window, stride)]
     for begin in range(0, len(items), 32):
         chunk = items[begin : begin + 32]
         batch = collate(chunk, window, False)
-        outputs = decode_outputs(
-            spec.kind, model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
-        )
+        outputs = decode_tasks(layout, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
         outputs = outputs.cpu().numpy()
         for b, (_, start, stop) in enumerate(chunk):
             total[start:stop] += outputs[b, : stop - start]
@@ -294,17 +459,32 @@ def interpolate_faceless(values, face_found):
     return result
 
 
-def score_outputs(task, labels, values):
+def score_outputs(task, labels, values, thresholds=0.5):
     """Challenge metrics from label rows (label columns) and per-frame outputs (values or probabilities)."""
     spec = get_task(task)
     truth = labels[:, 0].astype(np.int64) if spec.kind == "multiclass" else labels
-    return task_metrics(task, truth, decide(spec.kind, values))
+    return task_metrics(task, truth, decide(spec.kind, values, np.asarray(thresholds)))
 
 
-def evaluate(task, model, sequences, recipe, device="cpu"):
-    labels, values = [], []
+def evaluate(tasks, model, sequences, recipe, device="cpu"):
+    """Validation metrics of each task on the sequences it annotates; with several tasks, keys are
+    prefixed by the task and ``score`` is the sum of the task scores (the MTL challenge's formula)."""
+    layout = TaskLayout(tasks)
+    labels = {task: [] for task in layout.tasks}
+    values = {task: [] for task in layout.tasks}
     for sequence in sequences:
-        outputs = predict_sequence(task, model, sequence, recipe["window"], recipe["stride"], device)
-        labels.append(sequence.targets[sequence.annotated])
-        values.append(outputs[sequence.annotated])
-    return score_outputs(task, np.concatenate(labels), np.concatenate(values))
+        outputs = predict_sequence(layout.tasks, model, sequence, recipe["window"], recipe["stride"], device)
+        for k, task in enumerate(layout.tasks):
+            mask = sequence.annotated[:, k]
+            labels[task].append(sequence.targets[mask][:, layout.labels[task]])
+            values[task].append(outputs[mask][:, layout.outputs[task]])
+    scores = {}
+    for task in layout.tasks:
+        if sum(len(v) for v in values[task]) == 0:
+            raise ConfigError(f"{task.upper()}: no annotated validation frame to score")
+        scores[task] = score_outputs(task, np.concatenate(labels[task]), np.concatenate(values[task]))
+    if len(layout.tasks) == 1:
+        return scores[layout.tasks[0]]
+    flat = {f"{task}_{k}": v for task, metrics in scores.items() for k, v in metrics.items()}
+    flat["score"] = sum(metrics["score"] for metrics in scores.values())
+    return flat

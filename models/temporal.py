@@ -200,31 +200,195 @@ class SmoothPredictingEncoder(nn.Module):
         return x + (totals / counts).transpose(1, 2)
 
 
+NEGATIVE_EXPRESSIONS = (1, 2, 3, 5)  # anger, disgust, fear, sadness in the ABAW class order
+COARSE_EXPRESSIONS = (0, None, 4, 6, 7)  # neutral, the negative group, happiness, surprise, other
+
+
+@register("head", "linear")
+class LinearHead(nn.Linear):
+    """One linear layer per task (paper 001, Eq. 7)."""
+
+    def __init__(self, input_width, head_size):
+        super().__init__(input_width, head_size)
+
+
+@register("head", "expression_cascade")
+class ExpressionCascadeHead(nn.Module):
+    """Coarse-to-fine cascade (paper 004, Sec. 3.2): a 5-way coarse classifier with the four negative
+    expressions merged, and a 4-way classifier inside the negative group.
+
+    Outputs 8-class log-probabilities. In training they are log p(coarse) + log p(fine | negative) for the
+    negative classes, so cross-entropy on them is the coarse cross-entropy plus the fine one on negative
+    frames: both stages are trained. In evaluation, ``routing="hard"`` follows the paper: a frame whose
+    coarse argmax is Negative gets the fine distribution, any other frame its coarse distribution;
+    ``routing="soft"`` keeps the product.
+    """
+
+    def __init__(self, input_width, head_size, routing="hard"):
+        super().__init__()
+        if head_size != 8:
+            raise ValueError(f"expression_cascade is an EXPR head (8 classes), not one of {head_size} outputs")
+        if routing not in ("hard", "soft"):
+            raise ValueError(f"expression_cascade: routing must be 'hard' or 'soft', got {routing!r}")
+        self.coarse = nn.Linear(input_width, len(COARSE_EXPRESSIONS))
+        self.fine = nn.Linear(input_width, len(NEGATIVE_EXPRESSIONS))
+        self.routing = routing
+
+    def forward(self, x):
+        coarse = torch.log_softmax(self.coarse(x), dim=-1)
+        fine = torch.log_softmax(self.fine(x), dim=-1)
+        if self.training or self.routing == "soft":
+            return self.combine(coarse, coarse[..., 1:2] + fine)
+        routed = coarse.argmax(dim=-1, keepdim=True) == 1
+        impossible = torch.full_like(fine, -1e4)  # log(0) that stays finite through softmax and averaging
+        coarse_only = torch.cat([coarse[..., :1], torch.full_like(coarse[..., :1], -1e4), coarse[..., 2:]], -1)
+        return torch.where(
+            routed, self.combine(torch.full_like(coarse, -1e4), fine), self.combine(coarse_only, impossible)
+        )
+
+    @staticmethod
+    def combine(coarse, negative):
+        """8-class scores from 5 coarse scores (the negative group's unused) and 4 negative-class scores."""
+        columns = [None] * 8
+        for position, expression in enumerate(COARSE_EXPRESSIONS):
+            if expression is not None:
+                columns[expression] = coarse[..., position]
+        for position, expression in enumerate(NEGATIVE_EXPRESSIONS):
+            columns[expression] = negative[..., position]
+        return torch.stack(columns, dim=-1)
+
+
+def run_encoder(encoder, x, padding_mask, state=None):
+    """(output, state) of any encoder; stateless encoders return state None."""
+    if hasattr(encoder, "forward_with_state"):
+        return encoder.forward_with_state(x, padding_mask, state)
+    return encoder(x, padding_mask), None
+
+
 class TemporalModel(nn.Module):
-    def __init__(self, fusion, encoder, head_size):
+    """fusion -> shared temporal encoder -> optional task encoders -> one head per task.
+
+    The tasks' outputs are concatenated in task order. ``task_encoders`` (share-bottom, feedback) are
+    task-specific encoders on the shared encoder's output; ``feedback`` maps a target task to its source,
+    whose encoder states join the target encoder's input with the gradient detached (paper 001, Eq. 11-14).
+    """
+
+    def __init__(self, fusion, encoder, heads, task_encoders=None, feedback=None):
         super().__init__()
         self.fusion = fusion
         self.encoder = encoder
-        self.head = nn.Linear(encoder.output_width, head_size)
+        self.tasks = list(heads)
+        self.heads = nn.ModuleDict(heads)
+        self.task_encoders = nn.ModuleDict(task_encoders or {})
+        self.feedback = dict(feedback or {})
 
-    def forward(self, features, padding_mask):
-        """``features``: list of (batch, time, width_i) tensors; ``padding_mask``: (batch, time), True = ignore."""
-        return self.head(self.encoder(self.fusion(features, padding_mask), padding_mask))
+    @property
+    def head(self):
+        """The head of a single-task model."""
+        return self.heads[self.tasks[0]]
 
     @property
     def carries_state(self):
         """Recurrent encoders: trained and run over consecutive segments, the state handed on (paper 001)."""
-        return hasattr(self.encoder, "forward_with_state")
+        return any(hasattr(e, "forward_with_state") for e in [self.encoder, *self.task_encoders.values()])
 
     def forward_with_state(self, features, padding_mask, state=None):
-        encoded, state = self.encoder.forward_with_state(self.fusion(features, padding_mask), padding_mask, state)
-        return self.head(encoded), state
+        state = state or {}
+        new_state = {}
+        shared, new_state["shared"] = run_encoder(
+            self.encoder, self.fusion(features, padding_mask), padding_mask, state.get("shared")
+        )
+        encoded = {}
+        for task in self.encoding_order():
+            if task not in self.task_encoders:
+                encoded[task] = shared
+                continue
+            x = shared
+            if task in self.feedback:
+                x = torch.cat([shared, encoded[self.feedback[task]].detach()], dim=-1)
+            encoded[task], new_state[task] = run_encoder(self.task_encoders[task], x, padding_mask, state.get(task))
+        outputs = torch.cat([self.heads[task](encoded[task]) for task in self.tasks], dim=-1)
+        return outputs, new_state
+
+    def forward(self, features, padding_mask):
+        """``features``: list of (batch, time, width_i) tensors; ``padding_mask``: (batch, time), True = ignore."""
+        return self.forward_with_state(features, padding_mask)[0]
+
+    def encoding_order(self):
+        """Tasks with feedback sources first."""
+        sources = [self.feedback[t] for t in self.tasks if t in self.feedback]
+        return [t for t in self.tasks if t in sources] + [t for t in self.tasks if t not in sources]
 
 
-def create_temporal_model(input_widths, head_size, fusion, encoder):
-    """Build from config dicts: ``fusion = {"name": ..., **options}``, same for ``encoder``."""
-    fusion_options = {k: v for k, v in fusion.items() if k != "name"}
-    encoder_options = {k: v for k, v in encoder.items() if k != "name"}
-    fusion_module = create("fusion", fusion["name"], input_widths=input_widths, **fusion_options)
-    encoder_module = create("encoder", encoder["name"], input_width=fusion_module.output_width, **encoder_options)
-    return TemporalModel(fusion_module, encoder_module, head_size)
+def _options(component):
+    return {k: v for k, v in component.items() if k != "name"}
+
+
+@register("framework", "single")
+def single_task(fusion, encoder_config, head_sizes, heads, **options):
+    if len(head_sizes) != 1:
+        raise ValueError(
+            f"the single framework trains one task; use basic, share_bottom or feedback for {list(head_sizes)}"
+        )
+    return basic(fusion, encoder_config, head_sizes, heads, **options)
+
+
+@register("framework", "basic")
+def basic(fusion, encoder_config, head_sizes, heads):
+    """Shared encoder, one head per task (paper 001, Eq. 6-7)."""
+    encoder = create("encoder", encoder_config["name"], input_width=fusion.output_width, **_options(encoder_config))
+    return TemporalModel(fusion, encoder, build_heads(encoder.output_width, head_sizes, heads))
+
+
+@register("framework", "share_bottom")
+def share_bottom(fusion, encoder_config, head_sizes, heads, task_encoder=None):
+    """Shared bottom encoder, then a task-specific encoder and head per task (paper 001, Eq. 8-10)."""
+    return feedback(fusion, encoder_config, head_sizes, heads, task_encoder=task_encoder, sources={})
+
+
+@register("framework", "feedback")
+def feedback(fusion, encoder_config, head_sizes, heads, task_encoder=None, sources=None):
+    """Share-bottom plus, for each ``target: source`` in ``sources``, the source task encoder's states
+    concatenated to the target encoder's input, gradient detached (paper 001, Eq. 11-14)."""
+    sources = dict(sources or {})
+    for target, source in sources.items():
+        if target not in head_sizes or source not in head_sizes or target == source:
+            raise ValueError(f"feedback: {target} <- {source} must join two different tasks of {list(head_sizes)}")
+        if source in sources:
+            raise ValueError(f"feedback: {source} is a target and a source; chains are not supported")
+    encoder = create("encoder", encoder_config["name"], input_width=fusion.output_width, **_options(encoder_config))
+    task_config = task_encoder or encoder_config
+    task_encoders, widths = {}, {}
+    for task in sorted(head_sizes, key=lambda t: t in sources):  # sources before their targets
+        width = encoder.output_width + (widths[sources[task]] if task in sources else 0)
+        task_encoders[task] = create("encoder", task_config["name"], input_width=width, **_options(task_config))
+        widths[task] = task_encoders[task].output_width
+    heads = {task: create_head(widths[task], head_sizes[task], heads.get(task)) for task in head_sizes}
+    return TemporalModel(fusion, encoder, heads, task_encoders, sources)
+
+
+def create_head(input_width, head_size, config=None):
+    config = config or {"name": "linear"}
+    return create("head", config["name"], input_width=input_width, head_size=head_size, **_options(config))
+
+
+def build_heads(input_width, head_sizes, heads):
+    return {task: create_head(input_width, size, heads.get(task)) for task, size in head_sizes.items()}
+
+
+def create_temporal_model(input_widths, head_sizes, fusion, encoder, framework=None, heads=None):
+    """Build from config dicts: ``fusion = {"name": ..., **options}``, same for ``encoder``, ``framework``
+    (default single) and each task's head (default linear). ``head_sizes``: task -> outputs, or one int."""
+    if isinstance(head_sizes, int):
+        head_sizes = {"task": head_sizes}
+    framework = framework or {"name": "single" if len(head_sizes) == 1 else "basic"}
+    fusion_module = create("fusion", fusion["name"], input_widths=input_widths, **_options(fusion))
+    return create(
+        "framework",
+        framework["name"],
+        fusion=fusion_module,
+        encoder_config=encoder,
+        head_sizes=head_sizes,
+        heads=heads or {},
+        **{k: v for k, v in _options(framework).items() if k != "loss_weights"},
+    )

@@ -29,11 +29,24 @@ RECIPE_KEYS = (
     "learning_rate",
     "weight_decay",
     "shuffle_labels",
+    "optimizer",
+    "schedule",
+    "warmup_epochs",
+    "ema",
+    "gradient_clip",
+    "patience",
+    "oversampling",
 )
+MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
+MTL = "mtl"  # the training target of the MTL challenge (s-Aff-Wild2 crops)
+MTL_TASKS = ["va", "expr", "au"]
+MTL_ROOT = config["mtl"]["root"]
 
 
 def resolve_experiments(config):
-    """Each experiment with its tasks and full recipe (`training` overridden by the experiment's `recipe`)."""
+    """Each experiment with its tasks, model, full recipe (`training` overridden by the experiment's
+    `recipe`), training runs (fold, seed) and the target each task's model is trained under.
+    """
     experiments = {}
     for name, experiment in config["experiments"].items():
         for backbone in experiment["backbones"]:
@@ -43,15 +56,43 @@ def resolve_experiments(config):
                     f"backbones (defined: {', '.join(config['backbones'])})"
                 )
         tasks = [task for task in experiment.get("tasks", TASKS) if task in TASKS]
+        framework = {"name": "single", **experiment.get("framework", {})}
+        recipe = {**config["training"], **experiment["recipe"]}
+        multitask = framework["name"] != "single"
+        mtl = MTL in experiment.get("tasks", [])
+        if mtl and not multitask:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} lists the mtl challenge, which needs a multi-task "
+                "framework: set framework.name to basic, share_bottom or feedback"
+            )
+        if not multitask and (set(framework) - {"name"}):
+            raise ConfigError(
+                f"config.yaml: experiments.{name}.framework sets {', '.join(sorted(set(framework) - {'name'}))}, "
+                "which only multi-task frameworks (basic, share_bottom, feedback) read"
+            )
         experiments[name] = {
             "tasks": tasks,
             "backbones": experiment["backbones"],
-            "model": {"fusion": experiment["fusion"], "encoder": experiment["encoder"]},
-            "losses": experiment["losses"],
-            "recipe": {
-                key: experiment["recipe"].get(key, config["training"][key])
-                for key in RECIPE_KEYS
+            "model": {
+                "fusion": experiment["fusion"],
+                "encoder": experiment["encoder"],
+                "framework": {
+                    k: v for k, v in framework.items() if k != "loss_weights"
+                },
+                "heads": experiment.get("heads", {}),
             },
+            "losses": experiment["losses"],
+            "loss_weights": framework.get("loss_weights", {}),
+            "recipe": {key: recipe[key] for key in RECIPE_KEYS},
+            "runs": [
+                (fold, seed)
+                for fold in range(recipe["folds"])
+                for seed in recipe.get("seeds") or [recipe["seed"]]
+            ],
+            "folds": recipe["folds"],
+            "targets": {task: MULTITASK if multitask else task for task in tasks},
+            "mtl": mtl,
+            "postprocess": experiment.get("postprocess", {}),
         }
     return experiments
 
@@ -101,7 +142,12 @@ def resolve_ensembles(config, experiments):
             raise ConfigError(
                 f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
             )
-        ensembles[name] = {"members": members, "weights": weights, "tasks": tasks}
+        ensembles[name] = {
+            "members": members,
+            "weights": weights,
+            "tasks": tasks,
+            "postprocess": ensemble.get("postprocess", {}),
+        }
     return ensembles
 
 
@@ -112,6 +158,22 @@ TRAINED = [(task, name) for name, e in EXPERIMENTS.items() for task in e["tasks"
     (task, name) for name, e in ENSEMBLES.items() for task in e["tasks"]
 ]
 SUBMITTED = resolve_submitted_experiments(config, {**EXPERIMENTS, **ENSEMBLES})
+MTL_EXPERIMENTS = [name for name, e in EXPERIMENTS.items() if e["mtl"]]
+
+
+def resolve_mtl_submission(config):
+    name = config["submission"].get(MTL) or (
+        MTL_EXPERIMENTS[0] if MTL_EXPERIMENTS else None
+    )
+    if name is not None and name not in MTL_EXPERIMENTS:
+        raise ConfigError(
+            f"config.yaml: submission.mtl is {name!r}, but the experiments that train the mtl challenge are: "
+            f"{', '.join(MTL_EXPERIMENTS) or 'none'}"
+        )
+    return name
+
+
+MTL_SUBMITTED = resolve_mtl_submission(config)
 
 
 wildcard_constraints:
@@ -119,6 +181,9 @@ wildcard_constraints:
     shard=r"\d+of\d+",
     backbone="|".join(config["backbones"]),
     experiment="|".join(EXPERIMENTS),
+    target="|".join([*TASKS, MULTITASK, MTL]),
+    fold=r"\d+",
+    seed=r"\d+",
     ensemble="|".join(ENSEMBLES) or "(?!)",
 
 
@@ -154,16 +219,102 @@ def experiment_model(wildcards):
     return EXPERIMENTS[wildcards.experiment]["model"]
 
 
-def experiment_recipe(wildcards):
-    """The experiment's recipe for one task, with that task's loss when the experiment names one."""
+def target_tasks(wildcards):
+    """The tasks one training target covers: a task, every task of a multi-task experiment, or the
+    three tasks of the MTL challenge."""
+    if wildcards.target == MTL:
+        return MTL_TASKS
     experiment = EXPERIMENTS[wildcards.experiment]
-    loss = experiment["losses"].get(wildcards.task)
-    return {**experiment["recipe"], "loss": loss} if loss else experiment["recipe"]
+    return [
+        task
+        for task in experiment["tasks"]
+        if experiment["targets"][task] == wildcards.target
+    ]
+
+
+def target_labels(wildcards):
+    folder = "results/mtl/index" if wildcards.target == MTL else "results/index"
+    return expand(f"{folder}/labels_{{task}}.parquet", task=target_tasks(wildcards))
+
+
+def target_splits(wildcards):
+    if wildcards.target == MTL:
+        return "results/mtl/index/splits.parquet"
+    return "results/index/splits.parquet"
+
+
+def target_feature_tables(wildcards):
+    if wildcards.target == MTL:
+        return mtl_feature_tables(wildcards)
+    return experiment_feature_tables(wildcards)
+
+
+def mtl_feature_tables(wildcards):
+    return expand(
+        "results/mtl/features/{backbone}.parquet",
+        backbone=EXPERIMENTS[wildcards.experiment]["backbones"],
+    )
+
+
+def mtl_models(wildcards):
+    return [
+        f"{run_folder(wildcards.experiment, MTL, fold, seed)}/model.pt"
+        for fold, seed in EXPERIMENTS[wildcards.experiment]["runs"]
+    ]
+
+
+def training_recipe(wildcards):
+    """The experiment's recipe for one run: its seed and fold, and the losses of the target's tasks."""
+    experiment = EXPERIMENTS[wildcards.experiment]
+    tasks = target_tasks(wildcards)
+    return {
+        **experiment["recipe"],
+        "seed": int(wildcards.seed),
+        "fold": int(wildcards.fold),
+        "folds": experiment["folds"],
+        "losses": {
+            task: experiment["losses"][task]
+            for task in tasks
+            if task in experiment["losses"]
+        },
+        "loss_weights": {
+            task: w for task, w in experiment["loss_weights"].items() if task in tasks
+        },
+    }
+
+
+def run_folder(experiment, target, fold, seed):
+    return f"results/models/{experiment}/{target}/fold{fold}_seed{seed}"
+
+
+def experiment_models(wildcards):
+    """Every trained model (fold x seed) the predictions of one task of one experiment average."""
+    experiment = EXPERIMENTS[wildcards.experiment]
+    target = experiment["targets"][wildcards.task]
+    return [
+        f"{run_folder(wildcards.experiment, target, fold, seed)}/model.pt"
+        for fold, seed in experiment["runs"]
+    ]
 
 
 def experiment_window(wildcards):
     recipe = EXPERIMENTS[wildcards.experiment]["recipe"]
     return {"window": recipe["window"], "stride": recipe["stride"]}
+
+
+def experiment_postprocess(wildcards):
+    return EXPERIMENTS[wildcards.experiment]["postprocess"]
+
+
+def ensemble_postprocess(wildcards):
+    return ENSEMBLES[wildcards.ensemble]["postprocess"]
+
+
+def mtl_outputs(wildcards=None):
+    """The MTL challenge's metrics and submission, when some experiment trains it."""
+    if not MTL_EXPERIMENTS:
+        return []
+    return ["results/metrics/mtl.md", "results/submission/mtl.txt"]
 
 
 def all_predictions(wildcards=None):
@@ -182,4 +333,6 @@ def submitted_predictions(wildcards):
 
 
 def submission_files(wildcards=None):
+    if config["submission"].get("format", "abaw5") == "abaw3":
+        return expand("results/submission/abaw3/{task}", task=TASKS)
     return expand("results/submission/{task}.txt", task=TASKS)

@@ -16,3 +16,24 @@ rule demo_data:
         code=script_fingerprint("make_demo_data.py"),
     script:
         "../workflow_scripts/make_demo_data.py"
+
+
+rule demo_mtl_data:
+    output:
+        directory("resources/demo_mtl"),
+    log:
+        "logs/demo_mtl_data.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        seed=config["demo"]["seed"],
+        videos=config["demo"]["mtl_videos"],
+        frames_per_video=config["demo"]["frames_per_video"],
+        images_per_video=config["demo"]["mtl_images_per_video"],
+        code=script_fingerprint("make_mtl_demo_data.py"),
+    script:
+        "../workflow_scripts/make_mtl_demo_data.py"

@@ -1,6 +1,7 @@
 rule ensemble_predictions:
     input:
-        ensemble_member_predictions,
+        members=ensemble_member_predictions,
+        labels="results/index/labels_{task}.parquet",
     output:
         "results/predictions/{task}/{ensemble}.parquet",
     log:
@@ -14,6 +15,7 @@ rule ensemble_predictions:
     params:
         members=lambda wildcards: ENSEMBLES[wildcards.ensemble]["members"],
         weights=lambda wildcards: ENSEMBLES[wildcards.ensemble]["weights"],
+        postprocess=ensemble_postprocess,
         code=script_fingerprint("ensemble_predictions.py"),
     script:
         "../workflow_scripts/ensemble_predictions.py"

@@ -38,6 +38,28 @@ rule write_submission:
         mem_mb=2000,
         runtime=30,
     params:
+        layout="abaw5",
+        code=script_fingerprint("write_submission.py"),
+    script:
+        "../workflow_scripts/write_submission.py"
+
+
+rule write_submission_per_video:
+    input:
+        predictions=submitted_predictions,
+        splits="results/index/splits.parquet",
+    output:
+        directory("results/submission/abaw3/{task}"),
+    log:
+        "logs/write_submission_per_video/{task}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        layout="abaw3",
         code=script_fingerprint("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"

@@ -1,13 +1,13 @@
 rule train_temporal_model:
     input:
-        features=experiment_feature_tables,
-        splits="results/index/splits.parquet",
-        labels="results/index/labels_{task}.parquet",
+        features=target_feature_tables,
+        splits=target_splits,
+        labels=target_labels,
     output:
-        model="results/models/{task}/{experiment}/model.pt",
-        history="results/models/{task}/{experiment}/history.csv",
+        model="results/models/{experiment}/{target}/fold{fold}_seed{seed}/model.pt",
+        history="results/models/{experiment}/{target}/fold{fold}_seed{seed}/history.csv",
     log:
-        "logs/train_temporal_model/{task}/{experiment}.log",
+        "logs/train_temporal_model/{experiment}/{target}/fold{fold}_seed{seed}.log",
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -17,7 +17,8 @@ rule train_temporal_model:
         runtime=240,
     params:
         model=experiment_model,
-        recipe=experiment_recipe,
+        tasks=target_tasks,
+        recipe=training_recipe,
         device=config["device"],
         code=script_fingerprint("train_temporal_model.py"),
     script:
@@ -26,10 +27,10 @@ rule train_temporal_model:
 
 rule predict:
     input:
-        model="results/models/{task}/{experiment}/model.pt",
+        models=experiment_models,
         features=experiment_feature_tables,
         splits="results/index/splits.parquet",
-        labels="results/index/labels_{task}.parquet",
+        labels=["results/index/labels_{task}.parquet"],
     output:
         "results/predictions/{task}/{experiment}.parquet",
     log:
@@ -43,6 +44,7 @@ rule predict:
         runtime=60,
     params:
         windows=experiment_window,
+        postprocess=experiment_postprocess,
         device=config["device"],
         code=script_fingerprint("predict.py"),
     script:

@@ -86,7 +86,7 @@ def make_sequences(rng, count, length, task="au"):
         features[:, :3] += 2.0 * signal[:, :3]  # three AUs are visible in the features
         sequence = Sequence(f"s{k}", np.arange(1, length + 1), rng.random(length) > 0.1, [features])
         sequence.targets = signal.astype(np.float32)
-        sequence.annotated = np.ones(length, bool)
+        sequence.annotated = np.ones((length, 1), bool)
         sequences.append(sequence)
     return sequences
 
@@ -149,7 +149,7 @@ def label_rows(count):
 def test_line_count_policy_never_shifts_labels(caplog):
     sequence = Sequence("v", np.arange(1, 11), np.ones(10, bool), [np.zeros((10, 2), np.float32)])
     attach_labels(sequence, label_rows(7), "va")  # annotation 3 lines short
-    assert sequence.annotated.tolist() == [True] * 7 + [False] * 3
+    assert sequence.annotated[:, 0].tolist() == [True] * 7 + [False] * 3
     assert sequence.targets[:7, 0] == pytest.approx(np.linspace(-1, 1, 7))
     assert "frames 8..10 are treated as unannotated" in caplog.text
     sequence = Sequence("w", np.arange(1, 6), np.ones(5, bool), [np.zeros((5, 2), np.float32)])

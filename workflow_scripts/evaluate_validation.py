@@ -11,6 +11,7 @@ import logging
 import polars as pl
 
 from abawflow.atomic import atomic_path, write_text
+from abawflow.postprocessing import table_thresholds
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns
 from abawflow.tasks import get_task
@@ -32,7 +33,10 @@ def main(snakemake):
         # Inner join on (subject, frame): annotation lines past the video's end have no prediction (see sequences.py).
         joined = annotated[task].join(predictions, on=["subject", "frame"], how="inner")
         scores = score_outputs(
-            task, joined.select(spec.label_columns).to_numpy(), joined.select(output_columns(task)).to_numpy()
+            task,
+            joined.select(spec.label_columns).to_numpy(),
+            joined.select(output_columns(task)).to_numpy(),
+            table_thresholds(task, predictions),
         )
         for metric, value in scores.items():
             rows.append(

@@ -11,31 +11,54 @@ import torch
 
 from abawflow.atomic import write_parquet
 from abawflow.devices import resolve_device
+from abawflow.ensembles import KEYS
+from abawflow.postprocessing import postprocess
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
 from abawflow.submission import prediction_table
+from abawflow.tasks import TaskLayout
 from abawflow.training import build_model, predict_sequence
 
 
 def main(snakemake):
-    task = snakemake.wildcards.task
+    # A video task predicts its own outputs; the MTL challenge predicts the three tasks' outputs in one table.
+    tasks = snakemake.params.tasks if hasattr(snakemake.params, "tasks") else [snakemake.wildcards.task]
     device = resolve_device(snakemake.params.device)
-    checkpoint = torch.load(snakemake.input.model, map_location=device, weights_only=True)
-    model = build_model(task, checkpoint["input_widths"], checkpoint["model"]).to(device)
-    model.load_state_dict(checkpoint["state_dict"])
-    sequences = build_sequences(
-        list(snakemake.input.features),
-        pl.read_parquet(snakemake.input.labels),
-        pl.read_parquet(snakemake.input.splits),
-        task,
-    )
+    labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
+    sequences = build_sequences(list(snakemake.input.features), labels, pl.read_parquet(snakemake.input.splits), tasks)
     windows = snakemake.params.windows
+    # The experiment's runs (folds x seeds) are averaged: values for VA, probabilities for EXPR and AU.
+    totals = {}
+    for path in snakemake.input.models:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        layout = TaskLayout(checkpoint["tasks"])
+        model = build_model(layout.tasks, checkpoint["input_widths"], checkpoint["model"]).to(device)
+        model.load_state_dict(checkpoint["state_dict"])
+        for split in ("validation", "test"):
+            for sequence in sequences[split]:
+                outputs = predict_sequence(layout.tasks, model, sequence, windows["window"], windows["stride"], device)
+                for task in tasks:
+                    key = (task, split, sequence.subject)
+                    totals[key] = totals.get(key, 0.0) + outputs[:, layout.outputs[task]]
     tables = []
     for split in ("validation", "test"):
         for sequence in sequences[split]:
-            values = predict_sequence(task, model, sequence, windows["window"], windows["stride"], device)
-            tables.append(prediction_table(task, sequence.subject, split, sequence.frames, sequence.face_found, values))
-    write_parquet(pl.concat(tables), snakemake.output[0])
+            parts = [
+                prediction_table(
+                    task,
+                    sequence.subject,
+                    split,
+                    sequence.frames,
+                    sequence.face_found,
+                    totals[(task, split, sequence.subject)] / len(snakemake.input.models),
+                )
+                for task in tasks
+            ]
+            tables.append(pl.concat([parts[0], *(p.drop(KEYS) for p in parts[1:])], how="horizontal"))
+    table = pl.concat(tables)
+    for task in tasks:
+        table = postprocess(task, table, snakemake.params.postprocess, labels[task])
+    write_parquet(table, snakemake.output[0])
 
 
 run(snakemake, main)  # noqa: F821

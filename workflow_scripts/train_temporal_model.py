@@ -1,4 +1,4 @@
-"""Rule train_temporal_model: one experiment's features + labels of one task -> trained temporal model."""
+"""Rule train_temporal_model: one run (fold, seed) of one experiment's model for its task or tasks."""
 
 import sys
 from pathlib import Path
@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakema
 
 import hashlib
 import json
+import logging
 import os
 
 import polars as pl
@@ -17,35 +18,48 @@ from abawflow.atomic import atomic_path
 from abawflow.devices import resolve_device
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
-from abawflow.training import train
+from abawflow.training import fold_sequences, train
+
+log = logging.getLogger("abawflow.train")
 
 
 def main(snakemake):
-    task = snakemake.wildcards.task
+    tasks = snakemake.params.tasks
+    recipe = snakemake.params.recipe
     device = resolve_device(snakemake.params.device)
-    labels = pl.read_parquet(snakemake.input.labels)
+    labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
-    sequences = build_sequences(list(snakemake.input.features), labels, splits, task)
+    sequences = build_sequences(list(snakemake.input.features), labels, splits, tasks)
+    if recipe["folds"] > 1:
+        sequences["train"], sequences["validation"] = fold_sequences(
+            sequences["train"], recipe["folds"], recipe["fold"]
+        )
+        log.info(
+            "fold %d of %d: %d training videos, %d held out for validation: %s",
+            recipe["fold"],
+            recipe["folds"],
+            len(sequences["train"]),
+            len(sequences["validation"]),
+            ", ".join(s.subject for s in sequences["validation"]),
+        )
     # Per-epoch state, so that a killed job resumes; it belongs to these exact inputs and settings.
     state_path = Path(snakemake.output.model).with_name("training_state.pt")
     resume_key = fingerprint(
         snakemake.params.model,
-        snakemake.params.recipe,
+        recipe,
         snakemake.params.code,
         [(str(path), os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in snakemake.input],
     )
-    model, history = train(
-        task, sequences, snakemake.params.model, snakemake.params.recipe, device, state_path, resume_key
-    )
+    model, history = train(tasks, sequences, snakemake.params.model, recipe, device, state_path, resume_key)
     with atomic_path(snakemake.output.model) as temporary:
         torch.save(
             {
-                "task": task,
+                "tasks": tasks,
                 "experiment": snakemake.wildcards.experiment,
                 "state_dict": model.state_dict(),
                 "input_widths": [f.shape[1] for f in sequences["train"][0].features],
                 "model": snakemake.params.model,
-                "recipe": snakemake.params.recipe,
+                "recipe": recipe,
             },
             temporary,
         )

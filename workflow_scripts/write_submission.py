@@ -1,4 +1,4 @@
-"""Rule write_submission: test predictions -> ABAW5/6 single-file submission of one task."""
+"""Rules write_submission (ABAW5/6: one file per task) and write_submission_per_video (ABAW3: a file per video)."""
 
 import sys
 from pathlib import Path
@@ -17,7 +17,7 @@ def main(snakemake):
     splits = pl.read_parquet(snakemake.input.splits)
     test_names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
     predictions = pl.read_parquet(snakemake.input.predictions).filter(pl.col("split") == "test")
-    write_submission(task, predictions, test_names, snakemake.output[0])
+    write_submission(task, predictions, test_names, snakemake.output[0], snakemake.params.layout)
 
 
 run(snakemake, main)  # noqa: F821

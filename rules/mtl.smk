@@ -1,0 +1,141 @@
+# The multi-task-learning challenge on s-Aff-Wild2: organizer crops feed the feature stage directly.
+
+
+rule index_mtl:
+    input:
+        MTL_ROOT,
+    output:
+        images="results/mtl/index/images.parquet",
+        splits="results/mtl/index/splits.parquet",
+        labels=expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS),
+    log:
+        "logs/index_mtl.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        crops_folder=config["mtl"]["crops_folder"],
+        annotation_files=config["mtl"]["annotation_files"],
+        test_list=config["mtl"]["test_list"],
+        code=script_fingerprint("index_mtl.py"),
+    script:
+        "../workflow_scripts/index_mtl.py"
+
+
+rule read_mtl_crops:
+    input:
+        root=MTL_ROOT,
+        images="results/mtl/index/images.parquet",
+    output:
+        "results/mtl/faces.parquet",
+    log:
+        "logs/read_mtl_crops.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        crops_folder=config["mtl"]["crops_folder"],
+        code=script_fingerprint("read_mtl_crops.py"),
+    script:
+        "../workflow_scripts/read_mtl_crops.py"
+
+
+rule extract_mtl_features:
+    input:
+        "results/mtl/faces.parquet",
+    output:
+        "results/mtl/features/{backbone}.parquet",
+    log:
+        "logs/extract_mtl_features/{backbone}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=240,
+    params:
+        backbone=backbone_spec,
+        device=config["device"],
+        code=script_fingerprint("extract_features.py"),
+    script:
+        "../workflow_scripts/extract_features.py"
+
+
+rule predict_mtl:
+    input:
+        models=mtl_models,
+        features=mtl_feature_tables,
+        splits="results/mtl/index/splits.parquet",
+        labels=expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS),
+    output:
+        "results/predictions/mtl/{experiment}.parquet",
+    log:
+        "logs/predict_mtl/{experiment}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    params:
+        tasks=MTL_TASKS,
+        windows=experiment_window,
+        postprocess=experiment_postprocess,
+        device=config["device"],
+        code=script_fingerprint("predict.py"),
+    script:
+        "../workflow_scripts/predict.py"
+
+
+rule evaluate_mtl:
+    input:
+        predictions=expand(
+            "results/predictions/mtl/{experiment}.parquet", experiment=MTL_EXPERIMENTS
+        ),
+        labels=expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS),
+    output:
+        csv="results/metrics/mtl.csv",
+        markdown="results/metrics/mtl.md",
+    log:
+        "logs/evaluate_mtl.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        experiments=MTL_EXPERIMENTS,
+        tasks=MTL_TASKS,
+        submitted=MTL_SUBMITTED,
+        code=script_fingerprint("evaluate_mtl.py"),
+    script:
+        "../workflow_scripts/evaluate_mtl.py"
+
+
+rule write_mtl_submission:
+    input:
+        predictions=f"results/predictions/mtl/{MTL_SUBMITTED}.parquet",
+        images="results/mtl/index/images.parquet",
+    output:
+        "results/submission/mtl.txt",
+    log:
+        "logs/write_mtl_submission.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        code=script_fingerprint("write_mtl_submission.py"),
+    script:
+        "../workflow_scripts/write_mtl_submission.py"

@@ -1,0 +1,75 @@
+"""Rule evaluate_mtl: the MTL challenge's metrics of every MTL experiment on the s-Aff-Wild2 validation set."""
+
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
+import logging
+
+import polars as pl
+
+from abawflow.atomic import atomic_path, write_text
+from abawflow.mtl import mtl_score
+from abawflow.postprocessing import table_thresholds
+from abawflow.rule_runner import run
+from abawflow.submission import output_columns
+from abawflow.tasks import get_task
+from abawflow.training import score_outputs
+
+log = logging.getLogger("abawflow.evaluate_mtl")
+
+
+def main(snakemake):
+    annotated = {
+        task: pl.read_parquet(path).filter(pl.col("annotated"))
+        for task, path in zip(snakemake.params.tasks, snakemake.input.labels, strict=True)
+    }
+    rows = []
+    for experiment, path in zip(snakemake.params.experiments, snakemake.input.predictions, strict=True):
+        predictions = pl.read_parquet(path).filter(pl.col("split") == "validation")
+        scores, images = {}, 0
+        for task, labels in annotated.items():
+            spec = get_task(task)
+            joined = labels.join(predictions, on=["subject", "frame"], how="inner")
+            if joined.height < labels.filter(pl.col("subject").is_in(predictions["subject"].unique())).height:
+                raise ValueError(f"{path}: some annotated {task.upper()} validation images have no prediction")
+            scores[task] = score_outputs(
+                task,
+                joined.select(spec.label_columns).to_numpy(),
+                joined.select(output_columns(task)).to_numpy(),
+                table_thresholds(task, predictions),
+            )
+            images = max(images, joined.height)
+        row = {
+            "experiment": experiment,
+            "ccc_valence": scores["va"]["ccc_valence"],
+            "ccc_arousal": scores["va"]["ccc_arousal"],
+            "va": scores["va"]["score"],
+            "f1_expr": scores["expr"]["score"],
+            "f1_au": scores["au"]["score"],
+            "mtl": mtl_score(scores),
+            "images": predictions.height,
+        }
+        log.info("MTL %s: %s", experiment, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if isinstance(v, float)))
+        rows.append(row)
+    table = pl.DataFrame(rows)
+    with atomic_path(snakemake.output.csv) as temporary:
+        table.write_csv(temporary, float_precision=4)
+    header = list(table.columns)
+    lines = [
+        "MTL challenge, s-Aff-Wild2 validation: (CCC_V + CCC_A) / 2 + F1_EXPR + F1_AU "
+        "(the submitted experiment is marked *)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for row in table.iter_rows():
+        name = f"{row[0]} *" if row[0] == snakemake.params.submitted else row[0]
+        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row[1:]]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    write_text(snakemake.output.markdown, "\n".join(lines) + "\n")
+
+
+run(snakemake, main)  # noqa: F821

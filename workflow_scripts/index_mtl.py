@@ -1,0 +1,34 @@
+"""Rule index_mtl: s-Aff-Wild2 annotation files and test list -> image, split and per-task label tables."""
+
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
+import logging
+
+import polars as pl
+
+from abawflow.atomic import write_parquet
+from abawflow.mtl import index_mtl
+from abawflow.rule_runner import run
+
+log = logging.getLogger("abawflow.index_mtl")
+
+
+def main(snakemake):
+    images, splits, labels = index_mtl(
+        snakemake.input[0], snakemake.params.crops_folder, snakemake.params.annotation_files, snakemake.params.test_list
+    )
+    for split, rows in images.group_by("split", maintain_order=True):
+        log.info("%s: %d images of %d videos", split[0], rows.height, rows["subject"].n_unique())
+    for task, table in labels.items():
+        log.info("%s: %d of %d images annotated", task.upper(), int(table["annotated"].sum()), table.height)
+    write_parquet(images, snakemake.output.images)
+    write_parquet(splits, snakemake.output.splits)
+    for task, path in zip(labels, snakemake.output.labels, strict=True):
+        write_parquet(labels[task].with_columns(pl.col("frame").cast(pl.Int32)), path)
+
+
+run(snakemake, main)  # noqa: F821

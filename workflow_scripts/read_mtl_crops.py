@@ -1,0 +1,20 @@
+"""Rule read_mtl_crops: the organizer crops listed by the MTL index -> one face table (no detection)."""
+
+import sys
+from pathlib import Path
+
+# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
+
+import polars as pl
+
+from abawflow.mtl import write_crop_table
+from abawflow.rule_runner import run
+
+
+def main(snakemake):
+    images = pl.read_parquet(snakemake.input.images)
+    write_crop_table(images, Path(snakemake.input.root) / snakemake.params.crops_folder, snakemake.output[0])
+
+
+run(snakemake, main)  # noqa: F821
