@@ -14,7 +14,7 @@ from abawflow.errors import ConfigError  # noqa: E402
 validate(config, "../config.schema.yaml")
 
 DATASET_ROOT = config["dataset"]["root"]
-TASKS = config["tasks"]
+TASKS = [task for task in config["tasks"] if task != "mtl"]  # the video tasks
 SHARDS = config["faces"]["shards"]
 SHARD_NAMES = [f"{index}of{SHARDS}" for index in range(SHARDS)]
 
@@ -59,7 +59,7 @@ def resolve_experiments(config):
         framework = {"name": "single", **experiment.get("framework", {})}
         recipe = {**config["training"], **experiment["recipe"]}
         multitask = framework["name"] != "single"
-        mtl = MTL in experiment.get("tasks", [])
+        mtl = MTL in experiment.get("tasks", []) and MTL in config["tasks"]
         if mtl and not multitask:
             raise ConfigError(
                 f"config.yaml: experiments.{name} lists the mtl challenge, which needs a multi-task "
@@ -162,6 +162,8 @@ MTL_EXPERIMENTS = [name for name, e in EXPERIMENTS.items() if e["mtl"]]
 
 
 def resolve_mtl_submission(config):
+    if MTL not in config["tasks"]:
+        return None
     name = config["submission"].get(MTL) or (
         MTL_EXPERIMENTS[0] if MTL_EXPERIMENTS else None
     )

@@ -55,7 +55,7 @@ experiments:
         "results/features/resnet18_random_b/shard1of2.parquet",
     ]
     assert outputs_of(jobs, "train_temporal_model") == [
-        f"results/models/{task}/small_transformer/{name}"
+        f"results/models/small_transformer/{task}/fold0_seed0/{name}"
         for task in ("expr", "va")
         for name in ("history.csv", "model.pt")
     ]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from test_training import MODEL, RECIPE, make_sequences
 
 from abawflow.errors import ConfigError
 from abawflow.sequences import Sequence
@@ -15,7 +16,6 @@ from abawflow.training import (
     make_windows,
     train,
 )
-from test_training import MODEL, RECIPE, make_sequences
 
 
 def test_warm_up_then_cosine():

@@ -86,16 +86,16 @@ def test_killed_during_extraction_and_training_then_resumed(reference, tmp_path)
     assert not (workdir / "results" / "features" / "resnet18_random.parquet").exists()
     complete_outputs_are_readable(workdir)
 
-    training_log = workdir / "logs" / "train_temporal_model" / "va" / "transformer.log"
+    training_log = workdir / "logs" / "train_temporal_model" / "transformer" / "va" / "fold0_seed0.log"
     kill_when(start(workdir, snakefile, configs), lambda: "va epoch 40:" in read(training_log))
-    assert not (workdir / "results" / "models" / "va" / "transformer" / "model.pt").exists()
+    assert not (workdir / "results" / "models" / "transformer" / "va" / "fold0_seed0" / "model.pt").exists()
     complete_outputs_are_readable(workdir)
 
     unlock(workdir, snakefile, configs)
     result = snakemake(workdir, TARGET, configs=configs, snakefile=snakefile)
     assert result.returncode == 0, result.stderr[-5000:]
     assert "resuming after epoch" in read(training_log)  # the rerun went on from the saved state
-    assert not (workdir / "results" / "models" / "va" / "transformer" / "training_state.pt").exists()
+    assert not (workdir / "results" / "models" / "transformer" / "va" / "fold0_seed0" / "training_state.pt").exists()
     assert not list((workdir / "results").rglob("*.partial"))
     for path in [
         "results/faces/shard0of2.parquet",
@@ -104,5 +104,5 @@ def test_killed_during_extraction_and_training_then_resumed(reference, tmp_path)
         TARGET,
     ]:
         assert pl.read_parquet(workdir / path).equals(pl.read_parquet(reference_dir / path)), path
-    history = "results/models/va/transformer/history.csv"
+    history = "results/models/transformer/va/fold0_seed0/history.csv"
     assert (workdir / history).read_text() == (reference_dir / history).read_text()

@@ -17,6 +17,10 @@ def metrics(workdir, experiment="transformer"):
     return {(task, metric): value for task, metric, value in table.select("task", "metric", "value").rows()}
 
 
+def mtl_metrics(workdir):
+    return pl.read_csv(workdir / "results" / "metrics" / "mtl.csv").row(0, named=True)
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_run")
@@ -69,6 +73,7 @@ def test_nothing_left_to_do_after_a_complete_run(tiny_run):
 
 def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     real = metrics(tiny_run)
+    real_mtl = mtl_metrics(tiny_run)["mtl"]
     result = run(tiny_run, "submission", extra_config=[CONFIGS / "shuffled_labels.yaml"])
     assert result.returncode == 0, result.stderr[-5000:]
     shuffled = metrics(tiny_run)
@@ -84,12 +89,14 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert real[("au", "score")] > au_chance + 0.1
     table = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
     assert table.columns == ["experiment", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
-    assert "| transformer * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
+    assert "| three_encoders * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
     # Back to the real labels: the plan reruns training and what follows, not the faces or features.
     plan = run(tiny_run, "submission", "--dry-run")
     text = plan.stdout + plan.stderr
     assert "train_temporal_model" in text
     assert "detect_and_align_faces" not in text and "extract_features" not in text
+    # The MTL challenge trains on the shuffled labels too, and falls.
+    assert mtl_metrics(tiny_run)["mtl"] < real_mtl - 0.5
     # Same config and seeds, features recomputed too: the same metrics.
     result = run(tiny_run, "submission", "--forcerun", "extract_features")
     assert result.returncode == 0, result.stderr[-5000:]
@@ -117,3 +124,40 @@ def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run,
     )
     assert not (workdir / "results" / "index" / "splits.parquet").exists()
     assert not (workdir / "resources").exists()  # a user dataset never triggers the demo generator
+
+
+def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
+    scores = mtl_metrics(tiny_run)
+    assert scores["experiment"] == "mtl_feedback"
+    assert scores["mtl"] == pytest.approx(scores["va"] + scores["f1_expr"] + scores["f1_au"], abs=1e-3)
+    assert scores["va"] > 0.4 and scores["f1_expr"] > 0.3
+    images = pl.read_parquet(tiny_run / "results" / "mtl" / "index" / "images.parquet")
+    test_list = (tiny_run / "resources" / "demo_mtl" / "MTL_test_set_release.txt").read_text().split()
+    lines = (tiny_run / "results" / "submission" / "mtl.txt").read_text().splitlines()
+    assert lines[0] == "image,valence,arousal,expression,aus"
+    assert [line.split(",")[0] for line in lines[1:]] == test_list
+    assert all(len(line.split(",")) == 16 for line in lines[1:])
+    assert images.filter(pl.col("split") == "test").height == len(test_list)
+    # The crops went straight to the features: no detection ran on them.
+    faces = pl.read_parquet(tiny_run / "results" / "mtl" / "faces.parquet", columns=["face_found", "score"])
+    assert faces["face_found"].all() and faces.height == images.height
+
+
+def test_abaw3_format_writes_one_file_per_test_video(tiny_run, tmp_path):
+    layer = tmp_path / "abaw3.yaml"
+    layer.write_text("submission:\n  format: abaw3\n")
+    result = run(tiny_run, "submission", extra_config=[layer])
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "write_submission_per_video" in result.stderr and "train_temporal_model" not in result.stderr
+    splits = pl.read_parquet(tiny_run / "results" / "index" / "splits.parquet")
+    for task, header in (("va", "valence,arousal"), ("expr", "Neutral,Anger"), ("au", "AU1,AU2")):
+        names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
+        folder = tiny_run / "results" / "submission" / "abaw3" / task
+        assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.txt" for name in names)
+        single = (tiny_run / "results" / "submission" / f"{task}.txt").read_text().splitlines()[1:]
+        per_video = []
+        for name in names:
+            lines = (folder / f"{name}.txt").read_text().splitlines()
+            assert lines[0].startswith(header)
+            per_video.extend(f"{name}/{k + 1:05d}.jpg,{line}" for k, line in enumerate(lines[1:]))
+        assert per_video == single  # the same decisions as the ABAW5 file, frame for frame
