@@ -71,8 +71,9 @@ def read_annotation_file(path, spec):
     return frames, values, annotated
 
 
-def read_name_list(path):
-    """Read a test-set list: one name per line. Names may carry an image suffix (``name/00001.jpg``) for MTL."""
+def read_name_list(path, with_line_numbers=False):
+    """Read a test-set list: one name per line. Names may carry an image suffix (``name/00001.jpg``) for MTL.
+    With ``with_line_numbers``, return (name, line number) pairs."""
     path = Path(path)
     if not path.is_file():
         raise DatasetLayoutError(f"{path}: test-set list not found; check dataset.test_lists in config.yaml")
@@ -89,7 +90,7 @@ def read_name_list(path):
             )
         seen[name] = line_number
         names.append(name)
-    return names
+    return list(seen.items()) if with_line_numbers else names
 
 
 def find_videos(video_root):

@@ -54,3 +54,13 @@ def task_metrics(task, truth, prediction):
         return {"f1_macro": value, "score": value}
     value = mean_au_f1(truth, prediction)
     return {"f1_mean": value, "score": value}
+
+
+def markdown_table(table, title, submitted):
+    """A score table (first column: experiment) as Markdown, the submitted experiment marked *."""
+    lines = [title, "", "| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    for row in table.iter_rows():
+        name = f"{row[0]} *" if row[0] == submitted else row[0]
+        cells = [f"{value:.4f}" if isinstance(value, float) else str(value) for value in row[1:]]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    return "\n".join(lines) + "\n"

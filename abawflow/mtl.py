@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from abawflow.annotations import read_name_list
 from abawflow.atomic import write_text
 from abawflow.errors import AnnotationFormatError, DatasetLayoutError
 from abawflow.tasks import ACTION_UNITS, TASKS
@@ -82,22 +83,14 @@ def read_mtl_annotations(path):
 
 
 def read_mtl_test_list(path):
+    """Test image names in list order; each must be ``<video>/<frame>.jpg``."""
     path = Path(path)
     if not path.is_file():
         raise DatasetLayoutError(f"{path}: MTL test list not found; check mtl.root and mtl.test_list")
-    images, seen = [], {}
-    for line_number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        image = line.strip()
-        if not image:
-            continue
-        if image in seen:
-            raise AnnotationFormatError(
-                f"{path}, line {line_number}: {image!r} is listed twice (first on line {seen[image]})"
-            )
-        seen[image] = line_number
+    pairs = read_name_list(path, with_line_numbers=True)
+    for image, line_number in pairs:
         parse_image(image, path, line_number)
-        images.append(image)
-    return images
+    return [image for image, _ in pairs]
 
 
 def index_mtl(root, crops_folder, annotation_files, test_list):

@@ -86,6 +86,18 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
     assert len(outputs_of(jobs, "write_submission")) == 3
 
 
+def test_adding_a_seed_trains_only_that_seeds_runs(small_dag_run, tmp_path):
+    snakefile, workdir, configs = small_dag_run
+    added = layered(tmp_path, "seed.yaml", "experiments:\n  small_transformer:\n    recipe: {seeds: [0, 5]}\n")
+    jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
+    assert rules_of(jobs) == RETRAINED
+    assert outputs_of(jobs, "train_temporal_model") == [
+        f"results/models/small_transformer/{task}/fold0_seed5/{name}"
+        for task in ("expr", "va")
+        for name in ("history.csv", "model.pt")
+    ]
+
+
 def edit(path, old, new):
     text = Path(path).read_text()
     assert old in text, f"{path} no longer contains {old!r}; update the test"

@@ -11,6 +11,7 @@ import logging
 import polars as pl
 
 from abawflow.atomic import atomic_path, write_text
+from abawflow.metrics import markdown_table
 from abawflow.mtl import mtl_score
 from abawflow.postprocessing import table_thresholds
 from abawflow.rule_runner import run
@@ -57,19 +58,11 @@ def main(snakemake):
     table = pl.DataFrame(rows)
     with atomic_path(snakemake.output.csv) as temporary:
         table.write_csv(temporary, float_precision=4)
-    header = list(table.columns)
-    lines = [
+    title = (
         "MTL challenge, s-Aff-Wild2 validation: (CCC_V + CCC_A) / 2 + F1_EXPR + F1_AU "
-        "(the submitted experiment is marked *)",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for row in table.iter_rows():
-        name = f"{row[0]} *" if row[0] == snakemake.params.submitted else row[0]
-        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row[1:]]
-        lines.append("| " + " | ".join([name, *cells]) + " |")
-    write_text(snakemake.output.markdown, "\n".join(lines) + "\n")
+        "(the submitted experiment is marked *)"
+    )
+    write_text(snakemake.output.markdown, markdown_table(table, title, snakemake.params.submitted))
 
 
 run(snakemake, main)  # noqa: F821

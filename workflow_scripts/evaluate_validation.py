@@ -11,6 +11,7 @@ import logging
 import polars as pl
 
 from abawflow.atomic import atomic_path, write_text
+from abawflow.metrics import markdown_table
 from abawflow.postprocessing import table_thresholds
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns
@@ -59,7 +60,8 @@ def main(snakemake):
         table = task_table(scores, task)
         with atomic_path(csv_path) as temporary:
             table.write_csv(temporary, float_precision=4)
-        write_text(markdown_path, markdown_table(table, task, snakemake.params.submitted[task]))
+        title = f"Validation scores, {task.upper()} (the submitted experiment is marked *)"
+        write_text(markdown_path, markdown_table(table, title, snakemake.params.submitted[task]))
 
 
 def task_table(scores, task):
@@ -68,21 +70,6 @@ def task_table(scores, task):
     metrics = rows["metric"].unique(maintain_order=True).to_list()
     table = rows.pivot(on="metric", index=["experiment", "frames", "videos"], values="value")
     return table.select("experiment", *metrics, "frames", "videos")
-
-
-def markdown_table(table, task, submitted):
-    header = ["experiment", *table.columns[1:]]
-    lines = [
-        f"Validation scores, {task.upper()} (the submitted experiment is marked *)",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for row in table.iter_rows():
-        name = f"{row[0]} *" if row[0] == submitted else row[0]
-        cells = [f"{value:.4f}" if isinstance(value, float) else str(value) for value in row[1:]]
-        lines.append("| " + " | ".join([name, *cells]) + " |")
-    return "\n".join(lines) + "\n"
 
 
 run(snakemake, main)  # noqa: F821
