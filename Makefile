@@ -10,9 +10,10 @@ PIP_ENVIRONMENT := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS=
 
 .PHONY: venv demo test lint benchmark clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_ENVIRONMENT) $(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PIP_ENVIRONMENT) $(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-no-deps.txt
 	touch $@
 
 venv: $(BIN)/.installed

@@ -1,11 +1,24 @@
-"""Frame-level backbones: a timm architecture, randomly initialised or loaded from a checkpoint file."""
+"""Frame-level backbones, one interface for every model format (chosen per backbone in config.yaml):
+
+- ``timm``: a timm architecture, randomly initialised or loaded from a checkpoint file;
+- ``onnx``: an ONNX model run with onnxruntime (``output`` names the output);
+- ``torchscript``: a TorchScript module;
+- ``keras_hdf5``: a Keras 2 HDF5 model ported to torch (``output`` names a layer).
+
+Each returns a module mapping a (batch, channels, size, size) float tensor to (batch, width) features.
+``path: package:<distribution>/<file>`` names a file shipped inside an installed package.
+"""
 
 import logging
+from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import nn
 
 from abawflow.errors import ModelLoadError
+from models.registry import create, register
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +58,15 @@ def load_checkpoint(model, path, strict=True):
     model.load_state_dict(state, strict=strict)
 
 
-def create_backbone(architecture, checkpoint=None, allow_random_weights=False, name=None, model_options=None, seed=0):
+def create_backbone(
+    architecture,
+    checkpoint=None,
+    allow_random_weights=False,
+    name=None,
+    model_options=None,
+    seed=0,
+    weights_follow=False,
+):
     """Build a timm model that returns pooled features (no classifier); random initialisation is seeded."""
     import timm
 
@@ -58,6 +79,8 @@ def create_backbone(architecture, checkpoint=None, allow_random_weights=False, n
     if checkpoint:
         load_checkpoint(model, checkpoint)
         log.info("backbone %s: %s with weights from %s", name, architecture, checkpoint)
+    elif weights_follow:  # pre-trained or fine-tuned weights are loaded right after
+        pass
     elif allow_random_weights:
         log.warning(
             "backbone %s: %s runs with RANDOM weights (no checkpoint; allow_random_weights is true). "
@@ -71,3 +94,128 @@ def create_backbone(architecture, checkpoint=None, allow_random_weights=False, n
             "to run it with random weights on purpose"
         )
     return model.eval()
+
+
+def resolve_model_path(path, name):
+    """A file path, or ``package:<distribution>/<file inside it>`` for weights shipped in a package."""
+    if not path:
+        raise ModelLoadError(f"backbone {name!r}: set `path` to its model file")
+    if path.startswith("package:"):
+        distribution, _, inside = path[len("package:") :].partition("/")
+        try:
+            located = Path(metadata.distribution(distribution).locate_file(inside))
+        except metadata.PackageNotFoundError:
+            raise ModelLoadError(
+                f"backbone {name!r}: package {distribution!r} is not installed (path {path}); "
+                "install it (make venv does)"
+            ) from None
+        if not located.is_file():
+            raise ModelLoadError(f"backbone {name!r}: {inside!r} is not in package {distribution!r} ({located})")
+        return located
+    located = Path(path).expanduser()
+    if not located.is_file():
+        raise ModelLoadError(f"backbone {name!r}: model file {located} not found")
+    return located
+
+
+@register("backbone", "timm")
+def timm_backbone(backbone, spec, device="cpu"):
+    name = backbone
+    if not spec.get("architecture"):
+        raise ModelLoadError(f"backbone {name!r}: format timm needs `architecture` (a timm model name)")
+    return create_backbone(
+        spec["architecture"],
+        spec.get("checkpoint"),
+        spec.get("allow_random_weights", False),
+        name,
+        spec.get("model_options"),
+        spec.get("seed", 0),
+        weights_follow=bool(spec.get("weights")),
+    )
+
+
+@register("backbone", "torchscript")
+def torchscript_backbone(backbone, spec, device="cpu"):
+    name = backbone
+    path = resolve_model_path(spec.get("path"), name)
+    try:
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as error:
+        raise ModelLoadError(f"{path}: not a TorchScript module ({error})") from None
+
+
+@register("backbone", "keras_hdf5")
+def keras_backbone(backbone, spec, device="cpu"):
+    from models.keras_port import load_keras_hdf5
+
+    return load_keras_hdf5(resolve_model_path(spec.get("path"), backbone), spec.get("output") or None)
+
+
+@register("backbone", "onnx")
+class OnnxBackbone(nn.Module):
+    """An ONNX model run by onnxruntime (CUDA when the device is a GPU and onnxruntime-gpu is installed)."""
+
+    def __init__(self, backbone, spec, device="cpu"):
+        super().__init__()
+        import onnxruntime
+
+        from abawflow.detection import onnx_providers
+
+        path = resolve_model_path(spec.get("path"), backbone)
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=onnx_providers(device))
+        except Exception as error:
+            raise ModelLoadError(f"{path}: onnxruntime cannot load it ({error})") from None
+        self.input = self.session.get_inputs()[0].name
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output = spec.get("output") or outputs[0]
+        if self.output not in outputs:
+            raise ModelLoadError(f"{path}: no output named {self.output!r}; outputs: {', '.join(outputs)}")
+
+    def forward(self, x):
+        result = self.session.run([self.output], {self.input: x.detach().cpu().numpy().astype(np.float32)})[0]
+        result = torch.from_numpy(np.ascontiguousarray(result)).to(x.device)
+        return result.flatten(2).mean(-1) if result.ndim == 4 else result.reshape(len(result), -1)
+
+
+@torch.no_grad()
+def build_backbone(name, spec, device="cpu"):
+    """The backbone of one config entry, checked against its declared input and output width."""
+    model = create("backbone", spec.get("format", "timm"), backbone=name, spec=spec, device=device)
+    if spec.get("weights"):  # a fine-tuned backbone: its base, with the weights fine-tuning kept
+        from abawflow.fine_tuning import FineTuningModel
+        from abawflow.tasks import get_task
+
+        state = torch.load(spec["weights"], map_location="cpu", weights_only=True)
+        log.info("backbone %s: weights from %s (%s)", name, spec["weights"], state.get("kind"))
+        if state.get("kind") == "mae":  # the encoder of an MAE pre-training
+            model.load_state_dict(state["state_dict"])
+            return check_width(name, spec, model.to(device), device)
+        task = get_task(state["task"])
+        tuned = FineTuningModel(model, state["width"], task.head_size, task.kind)
+        try:
+            tuned.load_state_dict(state["state_dict"])
+        except (RuntimeError, KeyError) as error:
+            raise ModelLoadError(
+                f"{spec['weights']}: fine-tuned weights do not fit backbone {name!r} ({error})"
+            ) from None
+        # features: the backbone's own output, or the task head's (e.g. per-AU probabilities).
+        model = tuned if spec.get("features") == "head" else tuned.backbone
+    return check_width(name, spec, model.to(device), device)
+
+
+def check_width(name, spec, model, device):
+    channels = 1 if spec.get("channels", "rgb") == "gray" else 3
+    size = spec["input_size"]
+    try:
+        width = model(torch.zeros(1, channels, size, size, device=device)).reshape(1, -1).shape[1]
+    except Exception as error:
+        raise ModelLoadError(
+            f"backbone {name!r}: a {channels}-channel {size}x{size} input fails ({error}); "
+            "check input_size and channels"
+        ) from None
+    if width != spec["output_width"]:
+        raise ModelLoadError(
+            f"backbone {name!r}: declared output_width {spec['output_width']}, but the model gives {width} features"
+        )
+    return model

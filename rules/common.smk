@@ -206,8 +206,99 @@ def backbone_shards(wildcards):
     )
 
 
+# The keys the feature stage reads of a backbone (the fine-tuning and MAE recipes are not among them).
+FEATURE_KEYS = (
+    "format",
+    "architecture",
+    "path",
+    "output",
+    "output_width",
+    "channels",
+    "checkpoint",
+    "allow_random_weights",
+    "seed",
+    "model_options",
+    "input_size",
+    "mean",
+    "std",
+    "batch_size",
+)
+
+
+def feature_keys(spec):
+    return {key: spec[key] for key in FEATURE_KEYS if key in spec}
+
+
+def resolved_backbone(name):
+    """A backbone's spec as the feature stage reads it. An MAE backbone is its timm ViT plus the weights
+    pretrain_mae writes; a fine-tuned one is its base's spec plus the weights fine_tune_backbone writes.
+    """
+    spec = config["backbones"][name]
+    if spec.get("format") == "mae":
+        return {
+            **feature_keys(spec),
+            "format": "timm",
+            "weights": f"results/backbones/{name}/mae.pt",
+        }
+    if spec.get("format") != "fine_tuned":
+        return feature_keys(spec)
+    base = spec.get("base")
+    if (
+        base not in config["backbones"]
+        or config["backbones"][base].get("format") == "fine_tuned"
+    ):
+        raise ConfigError(
+            f"config.yaml: backbones.{name}.base is {base!r}; it must name a backbone that is not itself "
+            f"fine-tuned (defined: {', '.join(config['backbones'])})"
+        )
+    if spec.get("task") not in TASKS:
+        raise ConfigError(
+            f"config.yaml: backbones.{name}.task must be one of the tasks run ({', '.join(TASKS)})"
+        )
+    return {
+        **resolved_backbone(base),
+        "output_width": spec["output_width"],
+        "weights": f"results/backbones/{name}/fine_tuned.pt",
+        "features": spec.get("features", "backbone"),
+    }
+
+
 def backbone_spec(wildcards):
-    return config["backbones"][wildcards.backbone]
+    return resolved_backbone(wildcards.backbone)
+
+
+def backbone_weights(wildcards):
+    """The fine-tuned weights a backbone's feature extraction needs, if any."""
+    return [
+        path for path in [resolved_backbone(wildcards.backbone).get("weights")] if path
+    ]
+
+
+def fine_tuning_base(wildcards):
+    name = config["backbones"][wildcards.backbone]["base"]
+    return {"name": name, **resolved_backbone(name)}
+
+
+def mae_spec(wildcards):
+    spec = config["backbones"][wildcards.backbone]
+    return {**feature_keys(spec), "mae": spec["mae"]}
+
+
+def fine_tuning_base_weights(wildcards):
+    """An MAE base's pre-trained weights, which fine-tuning starts from."""
+    return [
+        p
+        for p in [
+            resolved_backbone(config["backbones"][wildcards.backbone]["base"]).get(
+                "weights"
+            )
+        ]
+        if p
+    ]
+
+
+def fine_tuning_labels(wildcards):
+    return f"results/index/labels_{config['backbones'][wildcards.backbone]['task']}.parquet"
 
 
 def experiment_feature_tables(wildcards):

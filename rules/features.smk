@@ -1,6 +1,7 @@
 rule extract_features:
     input:
-        "results/faces/shard{shard}.parquet",
+        faces="results/faces/shard{shard}.parquet",
+        weights=backbone_weights,
     output:
         "results/features/{backbone}/shard{shard}.parquet",
     log:
@@ -37,3 +38,55 @@ rule merge_feature_shards:
         code=script_fingerprint("merge_parquet.py"),
     script:
         "../workflow_scripts/merge_parquet.py"
+
+
+rule fine_tune_backbone:
+    input:
+        faces=face_tables(),
+        splits="results/index/splits.parquet",
+        labels=fine_tuning_labels,
+        base_weights=fine_tuning_base_weights,
+    output:
+        weights="results/backbones/{backbone}/fine_tuned.pt",
+        history="results/backbones/{backbone}/fine_tuning_history.csv",
+    log:
+        "logs/fine_tune_backbone/{backbone}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=480,
+    params:
+        base=fine_tuning_base,
+        task=lambda wildcards: config["backbones"][wildcards.backbone]["task"],
+        recipe=lambda wildcards: config["backbones"][wildcards.backbone]["fine_tuning"],
+        device=config["device"],
+        code=script_fingerprint("fine_tune_backbone.py"),
+    script:
+        "../workflow_scripts/fine_tune_backbone.py"
+
+
+rule pretrain_mae:
+    input:
+        faces=face_tables(),
+        splits="results/index/splits.parquet",
+    output:
+        weights="results/backbones/{backbone}/mae.pt",
+        history="results/backbones/{backbone}/mae_history.csv",
+    log:
+        "logs/pretrain_mae/{backbone}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=720,
+    params:
+        backbone=mae_spec,
+        device=config["device"],
+        code=script_fingerprint("pretrain_mae.py"),
+    script:
+        "../workflow_scripts/pretrain_mae.py"

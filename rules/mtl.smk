@@ -48,7 +48,8 @@ rule read_mtl_crops:
 
 rule extract_mtl_features:
     input:
-        "results/mtl/faces.parquet",
+        faces="results/mtl/faces.parquet",
+        weights=backbone_weights,
     output:
         "results/mtl/features/{backbone}.parquet",
     log:

@@ -6,6 +6,7 @@ import polars as pl
 EXPECTED = {
     "va": {
         "transformer",
+        "transformer_random",
         "small_transformer",
         "lstm",
         "tcn_transformer",
@@ -14,8 +15,16 @@ EXPECTED = {
         "va_mean",
         "two_transformers",
     },
-    "expr": {"transformer", "small_transformer", "smooth", "basic", "feedback", "two_transformers"},
-    "au": {"transformer", "gru", "basic", "share_bottom", "feedback"},
+    "expr": {
+        "transformer",
+        "small_transformer",
+        "smooth",
+        "basic",
+        "feedback",
+        "two_transformers",
+        "transformer_fine_tuned",
+    },
+    "au": {"transformer", "gru", "basic", "share_bottom", "feedback", "transformer_mae"},
 }
 # Training runs per experiment: (target, fold, seed); multi-task frameworks train one model for their tasks.
 RUNS = {
@@ -107,6 +116,8 @@ def test_the_papers_recipe_config_builds_its_dag(tmp_path):
         "results/models/paper003_tcn_transformer/au/fold4_seed0/model.pt",
         "results/models/paper004_cascade_smooth/expr/fold0_seed0/model.pt",
         "results/predictions/expr/expr_zoo.parquet",
+        "results/backbones/vit_base_mae/mae.pt",
+        "results/backbones/vit_base_mae_expr_ft/fine_tuned.pt",
         "results/submission/mtl.txt",
     ]:
         assert run in text, run

@@ -41,6 +41,7 @@ backbones:
   resnet18_random_b:
     architecture: resnet18
     allow_random_weights: true
+    output_width: 512
     seed: 7
     model_options: {zero_init_last: false}
 experiments:
@@ -84,6 +85,37 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
     assert rules_of(jobs) == {*RETRAINED, "write_submission"}
     assert all("/transformer/" in output for output in outputs_of(jobs, "train_temporal_model"))
     assert len(outputs_of(jobs, "write_submission")) == 3
+
+
+def test_adding_a_fine_tuned_backbone_schedules_its_fine_tuning_and_what_uses_it(small_dag_run, tmp_path):
+    snakefile, workdir, configs = small_dag_run
+    added = layered(
+        tmp_path,
+        "fine_tuned.yaml",
+        """
+backbones:
+  fer_va_ft:
+    format: fine_tuned
+    base: fer_mini_xception
+    task: va
+    output_width: 128
+    fine_tuning: {epochs: 1}
+experiments:
+  small_transformer:
+    backbones: [resnet18_random, fer_va_ft]
+""",
+    )
+    jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
+    assert rules_of(jobs) == {"fine_tune_backbone", "extract_features", "merge_feature_shards", *RETRAINED}
+    assert outputs_of(jobs, "fine_tune_backbone") == [
+        "results/backbones/fer_va_ft/fine_tuned.pt",
+        "results/backbones/fer_va_ft/fine_tuning_history.csv",
+    ]
+    assert outputs_of(jobs, "extract_features") == [
+        "results/features/fer_va_ft/shard0of2.parquet",
+        "results/features/fer_va_ft/shard1of2.parquet",
+    ]
+    assert {output.split("/")[2] for output in outputs_of(jobs, "train_temporal_model")} == {"small_transformer"}
 
 
 def test_adding_a_seed_trains_only_that_seeds_runs(small_dag_run, tmp_path):

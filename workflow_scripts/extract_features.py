@@ -9,28 +9,23 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakema
 from abawflow.devices import resolve_device
 from abawflow.features import extract_features
 from abawflow.rule_runner import run
-from models.backbones import create_backbone
+from models.backbones import build_backbone
 
 
 def main(snakemake):
     spec = snakemake.params.backbone
-    model = create_backbone(
-        spec["architecture"],
-        spec["checkpoint"],
-        spec["allow_random_weights"],
-        snakemake.wildcards.backbone,
-        spec["model_options"],
-        spec["seed"],
-    )
+    device = resolve_device(snakemake.params.device)
+    model = build_backbone(snakemake.wildcards.backbone, spec, device)
     extract_features(
-        [snakemake.input[0]],
+        [snakemake.input.faces],
         model,
         snakemake.output[0],
         spec["input_size"],
         spec["mean"],
         spec["std"],
         spec["batch_size"],
-        resolve_device(snakemake.params.device),
+        device,
+        spec["channels"],
     )
 
 

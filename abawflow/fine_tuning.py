@@ -1,0 +1,150 @@
+"""Fine-tuning a backbone on the aligned training frames with one task's labels (papers 003, 004).
+
+The backbone gets a linear head of the task's size and trains on single frames with augmentation
+(random crop and rotation, flip, colour jitter, blur, random erasing) and, for EXPR, class-balanced
+oversampling. The epoch with the best validation score is kept; its backbone weights, without the
+head, become a new backbone whose features feed stage two like any other.
+"""
+
+import copy
+import logging
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import torch
+from torch import nn
+
+from abawflow.errors import ConfigError
+from abawflow.faces import decode_jpeg
+from abawflow.features import preprocess
+from abawflow.tasks import get_task
+from abawflow.training import decode_outputs, score_outputs, seed_everything
+from models.losses import create_loss
+
+log = logging.getLogger(__name__)
+
+
+def read_labelled_crops(face_tables, labels, subjects, every=1):
+    """(crops as RGB arrays, label rows) of the annotated frames with a face of ``subjects``; every
+    ``every``-th such frame of each subject (neighbouring frames are near-duplicates)."""
+    wanted = labels.filter(pl.col("annotated") & pl.col("subject").is_in(subjects))
+    crops, rows = [], []
+    for path in face_tables:
+        table = pl.from_arrow(pq.read_table(path, columns=["subject", "frame", "face_found", "crop"]))
+        joined = table.filter(pl.col("face_found")).join(wanted, on=["subject", "frame"], how="inner")
+        joined = joined.sort(["subject", "frame"]).with_columns(pl.int_range(pl.len()).over("subject").alias("rank"))
+        joined = joined.filter(pl.col("rank") % every == 0)
+        crops.extend(decode_jpeg(data) for data in joined["crop"].to_list())
+        rows.append(joined.drop("crop", "rank"))
+    return crops, pl.concat(rows) if rows else wanted.head(0)
+
+
+def augmentation(size, channels):
+    from torchvision.transforms import v2
+
+    steps = [
+        v2.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True),
+        v2.RandomRotation(10),
+        v2.RandomHorizontalFlip(),
+        v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3 if channels == "rgb" else 0.0),
+        v2.RandomApply([v2.GaussianBlur(3, sigma=(0.1, 1.5))], p=0.3),
+    ]
+    return v2.Compose(steps), v2.RandomErasing(p=0.25, scale=(0.02, 0.15))
+
+
+class FineTuningModel(nn.Module):
+    """A backbone with a linear task head. As a feature extractor (``decode`` = the task's kind), it returns
+    the task's decoded outputs: an AU table of per-AU probabilities (papers 000, 001 use OpenFace's)."""
+
+    def __init__(self, backbone, width, head_size, decode=None):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(width, head_size)
+        self.decode = decode
+
+    def forward(self, x):
+        outputs = self.head(self.backbone(x).reshape(len(x), -1))
+        return decode_outputs(self.decode, outputs) if self.decode else outputs
+
+
+def class_balanced_frame_weights(classes, head_size):
+    counts = np.bincount(classes, minlength=head_size).astype(np.float64)
+    weights = 1.0 / counts[classes]
+    return weights / weights.sum()
+
+
+def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu"):
+    """Fine-tune ``backbone`` (a module) on ``train`` = (crops, label rows); returns (the best epoch's
+    state dict of the backbone plus head, history rows). ``spec``: the backbone's input_size, channels, mean, std,
+    output_width; ``recipe``: seed, epochs, batch_size, learning_rate, weight_decay, oversampling."""
+    seed_everything(recipe["seed"])
+    task_spec = get_task(task)
+    crops, rows = train
+    if not crops:
+        raise ConfigError(f"fine-tuning on {task.upper()}: no annotated training frame with a face")
+    targets = torch.from_numpy(rows.select(task_spec.label_columns).to_numpy().astype(np.float32))
+    model = FineTuningModel(backbone, spec["output_width"], task_spec.head_size).to(device)
+    loss_function = create_loss(task_spec.loss)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
+    transform, erasing = augmentation(spec["input_size"], spec["channels"])
+    generator = np.random.default_rng(recipe["seed"])
+    sampling = None
+    if recipe.get("oversampling") == "class_balanced":
+        if task_spec.kind != "multiclass":
+            raise ConfigError(f"class-balanced oversampling needs a multiclass task (expr), not {task}")
+        sampling = class_balanced_frame_weights(targets[:, 0].long().numpy(), task_spec.head_size)
+    best, best_state, history = -np.inf, None, []
+    log.info("fine-tuning on %d %s frames, validating on %d", len(crops), task.upper(), len(validation[0]))
+    for epoch in range(1, recipe["epochs"] + 1):
+        model.train()
+        if sampling is None:
+            order = generator.permutation(len(crops))
+        else:
+            order = generator.choice(len(crops), size=len(crops), p=sampling)
+        losses = []
+        for begin in range(0, len(order), recipe["batch_size"]):
+            chunk = order[begin : begin + recipe["batch_size"]]
+            if len(chunk) < 2:
+                continue  # batch normalisation needs two images
+            images = torch.stack(
+                [transform(torch.from_numpy(np.ascontiguousarray(crops[i])).permute(2, 0, 1)) for i in chunk]
+            )
+            images = preprocess(
+                list(images.permute(0, 2, 3, 1).numpy()),
+                spec["input_size"],
+                spec["mean"],
+                spec["std"],
+                spec["channels"],
+            )
+            images = torch.stack([erasing(image) for image in images]).to(device)
+            mask = torch.ones(len(chunk), dtype=torch.bool, device=device)
+            loss = loss_function(model(images), targets[chunk].to(device), mask)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scores = evaluate_frames(model, spec, task, validation, device)
+        history.append(
+            {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"validation_{k}": v for k, v in scores.items()}}
+        )
+        log.info(
+            "fine-tuning epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in history[-1].items() if k != "epoch")
+        )
+        if scores["score"] > best:
+            best, best_state = scores["score"], copy.deepcopy(model.state_dict())
+    log.info("keeping the epoch with validation score %.4f", best)
+    return best_state, history
+
+
+@torch.no_grad()
+def evaluate_frames(model, spec, task, validation, device="cpu", batch_size=64):
+    crops, rows = validation
+    model.eval()
+    outputs = []
+    for begin in range(0, len(crops), batch_size):
+        images = preprocess(
+            crops[begin : begin + batch_size], spec["input_size"], spec["mean"], spec["std"], spec["channels"]
+        )
+        outputs.append(decode_outputs(get_task(task).kind, model(images.to(device))).cpu().numpy())
+    return score_outputs(task, rows.select(get_task(task).label_columns).to_numpy(), np.concatenate(outputs))

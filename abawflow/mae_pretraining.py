@@ -1,0 +1,58 @@
+"""MAE pre-training (paper 003) on the aligned face crops: self-supervised, no labels read."""
+
+import logging
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import torch
+
+from abawflow.errors import ConfigError
+from abawflow.faces import decode_jpeg
+from abawflow.features import preprocess
+from abawflow.training import seed_everything
+from models.mae import MaskedAutoencoder
+
+log = logging.getLogger(__name__)
+
+
+def read_face_crops(face_tables, subjects, every=1):
+    """RGB crops of every ``every``-th frame with a face of ``subjects``."""
+    crops = []
+    for path in face_tables:
+        table = pl.from_arrow(pq.read_table(path, columns=["subject", "frame", "face_found", "crop"]))
+        table = table.filter(pl.col("face_found") & pl.col("subject").is_in(subjects)).sort(["subject", "frame"])
+        table = table.with_columns(pl.int_range(pl.len()).over("subject").alias("rank"))
+        crops.extend(decode_jpeg(data) for data in table.filter(pl.col("rank") % every == 0)["crop"].to_list())
+    return crops
+
+
+def pretrain_mae(encoder, spec, crops, recipe, device="cpu"):
+    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (encoder state dict, history)."""
+    if not crops:
+        raise ConfigError("MAE pre-training: no face crops in the training videos")
+    seed_everything(recipe["seed"])
+    model = MaskedAutoencoder(
+        encoder, recipe["decoder_width"], recipe["decoder_layers"], recipe["decoder_heads"], recipe["mask_ratio"]
+    ).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
+    images = preprocess(crops, spec["input_size"], spec["mean"], spec["std"], spec.get("channels", "rgb"))
+    generator = np.random.default_rng(recipe["seed"])
+    history = []
+    log.info("MAE pre-training on %d crops, mask ratio %.2f", len(crops), recipe["mask_ratio"])
+    for epoch in range(1, recipe["epochs"] + 1):
+        model.train()
+        losses = []
+        order = generator.permutation(len(images))
+        for begin in range(0, len(order), recipe["batch_size"]):
+            batch = images[order[begin : begin + recipe["batch_size"]]].to(device)
+            flip = torch.from_numpy(generator.random(len(batch)) < 0.5).to(device)
+            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
+            loss = model(batch)[0]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history.append({"epoch": epoch, "reconstruction_loss": float(np.mean(losses))})
+        log.info("MAE epoch %d: reconstruction loss %.4f", epoch, history[-1]["reconstruction_loss"])
+    return model.encoder.state_dict(), history
