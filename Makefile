@@ -19,7 +19,7 @@ $(BIN)/.installed: requirements.txt requirements-no-deps.txt
 venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/snakemake --cores 8 submission
+	$(BIN)/snakemake --cores all submission
 
 test: venv
 	$(BIN)/python -m pytest tests

@@ -13,13 +13,15 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import torch
-from torch import nn
 
 from abawflow.errors import ConfigError
 from abawflow.faces import decode_jpeg
 from abawflow.features import preprocess
+from abawflow.metrics import score_outputs
+from abawflow.reproducibility import seed_everything
+from abawflow.task_outputs import decode_outputs
 from abawflow.tasks import get_task
-from abawflow.training import decode_outputs, score_outputs, seed_everything
+from models.backbones import FineTuningModel
 from models.losses import create_loss
 
 log = logging.getLogger(__name__)
@@ -51,21 +53,6 @@ def augmentation(size, channels):
         v2.RandomApply([v2.GaussianBlur(3, sigma=(0.1, 1.5))], p=0.3),
     ]
     return v2.Compose(steps), v2.RandomErasing(p=0.25, scale=(0.02, 0.15))
-
-
-class FineTuningModel(nn.Module):
-    """A backbone with a linear task head. As a feature extractor (``decode`` = the task's kind), it returns
-    the task's decoded outputs: an AU table of per-AU probabilities (papers 000, 001 use OpenFace's)."""
-
-    def __init__(self, backbone, width, head_size, decode=None):
-        super().__init__()
-        self.backbone = backbone
-        self.head = nn.Linear(width, head_size)
-        self.decode = decode
-
-    def forward(self, x):
-        outputs = self.head(self.backbone(x).reshape(len(x), -1))
-        return decode_outputs(self.decode, outputs) if self.decode else outputs
 
 
 def class_balanced_frame_weights(classes, head_size):

@@ -10,7 +10,7 @@ import torch
 from abawflow.errors import ConfigError
 from abawflow.faces import decode_jpeg
 from abawflow.features import preprocess
-from abawflow.training import seed_everything
+from abawflow.reproducibility import seed_everything
 from models.mae import MaskedAutoencoder
 
 log = logging.getLogger(__name__)

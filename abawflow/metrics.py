@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from abawflow.task_outputs import decide
 from abawflow.tasks import get_task
 
 
@@ -64,3 +65,10 @@ def markdown_table(table, title, submitted):
         cells = [f"{value:.4f}" if isinstance(value, float) else str(value) for value in row[1:]]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def score_outputs(task, labels, values, thresholds=0.5):
+    """Challenge metrics from label rows (label columns) and per-frame outputs (values or probabilities)."""
+    spec = get_task(task)
+    truth = labels[:, 0].astype(np.int64) if spec.kind == "multiclass" else labels
+    return task_metrics(task, truth, decide(spec.kind, values, np.asarray(thresholds)))

@@ -9,8 +9,8 @@ import polars as pl
 
 from abawflow.atomic import write_folder, write_text
 from abawflow.errors import ConfigError
+from abawflow.task_outputs import decide
 from abawflow.tasks import get_task
-from abawflow.training import decide
 
 
 def output_columns(task):

@@ -3,7 +3,6 @@
 import copy
 import logging
 import math
-import random
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,10 @@ import torch
 
 from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
-from abawflow.metrics import task_metrics
-from abawflow.tasks import TaskLayout, get_task
+from abawflow.metrics import score_outputs
+from abawflow.reproducibility import seed_everything
+from abawflow.task_outputs import decode_outputs
+from abawflow.tasks import TaskLayout
 from models.losses import create_loss
 from models.temporal import create_temporal_model
 
@@ -27,31 +28,6 @@ def window_starts(length, window, stride):
     if starts[-1] + window < length:
         starts.append(length - window)
     return starts
-
-
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def decode_outputs(kind, outputs):
-    """Raw model outputs -> VA values, class probabilities or AU probabilities."""
-    if kind == "regression":
-        return torch.tanh(outputs)
-    if kind == "multiclass":
-        return torch.softmax(outputs, dim=-1)
-    return torch.sigmoid(outputs)
-
-
-def decide(kind, values, thresholds=0.5):
-    """Probabilities -> submitted values: VA as is, EXPR argmax, AU thresholded."""
-    if kind == "regression":
-        return np.clip(values, -1.0, 1.0)
-    if kind == "multiclass":
-        return values.argmax(axis=1)
-    return (values >= thresholds).astype(np.int64)
 
 
 def make_windows(sequences, window, stride):
@@ -457,13 +433,6 @@ def interpolate_faceless(values, face_found):
     for column in range(values.shape[1]):
         result[~face_found, column] = np.interp(frames[~face_found], frames[face_found], values[face_found, column])
     return result
-
-
-def score_outputs(task, labels, values, thresholds=0.5):
-    """Challenge metrics from label rows (label columns) and per-frame outputs (values or probabilities)."""
-    spec = get_task(task)
-    truth = labels[:, 0].astype(np.int64) if spec.kind == "multiclass" else labels
-    return task_metrics(task, truth, decide(spec.kind, values, np.asarray(thresholds)))
 
 
 def evaluate(tasks, model, sequences, recipe, device="cpu"):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from abawflow.errors import ModelLoadError
+from abawflow.task_outputs import decode_outputs
 from models.registry import create, register
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,6 @@ def build_backbone(name, spec, device="cpu"):
     """The backbone of one config entry, checked against its declared input and output width."""
     model = create("backbone", spec.get("format", "timm"), backbone=name, spec=spec, device=device)
     if spec.get("weights"):  # a fine-tuned backbone: its base, with the weights fine-tuning kept
-        from abawflow.fine_tuning import FineTuningModel
         from abawflow.tasks import get_task
 
         state = torch.load(spec["weights"], map_location="cpu", weights_only=True)
@@ -219,3 +219,18 @@ def check_width(name, spec, model, device):
             f"backbone {name!r}: declared output_width {spec['output_width']}, but the model gives {width} features"
         )
     return model
+
+
+class FineTuningModel(nn.Module):
+    """A backbone with a linear task head. As a feature extractor (``decode`` = the task's kind), it returns
+    the task's decoded outputs: an AU table of per-AU probabilities (papers 000, 001 use OpenFace's)."""
+
+    def __init__(self, backbone, width, head_size, decode=None):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(width, head_size)
+        self.decode = decode
+
+    def forward(self, x):
+        outputs = self.head(self.backbone(x).reshape(len(x), -1))
+        return decode_outputs(self.decode, outputs) if self.decode else outputs

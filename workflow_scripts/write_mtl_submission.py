@@ -13,7 +13,7 @@ from abawflow.mtl import write_mtl_submission
 from abawflow.postprocessing import table_thresholds
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns
-from abawflow.training import decide
+from abawflow.task_outputs import decide
 
 
 def main(snakemake):
