@@ -77,30 +77,33 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     result = run(tiny_run, "submission", extra_config=[CONFIGS / "shuffled_labels.yaml"])
     assert result.returncode == 0, result.stderr[-5000:]
     shuffled = metrics(tiny_run)
-    # Chance levels: CCC 0; macro F1 of a constant guess; AU F1 of predicting every AU present.
-    labels = pl.read_parquet(tiny_run / "results" / "index" / "labels_au.parquet").filter(pl.col("annotated"))
-    prevalence = labels.select(get_task("au").label_columns).to_numpy().mean(axis=0)
-    au_chance = float(np.mean(2 * prevalence / (1 + prevalence)))
-    assert abs(shuffled[("va", "score")]) < 0.15
-    assert shuffled[("expr", "score")] < 0.2
-    assert shuffled[("au", "score")] < au_chance + 0.05
-    assert real[("va", "score")] > 0.4
-    assert real[("expr", "score")] > 0.35
-    assert real[("au", "score")] > au_chance + 0.1
-    table = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
-    assert table.columns == ["experiment", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
-    assert "| three_encoders * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
-    # Back to the real labels: the plan reruns training and what follows, not the faces or features.
+    shuffled_mtl = mtl_metrics(tiny_run)["mtl"]
+    # Back to the real labels before any check, so the later tests see the real run: the plan reruns
+    # training and what follows, not the faces or features.
     plan = run(tiny_run, "submission", "--dry-run")
     text = plan.stdout + plan.stderr
-    assert "train_temporal_model" in text
-    assert "detect_and_align_faces" not in text and "extract_features" not in text
-    # The MTL challenge trains on the shuffled labels too, and falls.
-    assert mtl_metrics(tiny_run)["mtl"] < real_mtl - 0.5
     # Same config and seeds, features recomputed too: the same metrics.
     result = run(tiny_run, "submission", "--forcerun", "extract_features")
     assert result.returncode == 0, result.stderr[-5000:]
     assert metrics(tiny_run) == real
+    assert "train_temporal_model" in text
+    assert "detect_and_align_faces" not in text and "extract_features" not in text
+    # Chance levels: CCC near 0 (three validation videos with smooth labels spread it); macro F1 of a
+    # constant guess; AU F1 of predicting every AU present.
+    labels = pl.read_parquet(tiny_run / "results" / "index" / "labels_au.parquet").filter(pl.col("annotated"))
+    prevalence = labels.select(get_task("au").label_columns).to_numpy().mean(axis=0)
+    au_chance = float(np.mean(2 * prevalence / (1 + prevalence)))
+    assert abs(shuffled[("va", "score")]) < 0.25
+    assert shuffled[("expr", "score")] < 0.2
+    assert shuffled[("au", "score")] < au_chance + 0.05
+    assert real[("va", "score")] > 0.6
+    assert real[("expr", "score")] > 0.5
+    assert real[("au", "score")] > au_chance + 0.1
+    # The MTL challenge trains on the shuffled labels too, and falls.
+    assert shuffled_mtl < real_mtl - 0.5
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
+    assert table.columns == ["experiment", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
+    assert "| three_encoders * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
 
 
 def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run, tmp_path):
