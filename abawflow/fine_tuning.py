@@ -10,12 +10,10 @@ import copy
 import logging
 
 import numpy as np
-import polars as pl
-import pyarrow.parquet as pq
 import torch
 
 from abawflow.errors import ConfigError
-from abawflow.faces import decode_jpeg
+from abawflow.face_samples import sample_face_crops
 from abawflow.features import preprocess
 from abawflow.metrics import score_outputs
 from abawflow.reproducibility import seed_everything
@@ -28,18 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def read_labelled_crops(face_tables, labels, subjects, every=1):
-    """(crops as RGB arrays, label rows) of the annotated frames with a face of ``subjects``; every
-    ``every``-th such frame of each subject (neighbouring frames are near-duplicates)."""
-    wanted = labels.filter(pl.col("annotated") & pl.col("subject").is_in(subjects))
-    crops, rows = [], []
-    for path in face_tables:
-        table = pl.from_arrow(pq.read_table(path, columns=["subject", "frame", "face_found", "crop"]))
-        joined = table.filter(pl.col("face_found")).join(wanted, on=["subject", "frame"], how="inner")
-        joined = joined.sort(["subject", "frame"]).with_columns(pl.int_range(pl.len()).over("subject").alias("rank"))
-        joined = joined.filter(pl.col("rank") % every == 0)
-        crops.extend(decode_jpeg(data) for data in joined["crop"].to_list())
-        rows.append(joined.drop("crop", "rank"))
-    return crops, pl.concat(rows) if rows else wanted.head(0)
+    """(crops as RGB arrays, label rows) of every ``every``-th annotated frame with a face of ``subjects``."""
+    return sample_face_crops(face_tables, subjects, every, labels)
 
 
 def augmentation(size, channels):

@@ -3,12 +3,10 @@
 import logging
 
 import numpy as np
-import polars as pl
-import pyarrow.parquet as pq
 import torch
 
 from abawflow.errors import ConfigError
-from abawflow.faces import decode_jpeg
+from abawflow.face_samples import sample_face_crops
 from abawflow.features import preprocess
 from abawflow.reproducibility import seed_everything
 from models.mae import MaskedAutoencoder
@@ -18,13 +16,7 @@ log = logging.getLogger(__name__)
 
 def read_face_crops(face_tables, subjects, every=1):
     """RGB crops of every ``every``-th frame with a face of ``subjects``."""
-    crops = []
-    for path in face_tables:
-        table = pl.from_arrow(pq.read_table(path, columns=["subject", "frame", "face_found", "crop"]))
-        table = table.filter(pl.col("face_found") & pl.col("subject").is_in(subjects)).sort(["subject", "frame"])
-        table = table.with_columns(pl.int_range(pl.len()).over("subject").alias("rank"))
-        crops.extend(decode_jpeg(data) for data in table.filter(pl.col("rank") % every == 0)["crop"].to_list())
-    return crops
+    return sample_face_crops(face_tables, subjects, every)[0]
 
 
 def pretrain_mae(encoder, spec, crops, recipe, device="cpu"):

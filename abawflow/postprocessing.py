@@ -8,16 +8,12 @@ import polars as pl
 from scipy.ndimage import uniform_filter1d
 
 from abawflow.metrics import binary_f1
-from abawflow.submission import output_columns
+from abawflow.submission import output_columns, threshold_columns
 from abawflow.tasks import get_task
 
 log = logging.getLogger(__name__)
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
-
-
-def threshold_columns(task):
-    return [f"threshold_{name}" for name in get_task(task).label_columns]
 
 
 def smooth(task, table, window):
@@ -80,11 +76,3 @@ def postprocess(task, table, options, labels=None):
             ]
         )
     return table
-
-
-def table_thresholds(task, table):
-    """The per-AU thresholds a prediction table carries, or 0.5."""
-    columns = threshold_columns(task)
-    if all(c in table.columns for c in columns) and table.height:
-        return table.select(columns).row(0)
-    return 0.5

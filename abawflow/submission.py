@@ -13,6 +13,19 @@ from abawflow.task_outputs import decide
 from abawflow.tasks import get_task
 
 
+def threshold_columns(task):
+    """Per-AU thresholds tuned on validation travel in the prediction table (abawflow.postprocessing)."""
+    return [f"threshold_{name}" for name in get_task(task).label_columns]
+
+
+def table_thresholds(task, table):
+    """The per-AU thresholds a prediction table carries, or 0.5."""
+    columns = threshold_columns(task)
+    if all(c in table.columns for c in columns) and table.height:
+        return table.select(columns).row(0)
+    return 0.5
+
+
 def output_columns(task):
     spec = get_task(task)
     if spec.kind == "regression":
@@ -45,9 +58,7 @@ def decided_rows(task, predictions, test_names):
     """(subject, frames, decided values) per test subject, in ``test_names`` order; every frame from 1 on."""
     spec = get_task(task)
     columns = output_columns(task)
-    # Per-AU thresholds tuned on validation travel in the prediction table (abawflow.postprocessing).
-    names = [f"threshold_{name}" for name in spec.label_columns]
-    thresholds = predictions.select(names).row(0) if predictions.height and names[0] in predictions.columns else 0.5
+    thresholds = table_thresholds(task, predictions)
     by_subject = predictions.partition_by("subject", as_dict=True)
     for subject in test_names:
         if (subject,) not in by_subject:

@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from abawflow.postprocessing import postprocess, smooth, table_thresholds, tune_thresholds
-from abawflow.submission import output_columns, prediction_table, submission_text
+from abawflow.postprocessing import postprocess, smooth, tune_thresholds
+from abawflow.submission import output_columns, prediction_table, submission_text, table_thresholds
 from abawflow.tasks import ACTION_UNITS
 
 

@@ -13,9 +13,8 @@ import polars as pl
 from abawflow.atomic import atomic_path, write_text
 from abawflow.metrics import markdown_table, score_outputs
 from abawflow.mtl import mtl_score
-from abawflow.postprocessing import table_thresholds
 from abawflow.rule_runner import run
-from abawflow.submission import output_columns
+from abawflow.submission import output_columns, table_thresholds
 from abawflow.tasks import get_task
 
 log = logging.getLogger("abawflow.evaluate_mtl")

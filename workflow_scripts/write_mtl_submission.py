@@ -10,9 +10,8 @@ import numpy as np
 import polars as pl
 
 from abawflow.mtl import write_mtl_submission
-from abawflow.postprocessing import table_thresholds
 from abawflow.rule_runner import run
-from abawflow.submission import output_columns
+from abawflow.submission import output_columns, table_thresholds
 from abawflow.task_outputs import decide
 
 
