@@ -160,7 +160,7 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
             register(name, test_path)
             split_rows.append((task, name, "test", str(test_path.relative_to(root))))
         labels[task] = pl.concat(task_labels)
-        if spec.kind == "multiclass":
+        if spec.kind.integer_labels:
             labels[task] = labels[task].with_columns(pl.col("expression").cast(pl.Int8))
     subject_table = pl.DataFrame(
         [(name, *subjects[name]) for name in sorted(subjects)],

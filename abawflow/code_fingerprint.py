@@ -22,6 +22,7 @@ PLUMBING = frozenset(
         "abawflow/devices.py",
         "abawflow/errors.py",
         "abawflow/atomic.py",
+        "abawflow/execution.py",
         "abawflow/code_fingerprint.py",
     }
 )

@@ -15,10 +15,8 @@ import torch
 from abawflow.errors import ConfigError
 from abawflow.face_samples import sample_face_crops
 from abawflow.features import preprocess
-from abawflow.metrics import score_outputs
 from abawflow.reproducibility import seed_everything
-from abawflow.task_outputs import decode_outputs
-from abawflow.tasks import get_task
+from abawflow.tasks import get_task, score_outputs
 from models.backbones import FineTuningModel
 from models.losses import create_loss
 
@@ -66,7 +64,7 @@ def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu"):
     generator = np.random.default_rng(recipe["seed"])
     sampling = None
     if recipe.get("oversampling") == "class_balanced":
-        if task_spec.kind != "multiclass":
+        if not task_spec.kind.has_classes:
             raise ConfigError(f"class-balanced oversampling needs a multiclass task (expr), not {task}")
         sampling = class_balanced_frame_weights(targets[:, 0].long().numpy(), task_spec.head_size)
     best, best_state, history = -np.inf, None, []
@@ -121,5 +119,5 @@ def evaluate_frames(model, spec, task, validation, device="cpu", batch_size=64):
         images = preprocess(
             crops[begin : begin + batch_size], spec["input_size"], spec["mean"], spec["std"], spec["channels"]
         )
-        outputs.append(decode_outputs(get_task(task).kind, model(images.to(device))).cpu().numpy())
+        outputs.append(get_task(task).decode(model(images.to(device))).cpu().numpy())
     return score_outputs(task, rows.select(get_task(task).label_columns).to_numpy(), np.concatenate(outputs))

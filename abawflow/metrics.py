@@ -2,9 +2,6 @@
 
 import numpy as np
 
-from abawflow.task_outputs import decide
-from abawflow.tasks import get_task
-
 
 def ccc(x, y):
     """Concordance correlation coefficient, ddof = 0, over all given frames pooled."""
@@ -41,22 +38,6 @@ def mean_au_f1(truth, prediction):
     return float(np.mean([binary_f1(truth[:, k], prediction[:, k]) for k in range(truth.shape[1])]))
 
 
-def task_metrics(task, truth, prediction):
-    """Challenge metrics of one task as an ordered dict name -> value.
-
-    ``prediction`` holds decided outputs: VA values, EXPR class indices, AU 0/1.
-    """
-    spec = get_task(task)
-    if spec.kind == "regression":
-        valence, arousal = ccc(truth[:, 0], prediction[:, 0]), ccc(truth[:, 1], prediction[:, 1])
-        return {"ccc_valence": valence, "ccc_arousal": arousal, "score": (valence + arousal) / 2}
-    if spec.kind == "multiclass":
-        value = macro_f1(truth, prediction, spec.head_size)
-        return {"f1_macro": value, "score": value}
-    value = mean_au_f1(truth, prediction)
-    return {"f1_mean": value, "score": value}
-
-
 def markdown_table(table, title, submitted):
     """A score table (first column: experiment) as Markdown, the submitted experiment marked *."""
     lines = [title, "", "| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
@@ -65,10 +46,3 @@ def markdown_table(table, title, submitted):
         cells = [f"{value:.4f}" if isinstance(value, float) else str(value) for value in row[1:]]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines) + "\n"
-
-
-def score_outputs(task, labels, values, thresholds=0.5):
-    """Challenge metrics from label rows (label columns) and per-frame outputs (values or probabilities)."""
-    spec = get_task(task)
-    truth = labels[:, 0].astype(np.int64) if spec.kind == "multiclass" else labels
-    return task_metrics(task, truth, decide(spec.kind, values, np.asarray(thresholds)))

@@ -54,7 +54,7 @@ def postprocess(task, table, options, labels=None):
     table = smooth(task, table, int(options.get("smoothing", 0)))
     if options.get("au_thresholds", "fixed") == "tuned":
         spec = get_task(task)
-        if spec.kind != "multilabel":
+        if not spec.kind.has_thresholds:
             return table
         joined = labels.filter(pl.col("annotated")).join(
             table.filter(pl.col("split") == "validation"), on=["subject", "frame"], how="inner"

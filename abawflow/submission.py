@@ -9,7 +9,6 @@ import polars as pl
 
 from abawflow.atomic import write_folder, write_text
 from abawflow.errors import ConfigError
-from abawflow.task_outputs import decide
 from abawflow.tasks import get_task
 
 
@@ -27,10 +26,7 @@ def table_thresholds(task, table):
 
 
 def output_columns(task):
-    spec = get_task(task)
-    if spec.kind == "regression":
-        return [f"predicted_{name}" for name in spec.label_columns]
-    return [f"probability_{name}" for name in spec.header]
+    return get_task(task).output_columns
 
 
 def prediction_table(task, subject, split, frames, face_found, values):
@@ -44,14 +40,6 @@ def prediction_table(task, subject, split, frames, face_found, values):
 
 def image_location(subject, frame):
     return f"{subject}/{frame:05d}.jpg"
-
-
-def format_row(kind, decided):
-    if kind == "regression":
-        return f"{decided[0]:.6f},{decided[1]:.6f}"
-    if kind == "multiclass":
-        return str(int(decided))
-    return ",".join(str(int(v)) for v in decided)
 
 
 def decided_rows(task, predictions, test_names):
@@ -69,7 +57,7 @@ def decided_rows(task, predictions, test_names):
             raise ConfigError(
                 f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps"
             )
-        yield subject, frames, decide(spec.kind, rows.select(columns).to_numpy(), np.asarray(thresholds))
+        yield subject, frames, spec.decide(rows.select(columns).to_numpy(), thresholds)
 
 
 def submission_text(task, predictions, test_names):
@@ -78,7 +66,7 @@ def submission_text(task, predictions, test_names):
     lines = [",".join(spec.submission_header)]
     for subject, frames, decided in decided_rows(task, predictions, test_names):
         lines.extend(
-            f"{image_location(subject, int(f))},{format_row(spec.kind, d)}"
+            f"{image_location(subject, int(f))},{spec.kind.format_decision(d)}"
             for f, d in zip(frames, decided, strict=True)
         )
     return "\n".join(lines) + "\n"
@@ -88,7 +76,7 @@ def per_video_texts(task, predictions, test_names):
     """ABAW3 format: ``<name>.txt`` per test video, the task's annotation header, then one line per frame."""
     spec = get_task(task)
     return {
-        f"{subject}.txt": "\n".join([",".join(spec.header), *(format_row(spec.kind, d) for d in decided)]) + "\n"
+        f"{subject}.txt": "\n".join([",".join(spec.header), *(spec.kind.format_decision(d) for d in decided)]) + "\n"
         for subject, _, decided in decided_rows(task, predictions, test_names)
     }
 

@@ -6,6 +6,10 @@ submission writing all read these specs.
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from abawflow.task_kinds import MULTI_LABEL, REGRESSION, SINGLE_LABEL, TaskKind
+
 EXPRESSIONS = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
 ACTION_UNITS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26")
 
@@ -16,7 +20,7 @@ class TaskSpec:
     challenge_folder: str  # default annotation sub-folder (configurable per edition)
     header: tuple  # exact annotation header columns
     label_columns: tuple  # columns stored in the label tables
-    kind: str  # "regression", "multiclass" or "multilabel"
+    kind: TaskKind  # what its labels and outputs are (abawflow.task_kinds)
     head_size: int  # model outputs per frame
     missing_value: float  # marker of an unannotated frame
     loss: str  # default loss, a name in models.losses
@@ -30,20 +34,26 @@ class TaskSpec:
         """
         if any(value == self.missing_value for value in values):
             return None
-        if self.kind == "regression":
-            bad = [v for v in values if not -1.0 <= v <= 1.0]
-            return (
-                f"values must lie in [-1, 1] (or be {self.missing_value:g} for unannotated), got {bad[0]:g}"
-                if bad
-                else None
-            )
-        if self.kind == "multiclass":
-            value = values[0]
-            if value != int(value) or not 0 <= value < self.head_size:
-                return f"expected one class index 0..{self.head_size - 1} (or -1 for unannotated), got {value:g}"
-            return None
-        bad = [v for v in values if v not in (0.0, 1.0)]
-        return f"expected 0 or 1 for every AU (or -1 for unannotated), got {bad[0]:g}" if bad else None
+        return self.kind.invalid_value(values, self)
+
+    @property
+    def output_columns(self):
+        """Columns of a prediction table holding this task's decoded outputs."""
+        return self.kind.output_columns(self)
+
+    def decode(self, outputs):
+        return self.kind.decode(outputs)
+
+    def decide(self, values, thresholds=0.5):
+        return self.kind.decide(values, np.asarray(thresholds))
+
+    def metrics(self, truth, decided):
+        """Challenge metrics of decided outputs against the truth, name -> value (``score`` ranks)."""
+        return self.kind.metrics(self, truth, decided)
+
+    def score_outputs(self, labels, values, thresholds=0.5):
+        """Challenge metrics from label rows (the label columns) and decoded per-frame outputs."""
+        return self.metrics(self.kind.truth(labels), self.decide(values, thresholds))
 
 
 VA = TaskSpec(
@@ -51,7 +61,7 @@ VA = TaskSpec(
     challenge_folder="VA_Estimation_Challenge",
     header=("valence", "arousal"),
     label_columns=("valence", "arousal"),
-    kind="regression",
+    kind=REGRESSION,
     head_size=2,
     missing_value=-5.0,
     loss="ccc_mse",
@@ -62,7 +72,7 @@ EXPR = TaskSpec(
     challenge_folder="EXPR_Recognition_Challenge",
     header=EXPRESSIONS,
     label_columns=("expression",),
-    kind="multiclass",
+    kind=SINGLE_LABEL,
     head_size=len(EXPRESSIONS),
     missing_value=-1.0,
     loss="cross_entropy",
@@ -73,7 +83,7 @@ AU = TaskSpec(
     challenge_folder="AU_Detection_Challenge",
     header=ACTION_UNITS,
     label_columns=ACTION_UNITS,
-    kind="multilabel",
+    kind=MULTI_LABEL,
     head_size=len(ACTION_UNITS),
     missing_value=-1.0,
     loss="bce_with_logits",
@@ -113,3 +123,14 @@ class TaskLayout:
     @property
     def head_sizes(self):
         return {task: spec.head_size for task, spec in self.specs.items()}
+
+
+def task_metrics(task, truth, prediction):
+    """Challenge metrics of one task, name -> value; ``prediction`` holds decisions (VA values, EXPR class
+    indices, AU 0/1)."""
+    return get_task(task).metrics(truth, prediction)
+
+
+def score_outputs(task, labels, values, thresholds=0.5):
+    """Challenge metrics of one task from label rows (label columns) and per-frame decoded outputs."""
+    return get_task(task).score_outputs(labels, values, thresholds)

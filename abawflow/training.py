@@ -10,10 +10,8 @@ import torch
 
 from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
-from abawflow.metrics import score_outputs
 from abawflow.reproducibility import seed_everything
-from abawflow.task_outputs import decode_outputs
-from abawflow.tasks import TaskLayout
+from abawflow.tasks import TaskLayout, score_outputs
 from models.losses import create_loss
 from models.temporal import create_temporal_model
 
@@ -191,7 +189,7 @@ class ExponentialMovingAverage:
 def class_balanced_weights(items, layout):
     """Sampling weight of each training window: the mean over its annotated frames of 1 / (frames of that
     frame's class), for the multiclass task; windows without such frames get the mean weight."""
-    multiclass = [t for t in layout.tasks if layout.specs[t].kind == "multiclass"]
+    multiclass = [t for t in layout.tasks if layout.specs[t].kind.has_classes]
     if not multiclass:
         raise ConfigError(f"class-balanced oversampling needs a multiclass task (expr), not {', '.join(layout.tasks)}")
     task = multiclass[0]
@@ -386,9 +384,7 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
 
 def decode_tasks(layout, outputs):
     """Concatenated raw outputs -> each task's values or probabilities, concatenated in the same order."""
-    return torch.cat(
-        [decode_outputs(spec.kind, outputs[..., layout.outputs[task]]) for task, spec in layout.specs.items()], -1
-    )
+    return torch.cat([spec.decode(outputs[..., layout.outputs[task]]) for task, spec in layout.specs.items()], -1)
 
 
 @torch.no_grad()

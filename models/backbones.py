@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from abawflow.errors import ModelLoadError
-from abawflow.task_outputs import decode_outputs
 from models.registry import create, register
 
 log = logging.getLogger(__name__)
@@ -233,4 +232,4 @@ class FineTuningModel(nn.Module):
 
     def forward(self, x):
         outputs = self.head(self.backbone(x).reshape(len(x), -1))
-        return decode_outputs(self.decode, outputs) if self.decode else outputs
+        return self.decode.decode(outputs) if self.decode else outputs

@@ -13,8 +13,8 @@ rule ensemble_predictions:
         mem_mb=4000,
         runtime=30,
     params:
-        members=lambda wildcards: ENSEMBLES[wildcards.ensemble]["members"],
-        weights=lambda wildcards: ENSEMBLES[wildcards.ensemble]["weights"],
+        members=ensemble_members,
+        weights=ensemble_weights,
         postprocess=ensemble_postprocess,
         code=script_fingerprint("ensemble_predictions.py"),
     script:

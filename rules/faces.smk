@@ -19,9 +19,7 @@ rule detect_and_align_faces:
         score_threshold=config["faces"]["score_threshold"],
         detector_input_size=config["faces"]["detector_input_size"],
         crop_size=config["faces"]["crop_size"],
-        batch_size=config["faces"]["batch_size"],
         jpeg_quality=config["faces"]["jpeg_quality"],
-        device=config["device"],
         code=script_fingerprint("detect_and_align_faces.py"),
     script:
         "../workflow_scripts/detect_and_align_faces.py"

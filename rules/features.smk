@@ -15,7 +15,6 @@ rule extract_features:
         runtime=240,
     params:
         backbone=backbone_spec,
-        device=config["device"],
         code=script_fingerprint("extract_features.py"),
     script:
         "../workflow_scripts/extract_features.py"
@@ -60,9 +59,8 @@ rule fine_tune_backbone:
         runtime=480,
     params:
         base=fine_tuning_base,
-        task=lambda wildcards: config["backbones"][wildcards.backbone]["task"],
-        recipe=lambda wildcards: config["backbones"][wildcards.backbone]["fine_tuning"],
-        device=config["device"],
+        task=fine_tuning_task,
+        recipe=fine_tuning_recipe,
         code=script_fingerprint("fine_tune_backbone.py"),
     script:
         "../workflow_scripts/fine_tune_backbone.py"
@@ -86,7 +84,6 @@ rule pretrain_mae:
         runtime=720,
     params:
         backbone=mae_spec,
-        device=config["device"],
         code=script_fingerprint("pretrain_mae.py"),
     script:
         "../workflow_scripts/pretrain_mae.py"

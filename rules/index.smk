@@ -16,8 +16,8 @@ rule index_annotations:
     params:
         annotation_folder=config["dataset"]["annotation_folder"],
         video_folder=config["dataset"]["video_folder"],
-        challenge_folders=config["dataset"]["challenge_folders"],
-        test_lists=config["dataset"]["test_lists"],
+        challenge_folders=config_params("dataset", "challenge_folders"),
+        test_lists=config_params("dataset", "test_lists"),
         tasks=TASKS,
         code=script_fingerprint("index_annotations.py"),
     script:

@@ -18,7 +18,7 @@ rule index_mtl:
         runtime=30,
     params:
         crops_folder=config["mtl"]["crops_folder"],
-        annotation_files=config["mtl"]["annotation_files"],
+        annotation_files=config_params("mtl", "annotation_files"),
         test_list=config["mtl"]["test_list"],
         code=script_fingerprint("index_mtl.py"),
     script:
@@ -63,7 +63,6 @@ rule extract_mtl_features:
         runtime=240,
     params:
         backbone=backbone_spec,
-        device=config["device"],
         code=script_fingerprint("extract_features.py"),
     script:
         "../workflow_scripts/extract_features.py"
@@ -87,10 +86,9 @@ rule predict_mtl:
         mem_mb=8000,
         runtime=60,
     params:
-        tasks=MTL_TASKS,
+        tasks=list(MTL_TASKS),
         windows=experiment_window,
         postprocess=experiment_postprocess,
-        device=config["device"],
         code=script_fingerprint("predict.py"),
     script:
         "../workflow_scripts/predict.py"
@@ -99,7 +97,8 @@ rule predict_mtl:
 rule evaluate_mtl:
     input:
         predictions=expand(
-            "results/predictions/mtl/{experiment}.parquet", experiment=MTL_EXPERIMENTS
+            "results/predictions/mtl/{experiment}.parquet",
+            experiment=list(PLAN.mtl_experiments),
         ),
         labels=expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS),
     output:
@@ -114,9 +113,9 @@ rule evaluate_mtl:
         mem_mb=4000,
         runtime=30,
     params:
-        experiments=MTL_EXPERIMENTS,
-        tasks=MTL_TASKS,
-        submitted=MTL_SUBMITTED,
+        experiments=list(PLAN.mtl_experiments),
+        tasks=list(MTL_TASKS),
+        submitted=PLAN.mtl_submitted,
         code=script_fingerprint("evaluate_mtl.py"),
     script:
         "../workflow_scripts/evaluate_mtl.py"
@@ -124,7 +123,7 @@ rule evaluate_mtl:
 
 rule write_mtl_submission:
     input:
-        predictions=f"results/predictions/mtl/{MTL_SUBMITTED}.parquet",
+        predictions=f"results/predictions/mtl/{PLAN.mtl_submitted}.parquet",
         images="results/mtl/index/images.parquet",
     output:
         "results/submission/mtl.txt",

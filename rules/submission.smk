@@ -15,9 +15,9 @@ rule evaluate_validation:
         mem_mb=4000,
         runtime=30,
     params:
-        trained=TRAINED,
+        trained=[list(pair) for pair in PLAN.scored],
         tasks=TASKS,
-        submitted=SUBMITTED,
+        submitted=canonical(PLAN.submitted),
         code=script_fingerprint("evaluate_validation.py"),
     script:
         "../workflow_scripts/evaluate_validation.py"

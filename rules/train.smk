@@ -19,7 +19,6 @@ rule train_temporal_model:
         model=experiment_model,
         tasks=target_tasks,
         recipe=training_recipe,
-        device=config["device"],
         code=script_fingerprint("train_temporal_model.py"),
     script:
         "../workflow_scripts/train_temporal_model.py"
@@ -45,7 +44,6 @@ rule predict:
     params:
         windows=experiment_window,
         postprocess=experiment_postprocess,
-        device=config["device"],
         code=script_fingerprint("predict.py"),
     script:
         "../workflow_scripts/predict.py"

@@ -1,10 +1,15 @@
-import sys
 from pathlib import Path
 
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))
+
+
+def pytest_collection_modifyitems(items):
+    """Every test not marked end-to-end or cluster is a unit test (`make test-fast` runs those)."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in ("e2e", "cluster")):
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")

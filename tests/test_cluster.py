@@ -13,6 +13,8 @@ import pytest
 import yaml
 from dag import REPOSITORY, snakemake
 
+pytestmark = pytest.mark.cluster
+
 SLURM_SCRIPT = REPOSITORY / "tests" / "cluster" / "slurm.sh"
 # A GPU rule on both shards, the merge, training and prediction of one experiment.
 TARGET = "results/predictions/va/transformer.parquet"

@@ -2,6 +2,9 @@
 
 import numpy as np
 import polars as pl
+import pytest
+
+pytestmark = pytest.mark.e2e
 
 EXPECTED = {
     "va": {

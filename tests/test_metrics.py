@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from abawflow.metrics import ccc, macro_f1, mean_au_f1, task_metrics
+from abawflow.metrics import ccc, macro_f1, mean_au_f1
+from abawflow.tasks import task_metrics
 
 
 def test_ccc_hand_computed():

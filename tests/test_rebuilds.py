@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from dag import copy_workflow, plan
 
+pytestmark = pytest.mark.e2e
+
 # What a user would call expensive: decoding, detection, feature extraction, training.
 EXPENSIVE = {"demo_data", "index_annotations", "detect_and_align_faces", "extract_features", "train_temporal_model"}
 # What follows a changed prediction table: the ensembles, the scores and the target rule.

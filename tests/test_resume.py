@@ -13,6 +13,8 @@ import polars as pl
 import pytest
 from dag import snakemake
 
+pytestmark = pytest.mark.e2e
+
 TARGET = "results/predictions/va/transformer.parquet"
 # Long enough (a few seconds) to be killed mid-training on the small DAG.
 LONG_TRAINING = "experiments:\n  transformer:\n    recipe: {epochs: 150}\n"

@@ -7,6 +7,8 @@ from dag import CONFIGS, snakemake
 
 from abawflow.tasks import get_task
 
+pytestmark = pytest.mark.e2e
+
 
 def run(workdir, *arguments, extra_config=()):
     return snakemake(workdir, *arguments, configs=[CONFIGS / "tiny.yaml", *extra_config])

@@ -1,15 +1,11 @@
 """Rule detect_and_align_faces: one shard of videos -> aligned crops and per-frame face table."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import logging
+from pathlib import Path
 
 import polars as pl
 
+from abawflow import execution
 from abawflow.detection import create_detector
 from abawflow.faces import assign_shards, run_face_stage
 from abawflow.rule_runner import run
@@ -44,7 +40,7 @@ def main(snakemake):
         model_path=params.detector_model_path or None,
         score_threshold=params.score_threshold,
         input_size=params.detector_input_size,
-        device="cpu" if params.device == "cpu" else "auto",
+        device="cpu" if execution.device(snakemake.config) == "cpu" else "auto",
         threads=snakemake.threads,
     )
     run_face_stage(
@@ -52,7 +48,7 @@ def main(snakemake):
         root,
         detector,
         snakemake.output[0],
-        params.batch_size,
+        execution.faces_batch_size(snakemake.config),
         params.crop_size,
         params.jpeg_quality,
         snakemake.threads,

@@ -1,11 +1,5 @@
 """Rule ensemble_predictions: one task's member predictions -> their (weighted) average."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import polars as pl
 
 from abawflow.atomic import write_parquet

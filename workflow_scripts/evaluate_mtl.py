@@ -1,21 +1,15 @@
 """Rule evaluate_mtl: the MTL challenge's metrics of every MTL experiment on the s-Aff-Wild2 validation set."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import logging
 
 import polars as pl
 
 from abawflow.atomic import atomic_path, write_text
-from abawflow.metrics import markdown_table, score_outputs
+from abawflow.metrics import markdown_table
 from abawflow.mtl import mtl_score
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns, table_thresholds
-from abawflow.tasks import get_task
+from abawflow.tasks import get_task, score_outputs
 
 log = logging.getLogger("abawflow.evaluate_mtl")
 

@@ -1,11 +1,6 @@
 """Rule extract_features: one backbone over one shard of aligned faces -> feature table."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
+from abawflow import execution
 from abawflow.devices import resolve_device
 from abawflow.features import extract_features
 from abawflow.rule_runner import run
@@ -14,7 +9,7 @@ from models.backbones import build_backbone
 
 def main(snakemake):
     spec = snakemake.params.backbone
-    device = resolve_device(snakemake.params.device)
+    device = resolve_device(execution.device(snakemake.config))
     model = build_backbone(snakemake.wildcards.backbone, spec, device)
     extract_features(
         [snakemake.input.faces],
@@ -23,7 +18,7 @@ def main(snakemake):
         spec["input_size"],
         spec["mean"],
         spec["std"],
-        spec["batch_size"],
+        execution.feature_batch_size(snakemake.config, snakemake.wildcards.backbone),
         device,
         spec["channels"],
     )

@@ -1,14 +1,9 @@
 """Rule fine_tune_backbone: a backbone fine-tuned on the aligned training frames of one task."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import polars as pl
 import torch
 
+from abawflow import execution
 from abawflow.atomic import atomic_path
 from abawflow.devices import resolve_device
 from abawflow.fine_tuning import fine_tune, read_labelled_crops
@@ -20,7 +15,7 @@ def main(snakemake):
     task, recipe = snakemake.params.task, snakemake.params.recipe
     base = dict(snakemake.params.base)
     name = base.pop("name")
-    device = resolve_device(snakemake.params.device)
+    device = resolve_device(execution.device(snakemake.config))
     backbone = build_backbone(name, base, device)
     labels = pl.read_parquet(snakemake.input.labels)
     splits = pl.read_parquet(snakemake.input.splits).filter(pl.col("task") == task)

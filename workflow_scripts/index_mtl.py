@@ -1,11 +1,5 @@
 """Rule index_mtl: s-Aff-Wild2 annotation files and test list -> image, split and per-task label tables."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import logging
 
 import polars as pl

@@ -1,11 +1,5 @@
 """Rule demo_data: write the embedded demo dataset."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 from abawflow.demo_data import make_demo_dataset
 from abawflow.rule_runner import run
 

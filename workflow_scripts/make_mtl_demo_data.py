@@ -1,11 +1,5 @@
 """Rule demo_mtl_data: the demo's MTL part in the s-Aff-Wild2 layout (aligned crops, annotation files, test list)."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 from abawflow.demo_mtl import make_mtl_demo
 from abawflow.rule_runner import run
 

@@ -1,11 +1,5 @@
 """Rule merge_feature_shards: concatenate shard tables into one, row group by row group."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import pyarrow.parquet as pq
 
 from abawflow.atomic import atomic_path

@@ -1,14 +1,9 @@
 """Rule predict: one experiment's per-frame predictions of one task for its validation and test videos."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import polars as pl
 import torch
 
+from abawflow import execution
 from abawflow.atomic import write_parquet
 from abawflow.devices import resolve_device
 from abawflow.ensembles import KEYS
@@ -23,7 +18,7 @@ from abawflow.training import build_model, predict_sequence
 def main(snakemake):
     # A video task predicts its own outputs; the MTL challenge predicts the three tasks' outputs in one table.
     tasks = snakemake.params.tasks if hasattr(snakemake.params, "tasks") else [snakemake.wildcards.task]
-    device = resolve_device(snakemake.params.device)
+    device = resolve_device(execution.device(snakemake.config))
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     sequences = build_sequences(list(snakemake.input.features), labels, pl.read_parquet(snakemake.input.splits), tasks)
     windows = snakemake.params.windows

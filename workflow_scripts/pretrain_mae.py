@@ -1,14 +1,9 @@
 """Rule pretrain_mae: a timm ViT pre-trained as a masked autoencoder on the training videos' face crops."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import polars as pl
 import torch
 
+from abawflow import execution
 from abawflow.atomic import atomic_path
 from abawflow.devices import resolve_device
 from abawflow.mae_pretraining import pretrain_mae, read_face_crops
@@ -19,7 +14,7 @@ from models.backbones import create_backbone
 def main(snakemake):
     spec = snakemake.params.backbone
     recipe = spec["mae"]
-    device = resolve_device(snakemake.params.device)
+    device = resolve_device(execution.device(snakemake.config))
     encoder = create_backbone(
         spec["architecture"], None, True, snakemake.wildcards.backbone, spec["model_options"], spec["seed"]
     )

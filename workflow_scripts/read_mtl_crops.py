@@ -1,10 +1,6 @@
 """Rule read_mtl_crops: the organizer crops listed by the MTL index -> one face table (no detection)."""
 
-import sys
 from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
 
 import polars as pl
 

@@ -1,19 +1,15 @@
 """Rule train_temporal_model: one run (fold, seed) of one experiment's model for its task or tasks."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import hashlib
 import json
 import logging
 import os
+from pathlib import Path
 
 import polars as pl
 import torch
 
+from abawflow import execution
 from abawflow.atomic import atomic_path
 from abawflow.devices import resolve_device
 from abawflow.rule_runner import run
@@ -26,7 +22,7 @@ log = logging.getLogger("abawflow.train")
 def main(snakemake):
     tasks = snakemake.params.tasks
     recipe = snakemake.params.recipe
-    device = resolve_device(snakemake.params.device)
+    device = resolve_device(execution.device(snakemake.config))
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
     sequences = build_sequences(list(snakemake.input.features), labels, splits, tasks)

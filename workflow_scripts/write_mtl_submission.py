@@ -1,18 +1,11 @@
 """Rule write_mtl_submission: the submitted MTL experiment's test predictions -> results/submission/mtl.txt."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
-import numpy as np
 import polars as pl
 
 from abawflow.mtl import write_mtl_submission
 from abawflow.rule_runner import run
 from abawflow.submission import output_columns, table_thresholds
-from abawflow.task_outputs import decide
+from abawflow.tasks import get_task
 
 
 def main(snakemake):
@@ -22,11 +15,9 @@ def main(snakemake):
     missing = rows.filter(pl.col(output_columns("va")[0]).is_null())
     if missing.height:
         raise ValueError(f"no MTL prediction for test image {missing['image'][0]!r}")
-    valence_arousal = decide("regression", rows.select(output_columns("va")).to_numpy())
-    expression = decide("multiclass", rows.select(output_columns("expr")).to_numpy())
-    units = decide(
-        "multilabel", rows.select(output_columns("au")).to_numpy(), np.asarray(table_thresholds("au", predictions))
-    )
+    valence_arousal = get_task("va").decide(rows.select(output_columns("va")).to_numpy())
+    expression = get_task("expr").decide(rows.select(output_columns("expr")).to_numpy())
+    units = get_task("au").decide(rows.select(output_columns("au")).to_numpy(), table_thresholds("au", predictions))
     decided = {
         image: (valence_arousal[k, 0], valence_arousal[k, 1], expression[k], units[k])
         for k, image in enumerate(rows["image"].to_list())

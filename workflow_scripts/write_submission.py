@@ -1,11 +1,5 @@
 """Rules write_submission (ABAW5/6: one file per task) and write_submission_per_video (ABAW3: a file per video)."""
 
-import sys
-from pathlib import Path
-
-# Import abawflow and models from this repository (Snakemake puts only workflow_scripts/ on the path).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (snakemake is injected)
-
 import polars as pl
 
 from abawflow.rule_runner import run

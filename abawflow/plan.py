@@ -1,0 +1,404 @@
+"""The config plan: the whole config, validated against the schema and compiled once into frozen objects.
+
+Every cross-key check and every derived default lives here, so it can be tested without Snakemake.
+`rules/common.smk` keeps only thin input functions over a `Plan`. Values handed to rules as params
+go through `canonical()`, so a config that differs only in key order replans nothing.
+"""
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import jsonschema
+import yaml
+
+from abawflow.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config.schema.yaml"
+VIDEO_TASKS = ("va", "expr", "au")  # the Aff-Wild2 video tasks
+MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of its experiments
+MTL_TASKS = ("va", "expr", "au")
+MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
+MULTITASK_FRAMEWORKS = ("basic", "share_bottom", "feedback")
+
+# The training keys the trainer reads: a recipe param carries these and nothing else.
+RECIPE_KEYS = (
+    "seed",
+    "window",
+    "stride",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "shuffle_labels",
+    "optimizer",
+    "schedule",
+    "warmup_epochs",
+    "ema",
+    "gradient_clip",
+    "patience",
+    "oversampling",
+)
+# The keys of a backbone that decide its features. batch_size is not among them: it changes the
+# speed, not the result (abawflow.execution reads it).
+FEATURE_KEYS = (
+    "format",
+    "architecture",
+    "path",
+    "output",
+    "output_width",
+    "channels",
+    "checkpoint",
+    "allow_random_weights",
+    "seed",
+    "model_options",
+    "input_size",
+    "mean",
+    "std",
+)
+
+
+def canonical(value):
+    """Plain dicts with sorted keys and lists, recursively: the form rule params take, so that their
+    comparison (Snakemake's params rerun trigger) does not depend on the config's key order."""
+    if isinstance(value, dict | MappingProxyType):
+        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
+def frozen(value):
+    """A read-only view of nested config values (mappings become mapping proxies, lists tuples)."""
+    if isinstance(value, dict | MappingProxyType):
+        return MappingProxyType({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+def _validator_with_defaults():
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+
+
+def load_schema(path=SCHEMA_PATH):
+    return yaml.safe_load(Path(path).read_text())
+
+
+def validate_config(config, schema=None):
+    """Check `config` against the schema and fill in its defaults, in place. A violation raises ConfigError
+    naming each offending key and what was expected, not the schema."""
+    schema = load_schema() if schema is None else schema
+    validator = _validator_with_defaults()(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda error: list(error.absolute_path))
+    if errors:
+        lines = [f"  {_key_path(error.absolute_path)}: {_short_message(error)}" for error in errors[:10]]
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise ConfigError("the config does not follow config.schema.yaml:\n" + "\n".join(lines) + more)
+    return config
+
+
+def _key_path(path):
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _short_message(error):
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return error.message + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if error.validator in ("type", "required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return error.message
+    return error.message if len(error.message) < 300 else error.message[:300] + " ..."
+
+
+# --- plan objects ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One frame-level feature extractor as the feature stage reads it."""
+
+    name: str
+    format: str  # as configured: timm, onnx, torchscript, keras_hdf5, fine_tuned, mae
+    feature_spec: MappingProxyType  # the FEATURE_KEYS (plus weights and features for trained ones)
+    weights: str | None  # the file a pipeline rule trains for it (fine-tuning or MAE), if any
+    base: str | None = None  # fine_tuned: the backbone it starts from
+    task: str | None = None  # fine_tuned: the task it learns
+    fine_tuning: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    mae: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    tasks: tuple  # the video tasks it trains
+    backbones: tuple
+    model: MappingProxyType  # fusion, encoder, framework (without loss_weights), heads
+    losses: MappingProxyType
+    loss_weights: MappingProxyType
+    recipe: MappingProxyType  # exactly RECIPE_KEYS
+    runs: tuple  # (fold, seed) pairs
+    folds: int
+    targets: MappingProxyType  # task -> training target (the task, or multitask)
+    mtl: bool  # trains the MTL challenge too
+    postprocess: MappingProxyType
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    name: str
+    members: tuple
+    weights: tuple
+    tasks: tuple
+    postprocess: MappingProxyType
+
+
+@dataclass(frozen=True)
+class Plan:
+    dataset_root: str
+    tasks: tuple  # the video tasks run
+    shards: int
+    backbones: MappingProxyType  # name -> Backbone
+    experiments: MappingProxyType  # name -> Experiment
+    ensembles: MappingProxyType  # name -> Ensemble
+    submitted: MappingProxyType  # video task -> experiment or ensemble
+    mtl_experiments: tuple
+    mtl_submitted: str | None
+    submission_format: str
+
+    @property
+    def shard_names(self):
+        return tuple(f"{index}of{self.shards}" for index in range(self.shards))
+
+    @property
+    def scored(self):
+        """(task, name) of every scored prediction table: trained experiments, then ensembles."""
+        return tuple((task, name) for name, e in self.experiments.items() for task in e.tasks) + tuple(
+            (task, name) for name, e in self.ensembles.items() for task in e.tasks
+        )
+
+    def target_tasks(self, experiment, target):
+        """The tasks one training target covers: a task, every task of a multi-task experiment, or the
+        three tasks of the MTL challenge."""
+        if target == MTL:
+            return MTL_TASKS
+        spec = self.experiments[experiment]
+        return tuple(task for task in spec.tasks if spec.targets[task] == target)
+
+    def training_recipe(self, experiment, target, fold, seed):
+        """The recipe of one run: the experiment's recipe, its seed and fold, and the target tasks' losses."""
+        spec = self.experiments[experiment]
+        tasks = self.target_tasks(experiment, target)
+        return canonical(
+            {
+                **spec.recipe,
+                "seed": int(seed),
+                "fold": int(fold),
+                "folds": spec.folds,
+                "losses": {task: spec.losses[task] for task in tasks if task in spec.losses},
+                "loss_weights": {task: w for task, w in spec.loss_weights.items() if task in tasks},
+            }
+        )
+
+
+# --- compilation ----------------------------------------------------------------------------------
+
+
+def compile_plan(config, validate=True):
+    """The plan of a config (a dict as read from YAML). With `validate`, the schema check and its defaults
+    run first (on a copy; the caller's dict is not changed)."""
+    config = copy.deepcopy(config)
+    if validate:
+        validate_config(config)
+    tasks = tuple(task for task in config["tasks"] if task != MTL)
+    backbones = _compile_backbones(config["backbones"], tasks)
+    experiments = _compile_experiments(config, tasks, backbones)
+    ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks)
+    submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
+    mtl_experiments = tuple(name for name, e in experiments.items() if e.mtl)
+    return Plan(
+        dataset_root=config["dataset"]["root"],
+        tasks=tasks,
+        shards=config["faces"]["shards"],
+        backbones=MappingProxyType(backbones),
+        experiments=MappingProxyType(experiments),
+        ensembles=MappingProxyType(ensembles),
+        submitted=MappingProxyType(submitted),
+        mtl_experiments=mtl_experiments,
+        mtl_submitted=_compile_mtl_submission(config, mtl_experiments),
+        submission_format=config["submission"].get("format", "abaw5"),
+    )
+
+
+def _feature_keys(spec):
+    return {key: spec[key] for key in FEATURE_KEYS if key in spec}
+
+
+def _compile_backbones(configured, tasks):
+    def feature_spec(name, chain=()):
+        spec = configured[name]
+        kind = spec.get("format", "timm")
+        if kind == "mae":
+            return {**_feature_keys(spec), "format": "timm", "weights": f"results/backbones/{name}/mae.pt"}
+        if kind != "fine_tuned":
+            return _feature_keys(spec)
+        base = spec.get("base")
+        if base not in configured or configured[base].get("format") == "fine_tuned":
+            raise ConfigError(
+                f"config.yaml: backbones.{name}.base is {base!r}; it must name a backbone that is not itself "
+                f"fine-tuned (defined: {', '.join(configured)})"
+            )
+        if spec.get("task") not in tasks:
+            raise ConfigError(
+                f"config.yaml: backbones.{name}.task is {spec.get('task')!r}; it must be one of the tasks run "
+                f"({', '.join(tasks)})"
+            )
+        return {
+            **feature_spec(base, (*chain, name)),
+            "output_width": spec["output_width"],
+            "weights": f"results/backbones/{name}/fine_tuned.pt",
+            "features": spec.get("features", "backbone"),
+        }
+
+    backbones = {}
+    for name, spec in configured.items():
+        resolved = feature_spec(name)
+        backbones[name] = Backbone(
+            name=name,
+            format=spec.get("format", "timm"),
+            feature_spec=frozen(resolved),
+            weights=resolved.get("weights"),
+            base=spec.get("base"),
+            task=spec.get("task"),
+            fine_tuning=frozen(spec.get("fine_tuning", {})),
+            mae=frozen(spec.get("mae", {})),
+        )
+    return backbones
+
+
+def _compile_experiments(config, tasks, backbones):
+    experiments = {}
+    for name, experiment in config["experiments"].items():
+        for backbone in experiment["backbones"]:
+            if backbone not in backbones:
+                raise ConfigError(
+                    f"config.yaml: experiments.{name}.backbones names {backbone!r}, which is not under "
+                    f"backbones (defined: {', '.join(backbones)})"
+                )
+        listed = experiment.get("tasks", list(tasks))
+        framework = {"name": "single", **experiment.get("framework", {})}
+        multitask = framework["name"] != "single"
+        mtl = MTL in listed and MTL in config["tasks"]
+        if mtl and not multitask:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} lists the mtl challenge, which needs a multi-task "
+                f"framework: set framework.name to {', '.join(MULTITASK_FRAMEWORKS[:-1])} or "
+                f"{MULTITASK_FRAMEWORKS[-1]}"
+            )
+        if not multitask and (set(framework) - {"name"}):
+            raise ConfigError(
+                f"config.yaml: experiments.{name}.framework sets {', '.join(sorted(set(framework) - {'name'}))}, "
+                f"which only multi-task frameworks ({', '.join(MULTITASK_FRAMEWORKS)}) read"
+            )
+        recipe = {**config["training"], **experiment.get("recipe", {})}
+        trained = tuple(task for task in listed if task in tasks)
+        experiments[name] = Experiment(
+            name=name,
+            tasks=trained,
+            backbones=tuple(experiment["backbones"]),
+            model=frozen(
+                {
+                    "fusion": experiment["fusion"],
+                    "encoder": experiment["encoder"],
+                    "framework": {k: v for k, v in framework.items() if k != "loss_weights"},
+                    "heads": experiment.get("heads", {}),
+                }
+            ),
+            losses=frozen(experiment.get("losses", {})),
+            loss_weights=frozen(framework.get("loss_weights", {})),
+            recipe=frozen({key: recipe[key] for key in RECIPE_KEYS}),
+            runs=tuple(
+                (fold, seed) for fold in range(recipe["folds"]) for seed in recipe.get("seeds") or [recipe["seed"]]
+            ),
+            folds=recipe["folds"],
+            targets=frozen({task: MULTITASK if multitask else task for task in trained}),
+            mtl=mtl,
+            postprocess=frozen(experiment.get("postprocess", {})),
+        )
+    return experiments
+
+
+def _compile_ensembles(configured, experiments, tasks):
+    ensembles = {}
+    for name, ensemble in configured.items():
+        if name in experiments:
+            raise ConfigError(f"config.yaml: ensembles.{name} has the name of an experiment; choose another")
+        members = ensemble["members"]
+        unknown = [member for member in members if member not in experiments]
+        if unknown:
+            raise ConfigError(
+                f"config.yaml: ensembles.{name}.members names {', '.join(unknown)}, not under experiments "
+                f"(defined: {', '.join(experiments)})"
+            )
+        weights = ensemble.get("weights") or [1.0] * len(members)
+        if len(weights) != len(members):
+            raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
+        common = [task for task in tasks if all(task in experiments[m].tasks for m in members)]
+        covered = ensemble.get("tasks", common)
+        missing = [task for task in covered if task not in common]
+        if missing:
+            raise ConfigError(
+                f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
+            )
+        ensembles[name] = Ensemble(
+            name=name,
+            members=tuple(members),
+            weights=tuple(float(w) for w in weights),
+            tasks=tuple(covered),
+            postprocess=frozen(ensemble.get("postprocess", {})),
+        )
+    return ensembles
+
+
+def _compile_submission(configured, tasks, candidates):
+    submitted = {}
+    for task in tasks:
+        name = configured.get(task)
+        if name is None:
+            name = next((n for n, e in candidates.items() if task in e.tasks), None)
+        if name is None or name not in candidates or task not in candidates[name].tasks:
+            training = [n for n, e in candidates.items() if task in e.tasks]
+            raise ConfigError(
+                f"config.yaml: task {task!r} has no experiment to submit: submission.{task} is {name!r}, "
+                f"and the experiments training {task} are: {', '.join(training) or 'none'}"
+            )
+        submitted[task] = name
+    return submitted
+
+
+def _compile_mtl_submission(config, mtl_experiments):
+    if MTL not in config["tasks"]:
+        return None
+    name = config["submission"].get(MTL) or (mtl_experiments[0] if mtl_experiments else None)
+    if name is not None and name not in mtl_experiments:
+        raise ConfigError(
+            f"config.yaml: submission.mtl is {name!r}, but the experiments that train the mtl challenge are: "
+            f"{', '.join(mtl_experiments) or 'none'}"
+        )
+    return name

@@ -1,0 +1,223 @@
+"""The config plan, without Snakemake: schema check with defaults, every config error path, canonical params."""
+
+import copy
+
+import pytest
+import yaml
+
+from abawflow.errors import ConfigError
+from abawflow.plan import MULTITASK, canonical, compile_plan, validate_config
+
+
+@pytest.fixture(scope="module")
+def default_config(repository):
+    return yaml.safe_load((repository / "config.yaml").read_text())
+
+
+@pytest.fixture
+def config(default_config):
+    return copy.deepcopy(default_config)
+
+
+def mistake(config, message):
+    with pytest.raises(ConfigError) as raised:
+        compile_plan(config)
+    assert message in str(raised.value), str(raised.value)
+    return str(raised.value)
+
+
+def test_the_default_config_compiles_with_its_defaults_filled_in(config):
+    before = copy.deepcopy(config)
+    plan = compile_plan(config)
+    assert config == before  # the caller's dict is not changed
+    assert plan.tasks == ("va", "expr", "au")
+    assert plan.shard_names == ("0of1",)
+    assert plan.mtl_experiments == ("mtl_feedback",) and plan.mtl_submitted == "mtl_feedback"
+    assert dict(plan.submitted) == {"va": "three_encoders", "expr": "three_encoders", "au": "three_encoders"}
+    gru = plan.experiments["gru"]
+    assert gru.recipe["optimizer"] == "adamw" and gru.recipe["batch_size"] == 8  # schema default, config value
+    assert gru.runs == ((0, 0),) and gru.targets["va"] == "va"
+    assert plan.experiments["tcn_transformer"].recipe["window"] == 128
+    assert plan.experiments["mtl_feedback"].tasks == () and plan.experiments["mtl_feedback"].mtl
+    assert ("va", "three_encoders") in plan.scored and ("expr", "transformer") in plan.scored
+
+
+def test_backbones_resolve_their_bases_and_trained_weights(config):
+    plan = compile_plan(config)
+    fer = plan.backbones["fer_mini_xception"]
+    assert fer.weights is None and fer.feature_spec["channels"] == "gray"
+    assert "batch_size" not in fer.feature_spec  # execution-only: it never reaches a param
+    tuned = plan.backbones["fer_expr_ft"]
+    assert tuned.weights == "results/backbones/fer_expr_ft/fine_tuned.pt"
+    assert tuned.feature_spec["input_size"] == 64 and tuned.feature_spec["features"] == "backbone"
+    assert plan.backbones["fer_au_table"].feature_spec["output_width"] == 12
+    mae = plan.backbones["vit_mae"]
+    assert mae.feature_spec["format"] == "timm" and mae.weights == "results/backbones/vit_mae/mae.pt"
+    # Fine-tuning an MAE backbone starts from its pre-trained weights.
+    assert (
+        plan.backbones["vit_mae_expr_ft"].feature_spec["weights"] == "results/backbones/vit_mae_expr_ft/fine_tuned.pt"
+    )
+
+
+def test_a_run_recipe_carries_its_seed_fold_and_the_target_tasks_losses(config):
+    config["experiments"]["gru"]["losses"] = {"va": {"name": "ccc"}, "au": {"name": "weighted_asymmetric"}}
+    config["experiments"]["gru"]["recipe"] = {"seeds": [3, 4], "folds": 2}
+    config["experiments"]["basic"] = {
+        "backbones": ["fer_mini_xception"],
+        "framework": {"name": "basic", "loss_weights": {"va": 2.0}},
+    }
+    plan = compile_plan(config)
+    assert plan.experiments["gru"].runs == ((0, 3), (0, 4), (1, 3), (1, 4))
+    recipe = plan.training_recipe("gru", "va", "1", "4")
+    assert recipe["seed"] == 4 and recipe["fold"] == 1 and recipe["folds"] == 2
+    assert recipe["losses"] == {"va": {"name": "ccc"}} and recipe["loss_weights"] == {}
+    assert plan.target_tasks("basic", MULTITASK) == ("va", "expr", "au")
+    assert plan.training_recipe("basic", MULTITASK, 0, 0)["loss_weights"] == {"va": 2.0}
+    assert plan.target_tasks("mtl_feedback", "mtl") == ("va", "expr", "au")
+
+
+def test_params_do_not_depend_on_the_key_order_of_the_config(config):
+    def reversed_keys(value):
+        if isinstance(value, dict):
+            return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+        return value
+
+    plan, shuffled = compile_plan(config), compile_plan(reversed_keys(config))
+    for name in plan.experiments:
+        assert repr(canonical(plan.experiments[name].model)) == repr(canonical(shuffled.experiments[name].model))
+        assert repr(plan.training_recipe(name, "va", 0, 0)) == repr(shuffled.training_recipe(name, "va", 0, 0))
+    for name in plan.backbones:
+        assert repr(canonical(plan.backbones[name].feature_spec)) == repr(
+            canonical(shuffled.backbones[name].feature_spec)
+        )
+    # Lists keep their order: it means something (fused backbones, task lists).
+    assert canonical({"b": [3, 1], "a": ({"d": 1, "c": 2},)}) == {"a": [{"c": 2, "d": 1}], "b": [3, 1]}
+    assert list(canonical({"b": 1, "a": 2})) == ["a", "b"]
+
+
+def test_plan_objects_are_read_only(config):
+    plan = compile_plan(config)
+    with pytest.raises(TypeError):
+        plan.experiments["gru"].recipe["epochs"] = 1
+    with pytest.raises(AttributeError):
+        plan.experiments["gru"].tasks.append("va")
+
+
+# --- schema errors: the key and the expectation, never the schema ------------------------------
+
+
+def test_a_misspelt_option_names_its_key_and_the_allowed_ones(config):
+    config["training"]["epochz"] = 3
+    message = mistake(config, "training: Additional properties are not allowed ('epochz' was unexpected)")
+    assert "allowed: batch_size, ema, epochs" in message
+    assert len(message.splitlines()) < 5
+
+
+def test_a_value_outside_its_enum_names_the_choices(config):
+    config["faces"]["detector"] = "mtcnn"
+    mistake(config, "faces.detector: 'mtcnn' is not one of retinaface_mobilenet, insightface_scrfd")
+
+
+def test_a_wrong_type_names_the_key(config):
+    config["experiments"]["gru"]["recipe"] = {"epochs": "ten"}
+    mistake(config, "experiments.gru.recipe.epochs: 'ten' is not of type 'integer'")
+
+
+def test_a_missing_required_key_is_named(config):
+    del config["experiments"]["gru"]["backbones"]
+    mistake(config, "experiments.gru: 'backbones' is a required property")
+
+
+def test_several_schema_errors_are_listed_together(config):
+    config["faces"]["shards"] = 0
+    config["device"] = 3
+    message = mistake(config, "device: 3 is not of type 'string'")
+    assert "faces.shards: 0 is less than the minimum of 1" in message
+
+
+def test_validate_config_fills_defaults_in_place(config):
+    del config["faces"]["jpeg_quality"]
+    validate_config(config)
+    assert config["faces"]["jpeg_quality"] == 95
+    assert config["backbones"]["fer_expr_ft"]["fine_tuning"]["batch_size"] == 32
+    assert config["experiments"]["gru"]["postprocess"] == {"smoothing": 0, "au_thresholds": "fixed"}
+
+
+# --- cross-key errors: one test per path ---------------------------------------------------------
+
+
+def test_an_experiment_naming_an_undefined_backbone(config):
+    config["experiments"]["gru"]["backbones"] = ["resnet50_missing"]
+    mistake(config, "experiments.gru.backbones names 'resnet50_missing', which is not under backbones (defined: ")
+
+
+def test_an_mtl_experiment_needs_a_multi_task_framework(config):
+    del config["experiments"]["mtl_feedback"]["framework"]
+    mistake(config, "experiments.mtl_feedback lists the mtl challenge, which needs a multi-task framework")
+
+
+def test_framework_options_on_the_single_framework(config):
+    config["experiments"]["gru"]["framework"] = {"name": "single", "sources": {"expr": "au"}}
+    mistake(config, "experiments.gru.framework sets sources, which only multi-task frameworks")
+
+
+def test_an_ensemble_named_like_an_experiment(config):
+    config["ensembles"]["gru"] = {"members": ["transformer"]}
+    mistake(config, "ensembles.gru has the name of an experiment; choose another")
+
+
+def test_an_ensemble_with_an_unknown_member(config):
+    config["ensembles"]["bad"] = {"members": ["transformer", "nonexistent"]}
+    mistake(config, "ensembles.bad.members names nonexistent, not under experiments")
+
+
+def test_an_ensemble_with_too_few_weights(config):
+    config["ensembles"]["three_encoders"]["weights"] = [1.0, 2.0]
+    mistake(config, "ensembles.three_encoders has 3 members but 2 weights")
+
+
+def test_an_ensemble_covering_a_task_a_member_does_not_train(config):
+    config["experiments"]["gru"]["tasks"] = ["va"]
+    config["ensembles"]["three_encoders"]["tasks"] = ["va", "au"]
+    mistake(config, "ensembles.three_encoders covers au, which not every member trains")
+
+
+def test_a_submitted_experiment_that_does_not_train_the_task(config):
+    config["experiments"]["transformer_random"]["tasks"] = ["va"]
+    config["submission"]["au"] = "transformer_random"
+    mistake(config, "task 'au' has no experiment to submit: submission.au is 'transformer_random'")
+
+
+def test_a_submitted_name_that_is_neither_experiment_nor_ensemble(config):
+    config["submission"]["expr"] = "small_transformer"
+    mistake(config, "task 'expr' has no experiment to submit: submission.expr is 'small_transformer'")
+
+
+def test_a_task_that_no_experiment_trains(config):
+    for experiment in config["experiments"].values():
+        experiment.setdefault("tasks", ["va", "expr"])
+        experiment["tasks"] = [task for task in experiment["tasks"] if task != "au"]
+    config["ensembles"] = {}
+    config["submission"] = {}
+    mistake(config, "task 'au' has no experiment to submit: submission.au is None, and the experiments training au")
+
+
+def test_the_mtl_submission_must_train_the_mtl_challenge(config):
+    config["submission"]["mtl"] = "gru"
+    mistake(config, "submission.mtl is 'gru', but the experiments that train the mtl challenge are: mtl_feedback")
+
+
+def test_a_fine_tuned_backbone_on_an_undefined_base(config):
+    config["backbones"]["fer_expr_ft"]["base"] = "resnet50_missing"
+    mistake(config, "backbones.fer_expr_ft.base is 'resnet50_missing'; it must name a backbone that is not itself")
+
+
+def test_a_fine_tuned_backbone_on_a_fine_tuned_base(config):
+    config["backbones"]["fer_expr_ft"]["base"] = "fer_au_table"
+    mistake(config, "backbones.fer_expr_ft.base is 'fer_au_table'; it must name a backbone that is not itself")
+
+
+def test_a_fine_tuned_backbone_on_a_task_not_run(config):
+    config["tasks"] = ["va", "expr", "mtl"]
+    config["submission"].pop("au")
+    mistake(config, "backbones.fer_au_table.task is 'au'; it must be one of the tasks run (va, expr)")
