@@ -232,6 +232,8 @@ def compile_plan(config, validate=True):
     ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks)
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
     mtl_experiments = tuple(name for name, e in experiments.items() if e.mtl)
+    for experiment in experiments.values():
+        check_components(experiment)
     return Plan(
         dataset_root=config["dataset"]["root"],
         tasks=tasks,
@@ -402,3 +404,45 @@ def _compile_mtl_submission(config, mtl_experiments):
             f"{', '.join(mtl_experiments) or 'none'}"
         )
     return name
+
+
+# What the code passes to each kind of component itself; a config sets the other arguments.
+SUPPLIED_ARGUMENTS = {
+    "fusion": ("input_widths",),
+    "encoder": ("input_width",),
+    "head": ("input_width", "head_size"),
+    "framework": ("fusion", "encoder_config", "head_sizes", "heads"),
+    "loss": (),
+}
+
+
+def check_components(experiment):
+    """Every component an experiment names is registered and takes the options it is given, so a typo
+    stops the plan, before faces and features run, not a training job hours later."""
+    import models.losses  # noqa: F401 (registers the losses)
+    import models.temporal  # noqa: F401 (registers fusions, encoders, heads, frameworks)
+    from models.registry import component_problem
+
+    framework = dict(experiment.model["framework"])
+    components = [
+        ("fusion", "fusion", experiment.model["fusion"]),
+        ("encoder", "encoder", experiment.model["encoder"]),
+        ("framework", "framework", framework),
+    ]
+    if "task_encoder" in framework:
+        components.append(("framework.task_encoder", "encoder", framework["task_encoder"]))
+    components += [(f"heads.{task}", "head", head) for task, head in experiment.model["heads"].items()]
+    components += [(f"losses.{task}", "loss", loss) for task, loss in experiment.losses.items()]
+    for key, kind, component in components:
+        options = {k: v for k, v in component.items() if k != "name"}
+        problem = component_problem(kind, component["name"], options, SUPPLIED_ARGUMENTS[kind])
+        if problem:
+            raise ConfigError(f"config.yaml: experiments.{experiment.name}.{key}: {problem}")
+    tasks = set(experiment.tasks) | (set(MTL_TASKS) if experiment.mtl else set())
+    for target, source in framework.get("sources", {}).items() if tasks else ():
+        for task in (target, source):
+            if task not in tasks:
+                raise ConfigError(
+                    f"config.yaml: experiments.{experiment.name}.framework.sources feeds {source} into {target}, "
+                    f"but the experiment trains {', '.join(sorted(tasks)) or 'no task'}"
+                )

@@ -7,6 +7,7 @@ min_version("9.0")
 
 try:
     from abawflow.code_fingerprint import code_fingerprint
+    from abawflow.dataset_files import aff_wild2_index_files, fingerprint_files
     from abawflow.plan import (
         MTL,
         MTL_TASKS,
@@ -54,6 +55,38 @@ def config_params(*keys):
     for key in keys:
         value = value[key]
     return canonical(value)
+
+
+# Dataset roots that a rule of this workflow generates: their generator settings identify their files
+# (at planning time, before the rule has run, they do not exist yet).
+GENERATED_ROOTS = {"resources/demo": "demo", "resources/demo_mtl": "demo"}
+
+
+def dataset_files():
+    """Fingerprint of the files index_annotations reads, so that it reruns when one is added, removed
+    or edited (the root folder's time stamp does not show that)."""
+    if DATASET_ROOT in GENERATED_ROOTS:
+        return config_params(GENERATED_ROOTS[DATASET_ROOT])
+    dataset = config["dataset"]
+    return fingerprint_files(
+        DATASET_ROOT,
+        aff_wild2_index_files(
+            DATASET_ROOT,
+            dataset["annotation_folder"],
+            dataset["challenge_folders"],
+            dataset["test_lists"],
+            dataset["video_folder"],
+            TASKS,
+        ),
+    )
+
+
+def mtl_dataset_files():
+    """The same for index_mtl: its annotation files and test list."""
+    if MTL_ROOT in GENERATED_ROOTS:
+        return config_params(GENERATED_ROOTS[MTL_ROOT])
+    files = [*config["mtl"]["annotation_files"].values(), config["mtl"]["test_list"]]
+    return fingerprint_files(MTL_ROOT, [Path(MTL_ROOT) / name for name in files])
 
 
 def face_tables(wildcards=None):

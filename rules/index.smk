@@ -19,6 +19,7 @@ rule index_annotations:
         challenge_folders=config_params("dataset", "challenge_folders"),
         test_lists=config_params("dataset", "test_lists"),
         tasks=TASKS,
+        dataset_files=dataset_files(),
         code=script_fingerprint("index_annotations.py"),
     script:
         "../workflow_scripts/index_annotations.py"

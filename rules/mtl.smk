@@ -20,6 +20,7 @@ rule index_mtl:
         crops_folder=config["mtl"]["crops_folder"],
         annotation_files=config_params("mtl", "annotation_files"),
         test_list=config["mtl"]["test_list"],
+        dataset_files=mtl_dataset_files(),
         code=script_fingerprint("index_mtl.py"),
     script:
         "../workflow_scripts/index_mtl.py"

@@ -221,3 +221,61 @@ def test_a_fine_tuned_backbone_on_a_task_not_run(config):
     config["tasks"] = ["va", "expr", "mtl"]
     config["submission"].pop("au")
     mistake(config, "backbones.fer_au_table.task is 'au'; it must be one of the tasks run (va, expr)")
+
+
+# --- components: names and options checked against the registries -------------------------------
+
+
+def test_an_unknown_encoder_stops_the_plan(config):
+    config["experiments"]["gru"]["encoder"] = {"name": "transformr"}
+    mistake(config, "experiments.gru.encoder: unknown encoder 'transformr'; registered: gru, lstm, smooth,")
+
+
+def test_an_unknown_option_of_a_component_names_the_accepted_ones(config):
+    config["experiments"]["transformer"]["encoder"]["layerz"] = 2
+    mistake(
+        config,
+        "experiments.transformer.encoder: encoder 'transformer' takes no option 'layerz'; "
+        "its options: layers, heads, feedforward, dropout",
+    )
+
+
+def test_fusion_head_loss_and_task_encoder_are_checked_too(config):
+    cases = [
+        (("fusion",), {"name": "affine_concat", "widht": 3}, "experiments.gru.fusion: fusion 'affine_concat'"),
+        (("heads",), {"expr": {"name": "cascade"}}, "experiments.gru.heads.expr: unknown head 'cascade'"),
+        (("losses",), {"au": {"name": "focal", "gama": 2}}, "experiments.gru.losses.au: loss 'focal' takes no"),
+        (
+            ("framework",),
+            {"name": "share_bottom", "task_encoder": {"name": "gru", "hiden": 3}},
+            "experiments.gru.framework.task_encoder: encoder 'gru' takes no option 'hiden'",
+        ),
+    ]
+    for (key,), value, message in cases:
+        broken = copy.deepcopy(config)
+        broken["experiments"]["gru"][key] = value
+        mistake(broken, message)
+
+
+def test_feedback_sources_must_be_tasks_of_the_experiment(config):
+    config["experiments"]["gru"]["tasks"] = ["va", "expr"]
+    config["experiments"]["gru"]["framework"] = {"name": "feedback", "sources": {"expr": "au"}}
+    config["ensembles"]["three_encoders"]["members"] = ["transformer", "tcn_transformer"]
+    mistake(config, "experiments.gru.framework.sources feeds au into expr, but the experiment trains expr, va")
+
+
+def layered_over(base, layer):
+    """--configfile's merge: nested mappings are merged, other values replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = layered_over(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@pytest.mark.parametrize("layer", ["config/papers.yaml", "tests/configs/tiny.yaml", "tests/configs/small_dag.yaml"])
+def test_the_shipped_configs_compile(default_config, repository, layer):
+    plan = compile_plan(layered_over(default_config, yaml.safe_load((repository / layer).read_text())))
+    assert plan.experiments and all(plan.submitted.values())

@@ -1,9 +1,10 @@
 """Incremental rebuilds, read from Snakemake's dry-run plan after a complete run of the small DAG."""
 
+import shutil
 from pathlib import Path
 
 import pytest
-from dag import copy_workflow, plan
+from dag import copy_workflow, plan, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -173,3 +174,56 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     )
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
     assert rules_of(jobs) == {*RETRAINED, "write_submission"}
+
+
+def test_execution_only_settings_rerun_nothing(small_dag_run, tmp_path):
+    """Batch sizes of the face and feature stages and the device change speed, not results."""
+    snakefile, workdir, configs = small_dag_run
+    faster = layered(
+        tmp_path,
+        "execution.yaml",
+        "faces: {batch_size: 7}\ndevice: cpu\n"
+        "backbones:\n  resnet18_random: {batch_size: 5}\n  fer_mini_xception: {batch_size: 3}\n",
+    )
+    assert plan(workdir, "submission", configs=[*configs, faster], snakefile=snakefile) == []
+
+
+def reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def test_a_config_with_its_keys_in_another_order_replans_nothing(edited_workflow):
+    """After a YAML round-trip (comments gone, keys in another order) the plan is the same."""
+    import yaml
+
+    snakefile, workdir, configs = edited_workflow
+    default = snakefile.parent / "config.yaml"
+    default.write_text(yaml.safe_dump(reversed_keys(yaml.safe_load(default.read_text())), sort_keys=False))
+    layer = reversed_keys(yaml.safe_load(configs[0].read_text()))
+    shuffled = default.with_name("small_dag_reversed.yaml")
+    shuffled.write_text(yaml.safe_dump(layer, sort_keys=False))
+    assert plan(workdir, "submission", configs=[shuffled], snakefile=snakefile) == []
+
+
+def test_the_index_notices_added_removed_and_edited_dataset_files(small_dag_run, tmp_path):
+    """A user's dataset root: its folder's time stamp hides changes deep inside it; the index sees them."""
+    snakefile, workdir, configs = small_dag_run
+    shutil.copytree(workdir / "resources" / "demo", tmp_path / "user_data")
+    configs = [*configs, layered(tmp_path, "user.yaml", "dataset: {root: user_data}\n")]
+    target = "results/index/splits.parquet"
+    result = snakemake(tmp_path, target, configs=configs, snakefile=snakefile)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert plan(tmp_path, target, configs=configs, snakefile=snakefile) == []
+    annotations = tmp_path / "user_data" / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set"
+    first = sorted(annotations.glob("*.txt"))[0]
+    moved = first.rename(tmp_path / "moved.txt")  # removed (a rename keeps the time stamp)
+    assert rules_of(plan(tmp_path, target, configs=configs, snakefile=snakefile)) == {"index_annotations"}
+    moved.rename(first)  # back as it was
+    assert plan(tmp_path, target, configs=configs, snakefile=snakefile) == []
+    (annotations / "extra_video.txt").write_text("valence,arousal\n")  # added
+    assert rules_of(plan(tmp_path, target, configs=configs, snakefile=snakefile)) == {"index_annotations"}
+    (annotations / "extra_video.txt").unlink()
+    first.write_text(first.read_text() + "0.1,0.1\n")  # edited
+    assert rules_of(plan(tmp_path, target, configs=configs, snakefile=snakefile)) == {"index_annotations"}
