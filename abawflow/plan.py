@@ -16,7 +16,6 @@ import yaml
 from abawflow.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config.schema.yaml"
-VIDEO_TASKS = ("va", "expr", "au")  # the Aff-Wild2 video tasks
 MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of its experiments
 MTL_TASKS = ("va", "expr", "au")
 MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
