@@ -6,7 +6,6 @@ oversampling. The epoch with the best validation score is kept; its backbone wei
 head, become a new backbone whose features feed stage two like any other.
 """
 
-import copy
 import logging
 
 import numpy as np
@@ -17,6 +16,7 @@ from abawflow.face_samples import sample_face_crops
 from abawflow.features import preprocess
 from abawflow.reproducibility import seed_everything
 from abawflow.tasks import get_task, score_outputs
+from abawflow.training_loop import LoopSettings, TrainingLoop
 from models.backbones import FineTuningModel
 from models.losses import create_loss
 
@@ -47,10 +47,11 @@ def class_balanced_frame_weights(classes, head_size):
     return weights / weights.sum()
 
 
-def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu"):
+def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu", state_path=None, resume_key=None):
     """Fine-tune ``backbone`` (a module) on ``train`` = (crops, label rows); returns (the best epoch's
     state dict of the backbone plus head, history rows). ``spec``: the backbone's input_size, channels, mean, std,
-    output_width; ``recipe``: seed, epochs, batch_size, learning_rate, weight_decay, oversampling."""
+    output_width; ``recipe``: seed, epochs, batch_size, learning_rate, weight_decay, oversampling. With
+    ``state_path``, a killed run resumes after its last finished epoch (abawflow.training_loop)."""
     seed_everything(recipe["seed"])
     task_spec = get_task(task)
     crops, rows = train
@@ -67,15 +68,15 @@ def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu"):
         if not task_spec.kind.has_classes:
             raise ConfigError(f"class-balanced oversampling needs a multiclass task (expr), not {task}")
         sampling = class_balanced_frame_weights(targets[:, 0].long().numpy(), task_spec.head_size)
-    best, best_state, history = -np.inf, None, []
     log.info("fine-tuning on %d %s frames, validating on %d", len(crops), task.upper(), len(validation[0]))
-    for epoch in range(1, recipe["epochs"] + 1):
-        model.train()
+    settings = LoopSettings(epochs=recipe["epochs"], learning_rate=recipe["learning_rate"], keep_best=True)
+    loop = TrainingLoop("fine-tuning", model, optimizer, settings, generator, state_path, resume_key)
+
+    def run_epoch(loop, epoch):
         if sampling is None:
             order = generator.permutation(len(crops))
         else:
             order = generator.choice(len(crops), size=len(crops), p=sampling)
-        losses = []
         for begin in range(0, len(order), recipe["batch_size"]):
             chunk = order[begin : begin + recipe["batch_size"]]
             if len(chunk) < 2:
@@ -92,22 +93,12 @@ def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu"):
             )
             images = torch.stack([erasing(image) for image in images]).to(device)
             mask = torch.ones(len(chunk), dtype=torch.bool, device=device)
-            loss = loss_function(model(images), targets[chunk].to(device), mask)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        scores = evaluate_frames(model, spec, task, validation, device)
-        history.append(
-            {"epoch": epoch, "train_loss": float(np.mean(losses)), **{f"validation_{k}": v for k, v in scores.items()}}
-        )
-        log.info(
-            "fine-tuning epoch %d: %s", epoch, ", ".join(f"{k}={v:.4f}" for k, v in history[-1].items() if k != "epoch")
-        )
-        if scores["score"] > best:
-            best, best_state = scores["score"], copy.deepcopy(model.state_dict())
-    log.info("keeping the epoch with validation score %.4f", best)
-    return best_state, history
+            loop.step(loss_function(model(images), targets[chunk].to(device), mask))
+
+    final, history = loop.run(
+        run_epoch, lambda evaluated: evaluate_frames(evaluated, spec, task, validation, device), log_learning_rate=False
+    )
+    return final.state_dict(), history
 
 
 @torch.no_grad()

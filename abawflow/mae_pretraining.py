@@ -9,6 +9,7 @@ from abawflow.errors import ConfigError
 from abawflow.face_samples import sample_face_crops
 from abawflow.features import preprocess
 from abawflow.reproducibility import seed_everything
+from abawflow.training_loop import LoopSettings, TrainingLoop
 from models.mae import MaskedAutoencoder
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,9 @@ def read_face_crops(face_tables, subjects, every=1):
     return sample_face_crops(face_tables, subjects, every)[0]
 
 
-def pretrain_mae(encoder, spec, crops, recipe, device="cpu"):
-    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (encoder state dict, history)."""
+def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, resume_key=None):
+    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (encoder state dict, history).
+    With ``state_path``, a killed run resumes after its last finished epoch (abawflow.training_loop)."""
     if not crops:
         raise ConfigError("MAE pre-training: no face crops in the training videos")
     seed_everything(recipe["seed"])
@@ -30,21 +32,17 @@ def pretrain_mae(encoder, spec, crops, recipe, device="cpu"):
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
     images = preprocess(crops, spec["input_size"], spec["mean"], spec["std"], spec.get("channels", "rgb"))
     generator = np.random.default_rng(recipe["seed"])
-    history = []
     log.info("MAE pre-training on %d crops, mask ratio %.2f", len(crops), recipe["mask_ratio"])
-    for epoch in range(1, recipe["epochs"] + 1):
-        model.train()
-        losses = []
+    settings = LoopSettings(epochs=recipe["epochs"], learning_rate=recipe["learning_rate"])
+    loop = TrainingLoop("MAE", model, optimizer, settings, generator, state_path, resume_key)
+
+    def run_epoch(loop, epoch):
         order = generator.permutation(len(images))
         for begin in range(0, len(order), recipe["batch_size"]):
             batch = images[order[begin : begin + recipe["batch_size"]]].to(device)
             flip = torch.from_numpy(generator.random(len(batch)) < 0.5).to(device)
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-            loss = model(batch)[0]
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history.append({"epoch": epoch, "reconstruction_loss": float(np.mean(losses))})
-        log.info("MAE epoch %d: reconstruction loss %.4f", epoch, history[-1]["reconstruction_loss"])
-    return model.encoder.state_dict(), history
+            loop.step(model(batch)[0])
+
+    final, history = loop.run(run_epoch, loss_name="reconstruction_loss", log_learning_rate=False)
+    return final.encoder.state_dict(), history

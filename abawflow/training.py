@@ -1,17 +1,15 @@
-"""One trainer for every task, driven by its TaskSpec: sliding windows, masked losses, window-averaged prediction."""
+"""Temporal training: sliding windows and recurrent segments, masked multi-task losses, window-averaged
+prediction. The epochs themselves run in the shared loop of abawflow.training_loop."""
 
-import copy
 import logging
-import math
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
 from abawflow.reproducibility import seed_everything
 from abawflow.tasks import TaskLayout, score_outputs
+from abawflow.training_loop import LoopSettings, TrainingLoop, create_optimizer
 from models.losses import create_loss
 from models.temporal import create_temporal_model
 
@@ -146,46 +144,6 @@ def create_task_losses(layout, recipe, sequences):
     return MultiTaskLoss(layout, losses, recipe.get("loss_weights"))
 
 
-def create_optimizer(name, parameters, learning_rate, weight_decay):
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
-    raise ConfigError(f"unknown optimizer {name!r}; choose adam or adamw")
-
-
-def learning_rate_factor(epoch, epochs, schedule="constant", warmup_epochs=0):
-    """Factor on the base learning rate in ``epoch`` (1-based): linear warm-up, then constant or cosine."""
-    if epoch <= warmup_epochs:
-        return epoch / (warmup_epochs + 1)
-    if schedule == "constant":
-        return 1.0
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * (epoch - warmup_epochs - 1) / max(epochs - warmup_epochs, 1)))
-    raise ConfigError(f"unknown learning-rate schedule {schedule!r}; choose constant or cosine")
-
-
-class ExponentialMovingAverage:
-    """EMA of the weights (paper 002): evaluation and the saved model use the averaged weights."""
-
-    def __init__(self, model, decay):
-        self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model):
-        for key, value in model.state_dict().items():
-            if value.is_floating_point():
-                self.state[key].mul_(self.decay).add_(value, alpha=1 - self.decay)
-            else:
-                self.state[key].copy_(value)
-
-    def averaged(self, model):
-        averaged = copy.deepcopy(model)
-        averaged.load_state_dict(self.state)
-        return averaged
-
-
 def class_balanced_weights(items, layout):
     """Sampling weight of each training window: the mean over its annotated frames of 1 / (frames of that
     frame's class), for the multiclass task; windows without such frames get the mean weight."""
@@ -215,43 +173,6 @@ def fold_sequences(sequences, folds, fold):
         [s for i, s in enumerate(sequences) if i not in held_out],
         [s for i, s in enumerate(sequences) if i in held_out],
     )
-
-
-def _training_state(epoch, model, optimizer, generator, history, resume_key, extra):
-    return {
-        "resume_key": resume_key,
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "window_order": generator.bit_generator.state,
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "history": history,
-        **extra,
-    }
-
-
-def _load_training_state(path, resume_key, model, optimizer, generator):
-    """Restore the state saved after an epoch; returns (last finished epoch, history, state), or (0, [], {})."""
-    path = Path(path)
-    if not path.exists():
-        return 0, [], {}
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a state file from another version: start over rather than fail
-        log.warning("ignoring the training state %s (%s); training from epoch 1", path, error)
-        return 0, [], {}
-    if state.get("resume_key") != resume_key:
-        log.warning("the training state %s belongs to other inputs or settings; training from epoch 1", path)
-        return 0, [], {}
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    generator.bit_generator.state = state["window_order"]
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    log.info("resuming after epoch %d from %s", state["epoch"], path)
-    return state["epoch"], state["history"], state
 
 
 def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None, resume_key=None):
@@ -291,7 +212,6 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
     optimizer = create_optimizer(
         recipe.get("optimizer", "adamw"), model.parameters(), recipe["learning_rate"], recipe["weight_decay"]
     )
-    ema = ExponentialMovingAverage(model, recipe["ema"]) if recipe.get("ema") else None
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])
     sampling = None
     if recipe.get("oversampling", "none") == "class_balanced":
@@ -299,13 +219,7 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
             raise ConfigError("class-balanced oversampling draws windows; recurrent encoders train on whole videos")
         sampling = class_balanced_weights(items, layout)
     generator = np.random.default_rng(recipe["seed"])
-    finished, history, saved = 0, [], {}
-    if state_path is not None:
-        finished, history, saved = _load_training_state(state_path, resume_key, model, optimizer, generator)
-    if ema is not None and "ema" in saved:
-        ema.state = saved["ema"]
-    best = {"score": saved.get("best_score", -math.inf), "epoch": saved.get("best_epoch", 0)}
-    best_weights = saved.get("best_weights")
+    loop = TrainingLoop(name, model, optimizer, LoopSettings.from_recipe(recipe), generator, state_path, resume_key)
     log.info(
         "%s: %d training windows, annotated frames with a face %s; model has %d parameters",
         name,
@@ -314,72 +228,39 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
         sum(p.numel() for p in model.parameters()),
     )
 
-    def optimisation_step(batch, losses, state=None):
+    def optimisation_step(batch, state=None):
         features, padding = [f.to(device) for f in batch["features"]], batch["padding"].to(device)
         if model.carries_state:
             outputs, state = model.forward_with_state(features, padding, state)
         else:
             outputs = model(features, padding)
         if batch["mask"].any():
-            loss = loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            if recipe.get("gradient_clip"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe["gradient_clip"])
-            optimizer.step()
-            if ema is not None:
-                ema.update(model)
-            losses.append(loss.item())
+            loop.step(loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device)))
         return detach_state(state)  # truncated back-propagation: gradients stop at the segment border
 
-    patience = recipe.get("patience", 0)
-    for epoch in range(finished + 1, recipe["epochs"] + 1):
-        if patience and epoch - best["epoch"] > patience and best["epoch"] > 0:
-            log.info("%s: early stop after epoch %d, best epoch %d", name, epoch - 1, best["epoch"])
-            break
-        factor = learning_rate_factor(
-            epoch, recipe["epochs"], recipe.get("schedule", "constant"), recipe.get("warmup_epochs", 0)
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = recipe["learning_rate"] * factor
-        model.train()
-        losses = []
+    def run_epoch(loop, epoch):
         if model.carries_state:
             for segments in segment_batches(train_sequences, recipe["window"], recipe["batch_size"], generator):
                 state = None
                 for segment in segments:
-                    state = optimisation_step(collate(segment, recipe["window"], True), losses, state)
+                    state = optimisation_step(collate(segment, recipe["window"], True), state)
+            return
+        if sampling is None:
+            order = generator.permutation(len(items))
         else:
-            if sampling is None:
-                order = generator.permutation(len(items))
-            else:
-                order = generator.choice(len(items), size=len(items), p=sampling)
-            for begin in range(0, len(order), recipe["batch_size"]):
-                chunk = [items[i] for i in order[begin : begin + recipe["batch_size"]]]
-                optimisation_step(collate(chunk, recipe["window"], True), losses)
-        row = {"epoch": epoch, "learning_rate": recipe["learning_rate"] * factor, "train_loss": float(np.mean(losses))}
-        evaluated = ema.averaged(model) if ema is not None else model
-        if sequences.get("validation"):
-            scores = evaluate(layout.tasks, evaluated, sequences["validation"], recipe, device)
-            row.update({f"validation_{k}": v for k, v in scores.items()})
-            if patience and scores["score"] > best["score"]:
-                best = {"score": scores["score"], "epoch": epoch}
-                best_weights = copy.deepcopy(evaluated.state_dict())
-        history.append(row)
-        if state_path is not None:
-            extra = {"best_score": best["score"], "best_epoch": best["epoch"]}
-            if best_weights is not None:
-                extra["best_weights"] = best_weights
-            if ema is not None:
-                extra["ema"] = ema.state
-            with atomic_path(state_path) as temporary:
-                torch.save(_training_state(epoch, model, optimizer, generator, history, resume_key, extra), temporary)
-        log.info("%s epoch %d: %s", name, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
-    final = ema.averaged(model) if ema is not None else model
-    if patience and best_weights is not None:
-        final.load_state_dict(best_weights)
-        log.info("%s: keeping epoch %d (validation score %.4f)", name, best["epoch"], best["score"])
-    return final, history
+            order = generator.choice(len(items), size=len(items), p=sampling)
+        for begin in range(0, len(order), recipe["batch_size"]):
+            optimisation_step(
+                collate([items[i] for i in order[begin : begin + recipe["batch_size"]]], recipe["window"], True)
+            )
+
+    validate = None
+    if sequences.get("validation"):
+
+        def validate(evaluated):
+            return evaluate(layout.tasks, evaluated, sequences["validation"], recipe, device)
+
+    return loop.run(run_epoch, validate)
 
 
 def decode_tasks(layout, outputs):

@@ -4,8 +4,11 @@ pre-training differ only in how an epoch draws its batches and computes a loss, 
 """
 
 import copy
+import hashlib
+import json
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,13 @@ from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
 
 log = logging.getLogger("abawflow.training")
+
+
+def resume_key(settings, inputs):
+    """What a saved training state belongs to: the run's settings (params, code fingerprint) and its input
+    files as they are now (path, size, modification time)."""
+    files = [(str(path), os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in inputs]
+    return hashlib.sha256(json.dumps([settings, files], sort_keys=True, default=str).encode()).hexdigest()
 
 
 def create_optimizer(name, parameters, learning_rate, weight_decay):

@@ -59,3 +59,34 @@ def test_pretraining_lowers_the_reconstruction_loss_on_real_faces():
     state, history = pretrain_mae(encoder, spec, crops, recipe)
     assert history[-1]["reconstruction_loss"] < 0.7 * history[0]["reconstruction_loss"]
     assert set(state) == set(tiny_vit().state_dict())  # the encoder alone: the decoder is dropped
+
+
+def test_pretraining_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
+    """MAE runs in the shared training loop: a killed job goes on from its last finished epoch."""
+    crops, _ = fixture_crops()
+    crops = [np.ascontiguousarray(c) for c in crops]
+    spec = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
+    recipe = {
+        "seed": 0,
+        "epochs": 3,
+        "batch_size": 4,
+        "learning_rate": 2e-3,
+        "weight_decay": 0.0,
+        "mask_ratio": 0.75,
+        "decoder_width": 32,
+        "decoder_layers": 1,
+        "decoder_heads": 2,
+    }
+
+    def encoder():
+        torch.manual_seed(0)
+        return tiny_vit()
+
+    uninterrupted, history = pretrain_mae(encoder(), spec, crops, recipe)
+    state = tmp_path / "mae_state.pt"
+    pretrain_mae(encoder(), spec, crops, dict(recipe, epochs=1), state_path=state, resume_key="same inputs")
+    assert torch.load(state, weights_only=True)["epoch"] == 1
+    resumed, resumed_history = pretrain_mae(encoder(), spec, crops, recipe, state_path=state, resume_key="same inputs")
+    assert resumed_history == history
+    for name, tensor in uninterrupted.items():
+        assert torch.equal(tensor, resumed[name]), name

@@ -8,14 +8,8 @@ from test_training import MODEL, RECIPE, make_sequences
 from abawflow.errors import ConfigError
 from abawflow.sequences import Sequence
 from abawflow.tasks import TaskLayout
-from abawflow.training import (
-    ExponentialMovingAverage,
-    class_balanced_weights,
-    fold_sequences,
-    learning_rate_factor,
-    make_windows,
-    train,
-)
+from abawflow.training import class_balanced_weights, fold_sequences, make_windows, train
+from abawflow.training_loop import ExponentialMovingAverage, learning_rate_factor
 
 
 def test_warm_up_then_cosine():

@@ -1,5 +1,7 @@
 """Rule fine_tune_backbone: a backbone fine-tuned on the aligned training frames of one task."""
 
+from pathlib import Path
+
 import polars as pl
 import torch
 
@@ -8,6 +10,7 @@ from abawflow.atomic import atomic_path
 from abawflow.devices import resolve_device
 from abawflow.fine_tuning import fine_tune, read_labelled_crops
 from abawflow.rule_runner import run
+from abawflow.training_loop import resume_key
 from models.backbones import build_backbone
 
 
@@ -23,7 +26,10 @@ def main(snakemake):
     for split in ("train", "validation"):
         subjects = splits.filter(pl.col("split") == split)["subject"].to_list()
         data[split] = read_labelled_crops(list(snakemake.input.faces), labels, subjects, recipe["every"])
-    state, history = fine_tune(backbone, base, task, data["train"], data["validation"], recipe, device)
+    # Per-epoch state beside the output, so that a killed job resumes; it belongs to these inputs and settings.
+    state_path = Path(snakemake.output.weights).with_name("fine_tuning_state.pt")
+    key = resume_key([dict(snakemake.params.base), task, recipe, snakemake.params.code], snakemake.input)
+    state, history = fine_tune(backbone, base, task, data["train"], data["validation"], recipe, device, state_path, key)
     with atomic_path(snakemake.output.weights) as temporary:
         torch.save(
             {"kind": "fine_tuned", "base": name, "task": task, "width": base["output_width"], "state_dict": state},
@@ -31,6 +37,7 @@ def main(snakemake):
         )
     with atomic_path(snakemake.output.history) as temporary:
         pl.DataFrame(history).write_csv(temporary)
+    state_path.unlink(missing_ok=True)
 
 
 run(snakemake, main)  # noqa: F821

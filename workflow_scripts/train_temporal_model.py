@@ -1,9 +1,6 @@
 """Rule train_temporal_model: one run (fold, seed) of one experiment's model for its task or tasks."""
 
-import hashlib
-import json
 import logging
-import os
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +12,7 @@ from abawflow.devices import resolve_device
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
 from abawflow.training import fold_sequences, train
+from abawflow.training_loop import resume_key
 
 log = logging.getLogger("abawflow.train")
 
@@ -40,13 +38,8 @@ def main(snakemake):
         )
     # Per-epoch state, so that a killed job resumes; it belongs to these exact inputs and settings.
     state_path = Path(snakemake.output.model).with_name("training_state.pt")
-    resume_key = fingerprint(
-        snakemake.params.model,
-        recipe,
-        snakemake.params.code,
-        [(str(path), os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in snakemake.input],
-    )
-    model, history = train(tasks, sequences, snakemake.params.model, recipe, device, state_path, resume_key)
+    key = resume_key([snakemake.params.model, recipe, snakemake.params.code], snakemake.input)
+    model, history = train(tasks, sequences, snakemake.params.model, recipe, device, state_path, key)
     with atomic_path(snakemake.output.model) as temporary:
         torch.save(
             {
@@ -62,10 +55,6 @@ def main(snakemake):
     with atomic_path(snakemake.output.history) as temporary:
         pl.DataFrame(history).write_csv(temporary)
     state_path.unlink(missing_ok=True)
-
-
-def fingerprint(*parts):
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 run(snakemake, main)  # noqa: F821
