@@ -109,6 +109,50 @@ def find_videos(video_root):
     return videos
 
 
+class SubjectRegister:
+    """Subjects (person-videos) as the files name them: ``<video>`` or ``<video>_left``/``_right``."""
+
+    def __init__(self, root, video_folder):
+        self.root, self.video_root = Path(root), Path(root) / video_folder
+        self.videos = find_videos(self.video_root)
+        self.subjects = {}
+
+    def add(self, subject, source):
+        video, person = split_subject(subject)
+        if video not in self.videos:
+            raise DatasetLayoutError(f"{source}: refers to video {video!r}, which is not under {self.video_root}")
+        self.subjects[subject] = (video, str(self.videos[video].relative_to(self.root)), person)
+
+    def table(self):
+        return pl.DataFrame(
+            [(name, *self.subjects[name]) for name in sorted(self.subjects)],
+            schema=["subject", "video", "video_path", "person"],
+            orient="row",
+        )
+
+
+def annotation_folder_of(root, annotation_folder, challenge_folders, task):
+    folder = Path(root) / annotation_folder / challenge_folders[task]
+    if not folder.is_dir():
+        raise DatasetLayoutError(f"{folder}: annotation folder of the {task.upper()} task not found")
+    return folder
+
+
+def index_subjects(root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS)):
+    """The person-videos the annotation files and test lists name, from their names alone (no label is read):
+    a table (subject, video, video_path, person), the same as ``index_dataset``'s."""
+    register = SubjectRegister(root, video_folder)
+    for task in tasks:
+        folder = annotation_folder_of(root, annotation_folder, challenge_folders, task)
+        for split_folder in SPLIT_FOLDERS.values():
+            for path in sorted((folder / split_folder).glob("*.txt")):
+                register.add(path.stem, path)
+        test_path = Path(root) / test_lists[task]
+        for name in read_name_list(test_path):
+            register.add(name, test_path)
+    return register.table()
+
+
 def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS)):
     """Index a dataset in the Aff-Wild2 layout.
 
@@ -117,20 +161,12 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
     label table (subject, frame, annotated, label columns).
     """
     root = Path(root)
-    videos = find_videos(root / video_folder)
-    subjects, split_rows, labels = {}, [], {}
-
-    def register(subject, source):
-        video, person = split_subject(subject)
-        if video not in videos:
-            raise DatasetLayoutError(f"{source}: refers to video {video!r}, which is not under {root / video_folder}")
-        subjects[subject] = (video, str(videos[video].relative_to(root)), person)
+    register = SubjectRegister(root, video_folder)
+    split_rows, labels = [], {}
 
     for task in tasks:
         spec = TASKS[task]
-        folder = root / annotation_folder / challenge_folders[task]
-        if not folder.is_dir():
-            raise DatasetLayoutError(f"{folder}: annotation folder of the {task.upper()} task not found")
+        folder = annotation_folder_of(root, annotation_folder, challenge_folders, task)
         task_labels, seen = [], {}
         for split, split_folder in SPLIT_FOLDERS.items():
             files = sorted((folder / split_folder).glob("*.txt"))
@@ -143,7 +179,7 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
                         f"{path}: {subject!r} is annotated in both {seen[subject]} and {split_folder}"
                     )
                 seen[subject] = split_folder
-                register(subject, path)
+                register.add(subject, path)
                 frames, values, annotated = read_annotation_file(path, spec)
                 table = pl.DataFrame({"subject": [subject] * len(frames), "frame": frames, "annotated": annotated})
                 table = table.with_columns(
@@ -157,15 +193,11 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
                 raise DatasetLayoutError(
                     f"{test_path}: {name!r} is a test video but also has a {seen[name]} annotation"
                 )
-            register(name, test_path)
+            register.add(name, test_path)
             split_rows.append((task, name, "test", str(test_path.relative_to(root))))
         labels[task] = pl.concat(task_labels)
         if spec.kind.integer_labels:
             labels[task] = labels[task].with_columns(pl.col("expression").cast(pl.Int8))
-    subject_table = pl.DataFrame(
-        [(name, *subjects[name]) for name in sorted(subjects)],
-        schema=["subject", "video", "video_path", "person"],
-        orient="row",
-    )
+    subject_table = register.table()
     split_table = pl.DataFrame(split_rows, schema=["task", "subject", "split", "source"], orient="row")
     return subject_table, split_table, labels

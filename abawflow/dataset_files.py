@@ -19,17 +19,39 @@ def aff_wild2_index_files(root, annotation_folder, challenge_folders, test_lists
         for split_folder in SPLIT_FOLDERS.values():
             paths.extend(sorted((root / annotation_folder / challenge_folders[task] / split_folder).glob("*.txt")))
         paths.append(root / test_lists[task])
-    videos = root / video_folder
-    if videos.is_dir():
-        paths.extend(sorted(p for p in videos.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
-    return paths
+    return paths + aff_wild2_videos(root, video_folder)
 
 
-def fingerprint_files(root, paths):
-    """Digest of each existing file's path (relative to root), size and modification time, and of which
-    listed files are missing; the number of files found."""
+def aff_wild2_subject_names(root, annotation_folder, challenge_folders, test_lists, tasks):
+    """The subject names the annotation files and test lists name (their labels are not read): what the
+    subjects table depends on besides the videos. A missing file adds nothing; the index rule reports it."""
     root = Path(root)
-    digest = hashlib.sha256()
+    names = set()
+    for task in tasks:
+        for split_folder in SPLIT_FOLDERS.values():
+            names.update(
+                p.stem for p in (root / annotation_folder / challenge_folders[task] / split_folder).glob("*.txt")
+            )
+        try:
+            lines = (root / test_lists[task]).read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        names.update(line.strip() for line in lines if line.strip())
+    return sorted(names)
+
+
+def aff_wild2_videos(root, video_folder):
+    videos = Path(root) / video_folder
+    if not videos.is_dir():
+        return []
+    return sorted(p for p in videos.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def fingerprint_files(root, paths, names=()):
+    """Digest of each existing file's path (relative to root), size and modification time, of which
+    listed files are missing, and of ``names``; the number of files found."""
+    root = Path(root)
+    digest = hashlib.sha256("\0".join(names).encode())
     found = 0
     for path in paths:
         path = Path(path)

@@ -7,7 +7,12 @@ min_version("9.0")
 
 try:
     from abawflow.code_fingerprint import code_fingerprint
-    from abawflow.dataset_files import aff_wild2_index_files, fingerprint_files
+    from abawflow.dataset_files import (
+        aff_wild2_index_files,
+        aff_wild2_subject_names,
+        aff_wild2_videos,
+        fingerprint_files,
+    )
     from abawflow.plan import (
         MTL,
         MTL_TASKS,
@@ -78,6 +83,24 @@ def dataset_files():
             dataset["video_folder"],
             TASKS,
         ),
+    )
+
+
+def dataset_subjects():
+    """What the subjects table (and so face detection) depends on: the subject names the annotation
+    files and test lists give, and the videos; not the labels."""
+    if DATASET_ROOT in GENERATED_ROOTS:
+        return config_params(GENERATED_ROOTS[DATASET_ROOT])
+    dataset = config["dataset"]
+    names = aff_wild2_subject_names(
+        DATASET_ROOT,
+        dataset["annotation_folder"],
+        dataset["challenge_folders"],
+        dataset["test_lists"],
+        TASKS,
+    )
+    return fingerprint_files(
+        DATASET_ROOT, aff_wild2_videos(DATASET_ROOT, dataset["video_folder"]), names
     )
 
 

@@ -2,6 +2,8 @@ rule detect_and_align_faces:
     input:
         root=DATASET_ROOT,
         subjects="results/index/subjects.parquet",
+        # Labels are checked before hours of detection, but a re-indexed label does not redo it.
+        labels_checked=ancient("results/index/splits.parquet"),
     output:
         "results/faces/shard{shard}.parquet",
     log:

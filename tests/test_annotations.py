@@ -127,3 +127,12 @@ def test_index_dataset_test_video_with_labels_is_rejected(tmp_path):
     write(tmp_path / lists["au"], "a\n")
     with pytest.raises(DatasetLayoutError, match="'a' is a test video but also has a Train_Set annotation"):
         index_dataset(tmp_path, "ann", folders, lists)
+
+
+def test_subjects_from_file_names_alone_equal_the_full_index(tmp_path):
+    """index_videos reads names only; its table is the one the full index builds."""
+    from abawflow.annotations import index_subjects
+
+    folders, lists = make_layout(tmp_path)
+    subjects, _, _ = index_dataset(tmp_path, "ann", folders, lists)
+    assert index_subjects(tmp_path, "ann", folders, lists).equals(subjects)

@@ -101,4 +101,5 @@ def test_generic_cluster_profile_submits_through_sbatch(slurm_cluster, small_dag
         "detect_and_align_faces",
         "extract_features",
         "index_annotations",
+        "index_videos",
     ]

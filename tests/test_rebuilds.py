@@ -208,22 +208,27 @@ def test_a_config_with_its_keys_in_another_order_replans_nothing(edited_workflow
 
 
 def test_the_index_notices_added_removed_and_edited_dataset_files(small_dag_run, tmp_path):
-    """A user's dataset root: its folder's time stamp hides changes deep inside it; the index sees them."""
+    """A user's dataset root: its folder's time stamp hides changes deep inside it; the index sees them.
+    A label change re-indexes the labels only; a new subject or video redoes the faces too."""
     snakefile, workdir, configs = small_dag_run
     shutil.copytree(workdir / "resources" / "demo", tmp_path / "user_data")
     configs = [*configs, layered(tmp_path, "user.yaml", "dataset: {root: user_data}\n")]
-    target = "results/index/splits.parquet"
-    result = snakemake(tmp_path, target, configs=configs, snakefile=snakefile)
+    targets = ["results/index/splits.parquet", "results/faces/shard0of2.parquet", "results/faces/shard1of2.parquet"]
+
+    def planned():
+        return rules_of(plan(tmp_path, *targets, configs=configs, snakefile=snakefile))
+
+    result = snakemake(tmp_path, *targets, configs=configs, snakefile=snakefile)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert plan(tmp_path, target, configs=configs, snakefile=snakefile) == []
+    assert planned() == set()
     annotations = tmp_path / "user_data" / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set"
-    first = sorted(annotations.glob("*.txt"))[0]
+    elsewhere = {p.stem for p in annotations.parents[1].rglob("*.txt") if annotations.parent not in p.parents}
+    first = next(p for p in sorted(annotations.glob("*.txt")) if p.stem in elsewhere)
     moved = first.rename(tmp_path / "moved.txt")  # removed (a rename keeps the time stamp)
-    assert rules_of(plan(tmp_path, target, configs=configs, snakefile=snakefile)) == {"index_annotations"}
+    assert planned() == {"index_annotations"}  # the subject is still named by another task's files
     moved.rename(first)  # back as it was
-    assert plan(tmp_path, target, configs=configs, snakefile=snakefile) == []
-    (annotations / "extra_video.txt").write_text("valence,arousal\n")  # added
-    assert rules_of(plan(tmp_path, target, configs=configs, snakefile=snakefile)) == {"index_annotations"}
-    (annotations / "extra_video.txt").unlink()
-    first.write_text(first.read_text() + "0.1,0.1\n")  # edited
-    assert rules_of(plan(tmp_path, target, configs=configs, snakefile=snakefile)) == {"index_annotations"}
+    assert planned() == set()
+    first.write_text(first.read_text() + "0.1,0.1\n")  # edited: labels only
+    assert planned() == {"index_annotations"}
+    (annotations / "new_subject.txt").write_text("valence,arousal\n")  # a subject no file named before
+    assert planned() == {"index_annotations", "index_videos", "detect_and_align_faces"}

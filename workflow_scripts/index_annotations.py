@@ -1,4 +1,4 @@
-"""Rule index_annotations: annotation files and test lists -> Parquet tables."""
+"""Rule index_annotations: annotation files and test lists -> split and label tables (validated line by line)."""
 
 import logging
 
@@ -11,7 +11,7 @@ log = logging.getLogger("abawflow.index")
 
 def main(snakemake):
     params = snakemake.params
-    subjects, splits, labels = index_dataset(
+    _, splits, labels = index_dataset(
         snakemake.input[0],
         params.annotation_folder,
         params.challenge_folders,
@@ -26,7 +26,6 @@ def main(snakemake):
     for (task, split), group in splits.group_by(["task", "split"], maintain_order=True):
         log.info("%s %s: %d videos", task.upper(), split, len(group))
     write_parquet(splits, snakemake.output.splits)
-    write_parquet(subjects, snakemake.output.subjects)
 
 
 run(snakemake, main)  # noqa: F821
