@@ -13,21 +13,23 @@ from abawflow.submission import output_columns
 KEYS = ["subject", "split", "frame", "face_found"]
 
 
-def average_predictions(task, tables, weights=None, names=None):
-    """Weighted mean of the output columns of prediction tables covering the same frames."""
+def average_predictions(tasks, tables, weights=None, names=None):
+    """Weighted mean of the output columns of ``tasks`` (one task, or several in one table: the MTL
+    challenge's) of prediction tables covering the same frames."""
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
     names = names or [f"member {index}" for index in range(len(tables))]
     weights = np.ones(len(tables)) if weights is None else np.asarray(weights, dtype=np.float64)
     if len(weights) != len(tables) or (weights < 0).any() or weights.sum() <= 0:
         raise ConfigError(f"ensemble weights {weights.tolist()} must be {len(tables)} non-negative numbers, not all 0")
-    columns = output_columns(task)
+    columns = [column for task in tasks for column in output_columns(task)]
     reference = tables[0].select(KEYS).sort(["subject", "frame"])
     total = np.zeros((reference.height, len(columns)))
     for name, table, weight in zip(names, tables, weights, strict=True):
         table = table.sort(["subject", "frame"])
         if not table.select(KEYS).equals(reference):
             raise ConfigError(
-                f"{task.upper()} ensemble: {name}'s predictions cover other frames than {names[0]}'s; "
-                "members must predict the same videos"
+                f"{'/'.join(t.upper() for t in tasks)} ensemble: {name}'s predictions cover other frames than "
+                f"{names[0]}'s; members must predict the same videos"
             )
         total += weight * table.select(columns).to_numpy().astype(np.float64)
     values = total / weights.sum()

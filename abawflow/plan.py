@@ -164,8 +164,9 @@ class Ensemble:
     name: str
     members: tuple
     weights: tuple
-    tasks: tuple
+    tasks: tuple  # the video tasks it averages
     postprocess: MappingProxyType
+    mtl: bool = False  # averages its members' MTL-challenge predictions too
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class Plan:
     ensembles: MappingProxyType  # name -> Ensemble
     submitted: MappingProxyType  # video task -> experiment or ensemble
     mtl_experiments: tuple
+    mtl_ensembles: tuple
     mtl_submitted: str | None
     submission_format: str
 
@@ -228,9 +230,10 @@ def compile_plan(config, validate=True):
     tasks = tuple(task for task in config["tasks"] if task != MTL)
     backbones = _compile_backbones(config["backbones"], tasks)
     experiments = _compile_experiments(config, tasks, backbones)
-    ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks)
+    ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks, MTL in config["tasks"])
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
     mtl_experiments = tuple(name for name, e in experiments.items() if e.mtl)
+    mtl_ensembles = tuple(name for name, e in ensembles.items() if e.mtl)
     for experiment in experiments.values():
         check_components(experiment)
     return Plan(
@@ -242,7 +245,8 @@ def compile_plan(config, validate=True):
         ensembles=MappingProxyType(ensembles),
         submitted=MappingProxyType(submitted),
         mtl_experiments=mtl_experiments,
-        mtl_submitted=_compile_mtl_submission(config, mtl_experiments),
+        mtl_ensembles=mtl_ensembles,
+        mtl_submitted=_compile_mtl_submission(config, mtl_experiments, mtl_ensembles),
         submission_format=config["submission"].get("format", "abaw5"),
     )
 
@@ -345,7 +349,7 @@ def _compile_experiments(config, tasks, backbones):
     return experiments
 
 
-def _compile_ensembles(configured, experiments, tasks):
+def _compile_ensembles(configured, experiments, tasks, mtl_run):
     ensembles = {}
     for name, ensemble in configured.items():
         if name in experiments:
@@ -361,8 +365,10 @@ def _compile_ensembles(configured, experiments, tasks):
         if len(weights) != len(members):
             raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
         common = [task for task in tasks if all(task in experiments[m].tasks for m in members)]
+        if mtl_run and all(experiments[m].mtl for m in members):
+            common.append(MTL)
         covered = ensemble.get("tasks", common)
-        missing = [task for task in covered if task not in common]
+        missing = [task for task in covered if task not in common and (task != MTL or mtl_run)]
         if missing:
             raise ConfigError(
                 f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
@@ -371,8 +377,9 @@ def _compile_ensembles(configured, experiments, tasks):
             name=name,
             members=tuple(members),
             weights=tuple(float(w) for w in weights),
-            tasks=tuple(covered),
+            tasks=tuple(task for task in covered if task != MTL),
             postprocess=frozen(ensemble.get("postprocess", {})),
+            mtl=mtl_run and MTL in covered,
         )
     return ensembles
 
@@ -393,14 +400,14 @@ def _compile_submission(configured, tasks, candidates):
     return submitted
 
 
-def _compile_mtl_submission(config, mtl_experiments):
+def _compile_mtl_submission(config, mtl_experiments, mtl_ensembles):
     if MTL not in config["tasks"]:
         return None
     name = config["submission"].get(MTL) or (mtl_experiments[0] if mtl_experiments else None)
-    if name is not None and name not in mtl_experiments:
+    if name is not None and name not in mtl_experiments + mtl_ensembles:
         raise ConfigError(
-            f"config.yaml: submission.mtl is {name!r}, but the experiments that train the mtl challenge are: "
-            f"{', '.join(mtl_experiments) or 'none'}"
+            f"config.yaml: submission.mtl is {name!r}, but the experiments and ensembles of the mtl challenge "
+            f"are: {', '.join(mtl_experiments + mtl_ensembles) or 'none'}"
         )
     return name
 

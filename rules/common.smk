@@ -251,6 +251,22 @@ def ensemble_weights(wildcards):
     return list(PLAN.ensembles[wildcards.ensemble].weights)
 
 
+def ensemble_tasks(wildcards):
+    """The tasks whose outputs one ensemble table averages: a video task, or the three of the MTL challenge."""
+    return list(MTL_TASKS) if wildcards.task == MTL else [wildcards.task]
+
+
+def ensemble_labels(wildcards):
+    if wildcards.task == MTL:
+        return expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS)
+    return [f"results/index/labels_{wildcards.task}.parquet"]
+
+
+def mtl_scored():
+    """The MTL challenge's experiments, then its ensembles."""
+    return [*PLAN.mtl_experiments, *PLAN.mtl_ensembles]
+
+
 def ensemble_postprocess(wildcards):
     return canonical(PLAN.ensembles[wildcards.ensemble].postprocess)
 

@@ -1,11 +1,13 @@
 rule ensemble_predictions:
     input:
         members=ensemble_member_predictions,
-        labels="results/index/labels_{task}.parquet",
+        labels=ensemble_labels,
     output:
         "results/predictions/{task}/{ensemble}.parquet",
     log:
         "logs/ensemble_predictions/{task}/{ensemble}.log",
+    wildcard_constraints:
+        task="|".join([*TASKS, MTL]),  # mtl: the members' MTL-challenge predictions
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -15,6 +17,7 @@ rule ensemble_predictions:
     params:
         members=ensemble_members,
         weights=ensemble_weights,
+        tasks=ensemble_tasks,
         postprocess=ensemble_postprocess,
         code=script_fingerprint("ensemble_predictions.py"),
     script:

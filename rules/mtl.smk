@@ -97,10 +97,7 @@ rule predict_mtl:
 
 rule evaluate_mtl:
     input:
-        predictions=expand(
-            "results/predictions/mtl/{experiment}.parquet",
-            experiment=list(PLAN.mtl_experiments),
-        ),
+        predictions=expand("results/predictions/mtl/{name}.parquet", name=mtl_scored()),
         labels=expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS),
     output:
         csv="results/metrics/mtl.csv",
@@ -114,7 +111,7 @@ rule evaluate_mtl:
         mem_mb=4000,
         runtime=30,
     params:
-        experiments=list(PLAN.mtl_experiments),
+        experiments=mtl_scored(),
         tasks=list(MTL_TASKS),
         submitted=PLAN.mtl_submitted,
         code=script_fingerprint("evaluate_mtl.py"),

@@ -36,3 +36,25 @@ def test_members_must_cover_the_same_frames():
     with pytest.raises(ConfigError, match="weights"):
         average_predictions("va", [first, first], weights=[0, 0])
     assert isinstance(average_predictions("va", [first]), pl.DataFrame)
+
+
+def test_an_mtl_ensemble_averages_all_three_tasks_columns():
+    """The MTL challenge's prediction table holds VA, EXPR and AU outputs side by side; all are averaged."""
+    from abawflow.ensembles import KEYS
+
+    rng = np.random.default_rng(1)
+
+    def mtl_table():
+        parts = [
+            table("va", rng.uniform(-1, 1, (6, 2))),
+            table("expr", rng.dirichlet(np.ones(8), 6)),
+            table("au", rng.uniform(0, 1, (6, 12))),
+        ]
+        return pl.concat([parts[0], *(p.drop(KEYS) for p in parts[1:])], how="horizontal")
+
+    first, second = mtl_table(), mtl_table()
+    averaged = average_predictions(["va", "expr", "au"], [first, second])
+    for column in ["predicted_valence", "probability_Anger", "probability_AU12"]:
+        expected = (first[column].to_numpy() + second[column].to_numpy()) / 2
+        assert averaged[column].to_numpy() == pytest.approx(expected, abs=1e-6), column
+    assert averaged.columns == first.columns

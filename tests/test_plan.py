@@ -204,7 +204,7 @@ def test_a_task_that_no_experiment_trains(config):
 
 def test_the_mtl_submission_must_train_the_mtl_challenge(config):
     config["submission"]["mtl"] = "gru"
-    mistake(config, "submission.mtl is 'gru', but the experiments that train the mtl challenge are: mtl_feedback")
+    mistake(config, "submission.mtl is 'gru', but the experiments and ensembles of the mtl challenge are: mtl_feedback")
 
 
 def test_a_fine_tuned_backbone_on_an_undefined_base(config):
@@ -279,3 +279,22 @@ def layered_over(base, layer):
 def test_the_shipped_configs_compile(default_config, repository, layer):
     plan = compile_plan(layered_over(default_config, yaml.safe_load((repository / layer).read_text())))
     assert plan.experiments and all(plan.submitted.values())
+
+
+def test_an_ensemble_of_mtl_experiments_averages_the_mtl_challenge(config):
+    config["experiments"]["mtl_basic"] = {
+        "tasks": ["mtl"],
+        "backbones": ["fer_mini_xception"],
+        "framework": {"name": "basic"},
+    }
+    config["ensembles"]["mtl_pair"] = {"members": ["mtl_feedback", "mtl_basic"]}
+    config["submission"]["mtl"] = "mtl_pair"
+    plan = compile_plan(config)
+    assert plan.ensembles["mtl_pair"].mtl and plan.ensembles["mtl_pair"].tasks == ()
+    assert plan.mtl_ensembles == ("mtl_pair",) and plan.mtl_submitted == "mtl_pair"
+    assert not plan.ensembles["three_encoders"].mtl
+
+
+def test_an_mtl_ensemble_needs_mtl_members(config):
+    config["ensembles"]["mixed"] = {"members": ["mtl_feedback", "gru"], "tasks": ["mtl"]}
+    mistake(config, "ensembles.mixed covers mtl, which not every member trains")

@@ -19,8 +19,9 @@ def metrics(workdir, experiment="transformer"):
     return {(task, metric): value for task, metric, value in table.select("task", "metric", "value").rows()}
 
 
-def mtl_metrics(workdir):
-    return pl.read_csv(workdir / "results" / "metrics" / "mtl.csv").row(0, named=True)
+def mtl_metrics(workdir, experiment="mtl_feedback"):
+    table = pl.read_csv(workdir / "results" / "metrics" / "mtl.csv")
+    return table.filter(pl.col("experiment") == experiment).row(0, named=True)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,17 @@ def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
     assert [line.split(",")[0] for line in lines[1:]] == test_list
     assert all(len(line.split(",")) == 16 for line in lines[1:])
     assert images.filter(pl.col("split") == "test").height == len(test_list)
+    # An ensemble of MTL experiments is scored beside them and averages all three tasks' outputs.
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "mtl.csv")
+    assert sorted(table["experiment"].to_list()) == ["mtl_basic", "mtl_feedback", "mtl_pair"]
+    folder = tiny_run / "results" / "predictions" / "mtl"
+    members = [
+        pl.read_parquet(folder / f"{name}.parquet").sort("subject", "frame") for name in ("mtl_feedback", "mtl_basic")
+    ]
+    ensemble = pl.read_parquet(folder / "mtl_pair.parquet").sort("subject", "frame")
+    for column in ("predicted_valence", "probability_Happiness", "probability_AU12"):
+        mean = (members[0][column].to_numpy() + members[1][column].to_numpy()) / 2
+        assert np.allclose(ensemble[column].to_numpy(), mean, atol=1e-6), column
     # The crops went straight to the features: no detection ran on them.
     faces = pl.read_parquet(tiny_run / "results" / "mtl" / "faces.parquet", columns=["face_found", "score"])
     assert faces["face_found"].all() and faces.height == images.height

@@ -1,4 +1,4 @@
-"""Rule ensemble_predictions: one task's member predictions -> their (weighted) average."""
+"""Rule ensemble_predictions: one task's member predictions (or the MTL challenge's) -> their weighted average."""
 
 import polars as pl
 
@@ -9,11 +9,12 @@ from abawflow.rule_runner import run
 
 
 def main(snakemake):
-    task = snakemake.wildcards.task
+    tasks = snakemake.params.tasks
     tables = [pl.read_parquet(path) for path in snakemake.input.members]
-    averaged = average_predictions(task, tables, snakemake.params.weights, snakemake.params.members)
-    labels = pl.read_parquet(snakemake.input.labels)
-    write_parquet(postprocess(task, averaged, snakemake.params.postprocess, labels), snakemake.output[0])
+    averaged = average_predictions(tasks, tables, snakemake.params.weights, snakemake.params.members)
+    for task, path in zip(tasks, snakemake.input.labels, strict=True):
+        averaged = postprocess(task, averaged, snakemake.params.postprocess, pl.read_parquet(path))
+    write_parquet(averaged, snakemake.output[0])
 
 
 run(snakemake, main)  # noqa: F821
