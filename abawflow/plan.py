@@ -189,10 +189,20 @@ class Plan:
 
     @property
     def scored(self):
-        """(task, name) of every scored prediction table: trained experiments, then ensembles."""
-        return tuple((task, name) for name, e in self.experiments.items() for task in e.tasks) + tuple(
-            (task, name) for name, e in self.ensembles.items() for task in e.tasks
+        """(task, name) of every scored prediction table, per task (in `tasks` order) its experiments, then
+        its ensembles, each by name: an order that does not depend on the order of keys in the config."""
+        return tuple(
+            (task, name)
+            for task in self.tasks
+            for group in (self.experiments, self.ensembles)
+            for name in sorted(group)
+            if task in group[name].tasks
         )
+
+    @property
+    def mtl_scored(self):
+        """The MTL challenge's experiments, then its ensembles, each by name."""
+        return tuple(sorted(self.mtl_experiments)) + tuple(sorted(self.mtl_ensembles))
 
     def target_tasks(self, experiment, target):
         """The tasks one training target covers: a task, every task of a multi-task experiment, or the

@@ -263,8 +263,7 @@ def ensemble_labels(wildcards):
 
 
 def mtl_scored():
-    """The MTL challenge's experiments, then its ensembles."""
-    return [*PLAN.mtl_experiments, *PLAN.mtl_ensembles]
+    return list(PLAN.mtl_scored)
 
 
 def ensemble_postprocess(wildcards):

@@ -83,6 +83,7 @@ def test_params_do_not_depend_on_the_key_order_of_the_config(config):
         return value
 
     plan, shuffled = compile_plan(config), compile_plan(reversed_keys(config))
+    assert plan.scored == shuffled.scored and plan.mtl_scored == shuffled.mtl_scored
     for name in plan.experiments:
         assert repr(canonical(plan.experiments[name].model)) == repr(canonical(shuffled.experiments[name].model))
         assert repr(plan.training_recipe(name, "va", 0, 0)) == repr(shuffled.training_recipe(name, "va", 0, 0))
