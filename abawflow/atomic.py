@@ -7,6 +7,15 @@ import tempfile
 from pathlib import Path
 
 
+def _mode(base):
+    """``base`` less the process umask: the mode an ordinary open() or mkdir() would give. Temporary files
+    are created 0600 (folders 0700), which would hide every output from the rest of a group sharing a
+    results folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
@@ -20,6 +29,7 @@ def atomic_path(path):
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, _mode(0o666))
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -50,6 +60,7 @@ def write_folder(path, files):
     try:
         for name, text in files.items():
             (temporary / name).write_text(text)
+        os.chmod(temporary, _mode(0o777))
         if path.exists():
             shutil.rmtree(path)
         os.replace(temporary, path)
