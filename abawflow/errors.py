@@ -27,3 +27,7 @@ class ModelLoadError(AbawflowError):
 
 class ConfigError(AbawflowError):
     """A config value is inconsistent with the data or with other values."""
+
+
+class SubmissionError(AbawflowError):
+    """Predictions that cannot make a valid challenge submission (not finite, out of range, incomplete)."""

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from abawflow.atomic import write_folder, write_text
-from abawflow.errors import ConfigError
+from abawflow.errors import ConfigError, SubmissionError
 from abawflow.tasks import get_task
 
 
@@ -42,6 +42,21 @@ def image_location(subject, frame):
     return f"{subject}/{frame:05d}.jpg"
 
 
+def checked_outputs(task, values, locate):
+    """``values`` (decoded outputs, a row per frame) when every one is finite and in its kind's range; else a
+    SubmissionError naming ``locate(row)``: a model that diverged never reaches a submission as 0s or nan."""
+    spec = get_task(task)
+    problem = spec.invalid_outputs(values)
+    if problem:
+        row, column, value = problem
+        low, high = spec.kind.output_range
+        raise SubmissionError(
+            f"{task.upper()} prediction for {locate(row)}: {column} is {value:g}; expected a finite value "
+            f"in [{low:g}, {high:g}]. Nothing was written."
+        )
+    return values
+
+
 def decided_rows(task, predictions, test_names):
     """(subject, frames, decided values) per test subject, in ``test_names`` order; every frame from 1 on."""
     spec = get_task(task)
@@ -57,7 +72,12 @@ def decided_rows(task, predictions, test_names):
             raise ConfigError(
                 f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps"
             )
-        yield subject, frames, spec.decide(rows.select(columns).to_numpy(), thresholds)
+        values = checked_outputs(
+            task,
+            rows.select(columns).to_numpy(),
+            lambda row, subject=subject, frames=frames: f"test video {subject!r}, frame {int(frames[row])}",
+        )
+        yield subject, frames, spec.decide(values, thresholds)
 
 
 def submission_text(task, predictions, test_names):

@@ -16,6 +16,7 @@ class TaskKind:
     integer_labels = False  # label tables store the labels as class indices
     has_classes = False  # one class per frame: class-balanced oversampling applies
     has_thresholds = False  # decisions are thresholded probabilities, which can be tuned per column
+    output_range = (0.0, 1.0)  # where decoded outputs lie (probabilities, unless a kind says otherwise)
 
     def invalid_value(self, values, spec):
         """An error text for one annotated row (floats in header order), or None when it is valid."""
@@ -50,6 +51,7 @@ class Regression(TaskKind):
     """Continuous values in [-1, 1] (valence, arousal), scored by CCC per column."""
 
     name = "regression"
+    output_range = (-1.0, 1.0)
 
     def invalid_value(self, values, spec):
         bad = [v for v in values if not -1.0 <= v <= 1.0]

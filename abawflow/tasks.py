@@ -47,6 +47,17 @@ class TaskSpec:
     def decide(self, values, thresholds=0.5):
         return self.kind.decide(values, np.asarray(thresholds))
 
+    def invalid_outputs(self, values):
+        """Where decoded outputs are not finite or lie outside the kind's range: (row, column name, value)
+        of the first such value, or None. A model that diverged must not reach a submission as 0s or nan."""
+        values = np.asarray(values, dtype=np.float64)
+        low, high = self.kind.output_range
+        bad = ~np.isfinite(values) | (values < low - 1e-6) | (values > high + 1e-6)
+        if not bad.any():
+            return None
+        row, column = np.argwhere(bad)[0]
+        return int(row), self.output_columns[column], float(values[row, column])
+
     def metrics(self, truth, decided):
         """Challenge metrics of decided outputs against the truth, name -> value (``score`` ranks)."""
         return self.kind.metrics(self, truth, decided)

@@ -60,3 +60,24 @@ def test_missing_video_or_frame_gap_is_an_error():
         submission_text("va", table, ["a", "b"])
     with pytest.raises(ConfigError, match="do not cover frames"):
         submission_text("va", table.filter(pl.col("frame") != 2), ["a"])
+
+
+def test_outputs_that_are_not_finite_or_out_of_range_stop_the_submission_at_their_frame():
+    """NaN valence used to be written as `nan` and NaN AU probabilities as 0; both are errors now."""
+    from abawflow.errors import SubmissionError
+
+    va = predictions("va", {"v": 5}, 2)
+    broken = va.with_columns(
+        pl.when(pl.col("frame") == 4)
+        .then(float("nan"))
+        .otherwise(pl.col("predicted_arousal"))
+        .alias("predicted_arousal")
+    )
+    with pytest.raises(SubmissionError, match=r"VA prediction for test video 'v', frame 4: predicted_arousal is nan"):
+        submission_text("va", broken, ["v"])
+    au = predictions("au", {"v": 3}, 12)
+    broken = au.with_columns(
+        pl.when(pl.col("frame") == 2).then(1.5).otherwise(pl.col("probability_AU12")).alias("probability_AU12")
+    )
+    with pytest.raises(SubmissionError, match=r"frame 2: probability_AU12 is 1.5; expected a finite value in \[0, 1\]"):
+        submission_text("au", broken, ["v"])

@@ -2,9 +2,10 @@
 
 import polars as pl
 
+from abawflow.errors import SubmissionError
 from abawflow.mtl import write_mtl_submission
 from abawflow.rule_runner import run
-from abawflow.submission import output_columns, table_thresholds
+from abawflow.submission import checked_outputs, output_columns, table_thresholds
 from abawflow.tasks import get_task
 
 
@@ -14,10 +15,17 @@ def main(snakemake):
     rows = images.join(predictions, on=["subject", "frame"], how="left")
     missing = rows.filter(pl.col(output_columns("va")[0]).is_null())
     if missing.height:
-        raise ValueError(f"no MTL prediction for test image {missing['image'][0]!r}")
-    valence_arousal = get_task("va").decide(rows.select(output_columns("va")).to_numpy())
-    expression = get_task("expr").decide(rows.select(output_columns("expr")).to_numpy())
-    units = get_task("au").decide(rows.select(output_columns("au")).to_numpy(), table_thresholds("au", predictions))
+        raise SubmissionError(f"no MTL prediction for test image {missing['image'][0]!r}. Nothing was written.")
+    images_in_order = rows["image"].to_list()
+    outputs = {
+        task: checked_outputs(
+            task, rows.select(output_columns(task)).to_numpy(), lambda row: f"test image {images_in_order[row]!r}"
+        )
+        for task in ("va", "expr", "au")
+    }
+    valence_arousal = get_task("va").decide(outputs["va"])
+    expression = get_task("expr").decide(outputs["expr"])
+    units = get_task("au").decide(outputs["au"], table_thresholds("au", predictions))
     decided = {
         image: (valence_arousal[k, 0], valence_arousal[k, 1], expression[k], units[k])
         for k, image in enumerate(rows["image"].to_list())
