@@ -13,11 +13,12 @@ from types import MappingProxyType
 import jsonschema
 import yaml
 
+from abawflow.challenges import CHALLENGES
 from abawflow.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config.schema.yaml"
 MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of its experiments
-MTL_TASKS = ("va", "expr", "au")
+MTL_TASKS = CHALLENGES[MTL].tasks
 MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
 MULTITASK_FRAMEWORKS = ("basic", "share_bottom", "feedback")
 

@@ -106,3 +106,10 @@ def write_submission(task, predictions, test_names, path, layout="abaw5"):
         write_folder(path, per_video_texts(task, predictions, test_names))
     else:
         write_text(path, submission_text(task, predictions, test_names))
+
+
+def write_task_submission(challenge, predictions, splits, path, layout="abaw5"):
+    """A VA, EXPR or AU submission from the test rows of a prediction table, in the order of the task's test
+    list (the splits table)."""
+    tests = splits.filter((pl.col("task") == challenge.name) & (pl.col("split") == "test"))["subject"].to_list()
+    write_submission(challenge.name, predictions, tests, path, layout)

@@ -6,6 +6,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 try:
+    from abawflow.challenges import CHALLENGES
     from abawflow.code_fingerprint import code_fingerprint
     from abawflow.dataset_files import (
         aff_wild2_index_files,
@@ -211,13 +212,6 @@ def run_folder(experiment, target, fold, seed):
     return f"results/models/{experiment}/{target}/fold{fold}_seed{seed}"
 
 
-def mtl_models(wildcards):
-    return [
-        f"{run_folder(wildcards.experiment, MTL, fold, seed)}/model.pt"
-        for fold, seed in PLAN.experiments[wildcards.experiment].runs
-    ]
-
-
 def training_recipe(wildcards):
     return PLAN.training_recipe(
         wildcards.experiment, wildcards.target, wildcards.fold, wildcards.seed
@@ -226,11 +220,10 @@ def training_recipe(wildcards):
 
 def experiment_models(wildcards):
     """Every trained model (fold x seed) the predictions of one task of one experiment average."""
-    experiment = PLAN.experiments[wildcards.experiment]
-    target = experiment.targets[wildcards.task]
+    target = prediction_target(wildcards)
     return [
         f"{run_folder(wildcards.experiment, target, fold, seed)}/model.pt"
-        for fold, seed in experiment.runs
+        for fold, seed in PLAN.experiments[wildcards.experiment].runs
     ]
 
 
@@ -251,19 +244,42 @@ def ensemble_weights(wildcards):
     return list(PLAN.ensembles[wildcards.ensemble].weights)
 
 
-def ensemble_tasks(wildcards):
-    """The tasks whose outputs one ensemble table averages: a video task, or the three of the MTL challenge."""
-    return list(MTL_TASKS) if wildcards.task == MTL else [wildcards.task]
+# The `task` wildcard of predictions, ensembles and submissions names a registered challenge
+# (abawflow/challenges.py): va, expr, au on Aff-Wild2, or mtl on s-Aff-Wild2.
 
 
-def ensemble_labels(wildcards):
-    if wildcards.task == MTL:
-        return expand("results/mtl/index/labels_{task}.parquet", task=MTL_TASKS)
-    return [f"results/index/labels_{wildcards.task}.parquet"]
+def challenge_tasks(wildcards):
+    """The tasks whose outputs one prediction table holds: a video task, or the three of the MTL challenge."""
+    return list(CHALLENGES[wildcards.task].tasks)
 
 
-def mtl_scored():
-    return list(PLAN.mtl_scored)
+def challenge_labels(wildcards):
+    return CHALLENGES[wildcards.task].labels
+
+
+def prediction_target(wildcards):
+    """The training target whose models predict one challenge of an experiment: the challenge itself when
+    it trains its tasks jointly (mtl), else the experiment's target for the task."""
+    if CHALLENGES[wildcards.task].joint:
+        return wildcards.task
+    return PLAN.experiments[wildcards.experiment].targets[wildcards.task]
+
+
+def prediction_feature_tables(wildcards):
+    return expand(
+        "{folder}/{backbone}.parquet",
+        folder=CHALLENGES[wildcards.task].features_folder,
+        backbone=PLAN.experiments[wildcards.experiment].backbones,
+    )
+
+
+def prediction_splits(wildcards):
+    return CHALLENGES[wildcards.task].splits
+
+
+def submission_index(wildcards):
+    """What a submission file follows: the test lists (splits), or the MTL challenge's test image list."""
+    return CHALLENGES[wildcards.task].submission_index
 
 
 def ensemble_postprocess(wildcards):
@@ -274,11 +290,33 @@ def mtl_outputs(wildcards=None):
     """The MTL challenge's metrics and submission, when some experiment trains it."""
     if not PLAN.mtl_experiments:
         return []
-    return ["results/metrics/mtl.md", "results/submission/mtl.txt"]
+    return ["results/submission/mtl.txt"]
 
 
-def all_predictions(wildcards=None):
-    return [f"results/predictions/{task}/{name}.parquet" for task, name in PLAN.scored]
+def scored():
+    """(challenge, name) of every scored prediction table: the video tasks', then the MTL challenge's."""
+    return [*PLAN.scored, *((MTL, name) for name in PLAN.mtl_scored)]
+
+
+def scored_challenges():
+    return [*TASKS, MTL] if PLAN.mtl_experiments else TASKS
+
+
+def scored_predictions():
+    return [f"results/predictions/{task}/{name}.parquet" for task, name in scored()]
+
+
+def scored_labels():
+    return list(
+        dict.fromkeys(
+            label for name in scored_challenges() for label in CHALLENGES[name].labels
+        )
+    )
+
+
+def submitted_names():
+    """The experiment or ensemble each scored challenge submits (marked in its table)."""
+    return canonical({**PLAN.submitted, MTL: PLAN.mtl_submitted})
 
 
 def ensemble_member_predictions(wildcards):
@@ -289,9 +327,10 @@ def ensemble_member_predictions(wildcards):
 
 
 def submitted_predictions(wildcards):
-    return (
-        f"results/predictions/{wildcards.task}/{PLAN.submitted[wildcards.task]}.parquet"
+    name = (
+        PLAN.mtl_submitted if wildcards.task == MTL else PLAN.submitted[wildcards.task]
     )
+    return f"results/predictions/{wildcards.task}/{name}.parquet"
 
 
 def submission_files(wildcards=None):

@@ -1,7 +1,7 @@
 rule ensemble_predictions:
     input:
         members=ensemble_member_predictions,
-        labels=ensemble_labels,
+        labels=challenge_labels,
     output:
         "results/predictions/{task}/{ensemble}.parquet",
     log:
@@ -17,7 +17,7 @@ rule ensemble_predictions:
     params:
         members=ensemble_members,
         weights=ensemble_weights,
-        tasks=ensemble_tasks,
+        tasks=challenge_tasks,
         postprocess=ensemble_postprocess,
         code=script_fingerprint("ensemble_predictions.py"),
     script:

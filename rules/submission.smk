@@ -1,11 +1,15 @@
 rule evaluate_validation:
     input:
-        predictions=all_predictions(),
-        labels=expand("results/index/labels_{task}.parquet", task=TASKS),
+        predictions=scored_predictions(),
+        labels=scored_labels(),
     output:
         scores="results/metrics/validation.csv",
-        tables_csv=expand("results/metrics/{task}.csv", task=TASKS),
-        tables_markdown=expand("results/metrics/{task}.md", task=TASKS),
+        tables_csv=expand(
+            "results/metrics/{challenge}.csv", challenge=scored_challenges()
+        ),
+        tables_markdown=expand(
+            "results/metrics/{challenge}.md", challenge=scored_challenges()
+        ),
     log:
         "logs/evaluate_validation.log",
     conda:
@@ -15,9 +19,9 @@ rule evaluate_validation:
         mem_mb=4000,
         runtime=30,
     params:
-        trained=[list(pair) for pair in PLAN.scored],
-        tasks=TASKS,
-        submitted=canonical(PLAN.submitted),
+        scored=[list(pair) for pair in scored()],
+        challenges=scored_challenges(),
+        submitted=submitted_names(),
         code=script_fingerprint("evaluate_validation.py"),
     script:
         "../workflow_scripts/evaluate_validation.py"
@@ -26,11 +30,13 @@ rule evaluate_validation:
 rule write_submission:
     input:
         predictions=submitted_predictions,
-        splits="results/index/splits.parquet",
+        index=submission_index,
     output:
         "results/submission/{task}.txt",
     log:
         "logs/write_submission/{task}.log",
+    wildcard_constraints:
+        task="|".join([*TASKS, MTL]),  # mtl: results/submission/mtl.txt, one line per test image
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -47,7 +53,7 @@ rule write_submission:
 rule write_submission_per_video:
     input:
         predictions=submitted_predictions,
-        splits="results/index/splits.parquet",
+        index="results/index/splits.parquet",
     output:
         directory("results/submission/abaw3/{task}"),
     log:

@@ -27,13 +27,15 @@ rule train_temporal_model:
 rule predict:
     input:
         models=experiment_models,
-        features=experiment_feature_tables,
-        splits="results/index/splits.parquet",
-        labels=["results/index/labels_{task}.parquet"],
+        features=prediction_feature_tables,
+        splits=prediction_splits,
+        labels=challenge_labels,
     output:
         "results/predictions/{task}/{experiment}.parquet",
     log:
         "logs/predict/{task}/{experiment}.log",
+    wildcard_constraints:
+        task="|".join([*TASKS, MTL]),  # mtl: the MTL challenge's three tasks, one table
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -42,6 +44,7 @@ rule predict:
         mem_mb=8000,
         runtime=60,
     params:
+        tasks=challenge_tasks,
         windows=experiment_window,
         postprocess=experiment_postprocess,
         code=script_fingerprint("predict.py"),

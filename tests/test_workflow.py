@@ -76,11 +76,11 @@ def test_nothing_left_to_do_after_a_complete_run(tiny_run):
 
 def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     real = metrics(tiny_run)
-    real_mtl = mtl_metrics(tiny_run)["mtl"]
+    real_mtl = mtl_metrics(tiny_run)["score"]
     result = run(tiny_run, "submission", extra_config=[CONFIGS / "shuffled_labels.yaml"])
     assert result.returncode == 0, result.stderr[-5000:]
     shuffled = metrics(tiny_run)
-    shuffled_mtl = mtl_metrics(tiny_run)["mtl"]
+    shuffled_mtl = mtl_metrics(tiny_run)["score"]
     # Back to the real labels before any check, so the later tests see the real run: the plan reruns
     # training and what follows, not the faces or features.
     plan = run(tiny_run, "submission", "--dry-run")
@@ -135,7 +135,7 @@ def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run,
 def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
     scores = mtl_metrics(tiny_run)
     assert scores["experiment"] == "mtl_feedback"
-    assert scores["mtl"] == pytest.approx(scores["va"] + scores["f1_expr"] + scores["f1_au"], abs=1e-3)
+    assert scores["score"] == pytest.approx(scores["va"] + scores["f1_expr"] + scores["f1_au"], abs=1e-3)
     assert scores["va"] > 0.4 and scores["f1_expr"] > 0.3
     images = pl.read_parquet(tiny_run / "results" / "mtl" / "index" / "images.parquet")
     test_list = (tiny_run / "resources" / "demo_mtl" / "MTL_test_set_release.txt").read_text().split()

@@ -17,7 +17,7 @@ from abawflow.training import build_model, predict_sequence
 
 def main(snakemake):
     # A video task predicts its own outputs; the MTL challenge predicts the three tasks' outputs in one table.
-    tasks = snakemake.params.tasks if hasattr(snakemake.params, "tasks") else [snakemake.wildcards.task]
+    tasks = snakemake.params.tasks
     device = resolve_device(execution.device(snakemake.config))
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     sequences = build_sequences(list(snakemake.input.features), labels, pl.read_parquet(snakemake.input.splits), tasks)

@@ -1,17 +1,17 @@
-"""Rules write_submission (ABAW5/6: one file per task) and write_submission_per_video (ABAW3: a file per video)."""
+"""Rules write_submission (ABAW5/6: one file per challenge, mtl.txt included) and write_submission_per_video
+(ABAW3: a file per video): the submitted predictions' test rows, written by the challenge's writer."""
 
 import polars as pl
 
+from abawflow.challenges import get_challenge
 from abawflow.rule_runner import run
-from abawflow.submission import write_submission
 
 
 def main(snakemake):
-    task = snakemake.wildcards.task
-    splits = pl.read_parquet(snakemake.input.splits)
-    test_names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
+    challenge = get_challenge(snakemake.wildcards.task)
     predictions = pl.read_parquet(snakemake.input.predictions).filter(pl.col("split") == "test")
-    write_submission(task, predictions, test_names, snakemake.output[0], snakemake.params.layout)
+    index = pl.read_parquet(snakemake.input.index)
+    challenge.write_submission(predictions, index, snakemake.output[0], snakemake.params.layout)
 
 
 run(snakemake, main)  # noqa: F821

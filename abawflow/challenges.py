@@ -1,0 +1,110 @@
+"""The ABAW challenges, registered by the name their predictions and submission are filed under.
+
+A challenge names its tasks (whose outputs one prediction table holds), the granularity of its labels,
+where its index lives and the writer of its submission file. The VA, EXPR and AU challenges read
+Aff-Wild2 (labels per video frame, one file per task); the MTL challenge reads s-Aff-Wild2 (labels per
+sampled image, one file for the three tasks). The prediction, ensemble and submission rules serve every
+registered challenge through the `task` wildcard (docs/extending.md).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from abawflow.errors import SubmissionError
+from abawflow.mtl import mtl_metrics, write_mtl_submission
+from abawflow.submission import write_task_submission
+
+
+@dataclass(frozen=True)
+class Challenge:
+    name: str  # the wildcard value: results/predictions/<name>/..., results/submission/<name>.txt
+    tasks: tuple  # the tasks whose outputs its prediction tables hold, in column order
+    granularity: str  # "frame" (every frame of a video) or "image" (sampled, cropped images)
+    index_folder: str  # where its index rules write splits.parquet and labels_<task>.parquet
+    features_folder: str  # where its feature tables are, <backbone>.parquet
+    submission_index: str  # the index table its submission follows: the test lists, or the test images
+    writer: Callable  # (challenge, test predictions, submission index table, path, layout) -> None
+    joint: bool = False  # one model is trained on all its tasks at once, under its name as training target
+    combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
+
+    @property
+    def labels(self):
+        return [f"{self.index_folder}/labels_{task}.parquet" for task in self.tasks]
+
+    @property
+    def splits(self):
+        return f"{self.index_folder}/splits.parquet"
+
+    def write_submission(self, predictions, index, path, layout="abaw5"):
+        self.writer(self, predictions, index, path, layout)
+
+    def score(self, annotated, predictions, source="predictions"):
+        """The challenge's metrics of validation ``predictions`` against ``annotated`` (task -> its annotated
+        label rows): the task metrics (for several tasks, each prefixed by its task, and ``score``, their
+        challenge combination), and the number of frames and videos scored."""
+        from abawflow.submission import output_columns, table_thresholds
+        from abawflow.tasks import get_task
+
+        scores, frames, videos = {}, 0, 0
+        for task in self.tasks:
+            spec = get_task(task)
+            # Inner join on (subject, frame): annotation lines past a video's end have no prediction.
+            joined = annotated[task].join(predictions, on=["subject", "frame"], how="inner")
+            if self.granularity == "image":  # every annotated validation image must have its prediction
+                expected = annotated[task].filter(pl.col("subject").is_in(predictions["subject"].unique()))
+                if joined.height < expected.height:
+                    raise SubmissionError(
+                        f"{source}: {expected.height - joined.height} annotated {task.upper()} validation images "
+                        "have no prediction"
+                    )
+            scores[task] = spec.score_outputs(
+                joined.select(spec.label_columns).to_numpy(),
+                joined.select(output_columns(task)).to_numpy(),
+                table_thresholds(task, predictions),
+            )
+            frames, videos = max(frames, joined.height), max(videos, joined["subject"].n_unique())
+        if len(self.tasks) == 1:
+            return scores[self.tasks[0]], frames, videos
+        return self.combine(scores), frames, videos
+
+
+def _aff_wild2(task):
+    return Challenge(
+        task,
+        (task,),
+        "frame",
+        "results/index",
+        "results/features",
+        "results/index/splits.parquet",
+        write_task_submission,
+    )
+
+
+CHALLENGES = {
+    challenge.name: challenge
+    for challenge in (
+        _aff_wild2("va"),
+        _aff_wild2("expr"),
+        _aff_wild2("au"),
+        Challenge(
+            "mtl",
+            ("va", "expr", "au"),
+            "image",
+            "results/mtl/index",
+            "results/mtl/features",
+            "results/mtl/index/images.parquet",
+            write_mtl_submission,
+            joint=True,
+            combine=mtl_metrics,
+        ),
+    )
+}
+
+
+def get_challenge(name):
+    try:
+        return CHALLENGES[name]
+    except KeyError:
+        raise KeyError(f"unknown challenge {name!r}; registered: {', '.join(CHALLENGES)}") from None
