@@ -267,7 +267,7 @@ def _feature_keys(spec):
 
 
 def _compile_backbones(configured, tasks):
-    def feature_spec(name, chain=()):
+    def feature_spec(name):
         spec = configured[name]
         kind = spec.get("format", "timm")
         if kind == "mae":
@@ -286,7 +286,7 @@ def _compile_backbones(configured, tasks):
                 f"({', '.join(tasks)})"
             )
         return {
-            **feature_spec(base, (*chain, name)),
+            **feature_spec(base),
             "output_width": spec["output_width"],
             "weights": f"results/backbones/{name}/fine_tuned.pt",
             "features": spec.get("features", "backbone"),

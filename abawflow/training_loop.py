@@ -24,7 +24,7 @@ log = logging.getLogger("abawflow.training")
 def resume_key(settings, inputs):
     """What a saved training state belongs to: the run's settings (params, code fingerprint) and its input
     files as they are now (path, size, modification time)."""
-    files = [(str(path), os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in inputs]
+    files = [(str(path), state.st_size, state.st_mtime_ns) for path, state in ((p, os.stat(p)) for p in inputs)]
     return hashlib.sha256(json.dumps([settings, files], sort_keys=True, default=str).encode()).hexdigest()
 
 

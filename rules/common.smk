@@ -169,13 +169,6 @@ def mae_spec(wildcards):
     return canonical({**spec, "format": backbone.format, "mae": backbone.mae})
 
 
-def experiment_feature_tables(wildcards):
-    return expand(
-        "results/features/{backbone}.parquet",
-        backbone=PLAN.experiments[wildcards.experiment].backbones,
-    )
-
-
 def experiment_model(wildcards):
     return canonical(PLAN.experiments[wildcards.experiment].model)
 
@@ -184,27 +177,35 @@ def target_tasks(wildcards):
     return list(PLAN.target_tasks(wildcards.experiment, wildcards.target))
 
 
+def target_challenge(wildcards):
+    """The challenge whose data a training target reads: the MTL challenge, or (a task, multitask) the
+    Aff-Wild2 challenge of its first task; the video challenges share their index and feature folders.
+    """
+    if wildcards.target == MTL:
+        return CHALLENGES[MTL]
+    return CHALLENGES[target_tasks(wildcards)[0]]
+
+
 def target_labels(wildcards):
-    folder = "results/mtl/index" if wildcards.target == MTL else "results/index"
-    return expand(f"{folder}/labels_{{task}}.parquet", task=target_tasks(wildcards))
+    folder = target_challenge(wildcards).index_folder
+    return [f"{folder}/labels_{task}.parquet" for task in target_tasks(wildcards)]
 
 
 def target_splits(wildcards):
-    if wildcards.target == MTL:
-        return "results/mtl/index/splits.parquet"
-    return "results/index/splits.parquet"
+    return target_challenge(wildcards).splits
+
+
+def feature_tables(folder, experiment):
+    return expand(
+        "{folder}/{backbone}.parquet",
+        folder=folder,
+        backbone=PLAN.experiments[experiment].backbones,
+    )
 
 
 def target_feature_tables(wildcards):
-    if wildcards.target == MTL:
-        return mtl_feature_tables(wildcards)
-    return experiment_feature_tables(wildcards)
-
-
-def mtl_feature_tables(wildcards):
-    return expand(
-        "results/mtl/features/{backbone}.parquet",
-        backbone=PLAN.experiments[wildcards.experiment].backbones,
+    return feature_tables(
+        target_challenge(wildcards).features_folder, wildcards.experiment
     )
 
 
@@ -266,10 +267,8 @@ def prediction_target(wildcards):
 
 
 def prediction_feature_tables(wildcards):
-    return expand(
-        "{folder}/{backbone}.parquet",
-        folder=CHALLENGES[wildcards.task].features_folder,
-        backbone=PLAN.experiments[wildcards.experiment].backbones,
+    return feature_tables(
+        CHALLENGES[wildcards.task].features_folder, wildcards.experiment
     )
 
 

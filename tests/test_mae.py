@@ -9,6 +9,17 @@ from test_backbones import fixture_crops
 from abawflow.mae_pretraining import pretrain_mae
 from models.mae import MaskedAutoencoder
 
+# A small MAE recipe; each test sets its epochs and batch size.
+RECIPE = {
+    "seed": 0,
+    "learning_rate": 2e-3,
+    "weight_decay": 0.0,
+    "mask_ratio": 0.75,
+    "decoder_width": 32,
+    "decoder_layers": 1,
+    "decoder_heads": 2,
+}
+
 
 def tiny_vit(size=32):
     return timm.create_model(
@@ -44,17 +55,7 @@ def test_pretraining_lowers_the_reconstruction_loss_on_real_faces():
     crops, _ = fixture_crops()
     crops = [np.ascontiguousarray(c) for c in crops] * 2
     spec = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
-    recipe = {
-        "seed": 0,
-        "epochs": 12,
-        "batch_size": 6,
-        "learning_rate": 2e-3,
-        "weight_decay": 0.0,
-        "mask_ratio": 0.75,
-        "decoder_width": 32,
-        "decoder_layers": 1,
-        "decoder_heads": 2,
-    }
+    recipe = dict(RECIPE, epochs=12, batch_size=6)
     encoder = tiny_vit()
     state, history = pretrain_mae(encoder, spec, crops, recipe)
     assert history[-1]["reconstruction_loss"] < 0.7 * history[0]["reconstruction_loss"]
@@ -66,17 +67,7 @@ def test_pretraining_killed_after_an_epoch_resumes_to_the_uninterrupted_result(t
     crops, _ = fixture_crops()
     crops = [np.ascontiguousarray(c) for c in crops]
     spec = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
-    recipe = {
-        "seed": 0,
-        "epochs": 3,
-        "batch_size": 4,
-        "learning_rate": 2e-3,
-        "weight_decay": 0.0,
-        "mask_ratio": 0.75,
-        "decoder_width": 32,
-        "decoder_layers": 1,
-        "decoder_heads": 2,
-    }
+    recipe = dict(RECIPE, epochs=3, batch_size=4)
 
     def encoder():
         torch.manual_seed(0)
