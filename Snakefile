@@ -14,7 +14,6 @@ include: "rules/faces.smk"
 include: "rules/features.smk"
 include: "rules/train.smk"
 include: "rules/ensemble.smk"
-include: "rules/mtl.smk"
 include: "rules/submission.smk"
 
 

@@ -1,7 +1,8 @@
 """The ABAW challenges, registered by the name their predictions and submission are filed under.
 
 A challenge names its tasks (whose outputs one prediction table holds), the granularity of its labels,
-where its index lives and the writer of its submission file. The VA, EXPR and AU challenges read
+the dataset it reads (abawflow/datasets.py: where its index and feature tables are) and the writer of its
+submission file. The VA, EXPR and AU challenges read
 Aff-Wild2 (labels per video frame, one file per task); the MTL challenge reads s-Aff-Wild2 (labels per
 sampled image, one file for the three tasks). The prediction, ensemble and submission rules serve every
 registered challenge through the `task` wildcard (docs/extending.md).
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from abawflow.datasets import DATASETS
 from abawflow.errors import SubmissionError
 from abawflow.mtl import mtl_metrics, write_mtl_submission
 from abawflow.submission import write_task_submission
@@ -22,20 +24,27 @@ class Challenge:
     name: str  # the wildcard value: results/predictions/<name>/..., results/submission/<name>.txt
     tasks: tuple  # the tasks whose outputs its prediction tables hold, in column order
     granularity: str  # "frame" (every frame of a video) or "image" (sampled, cropped images)
-    index_folder: str  # where its index rules write splits.parquet and labels_<task>.parquet
-    features_folder: str  # where its feature tables are, <backbone>.parquet
-    submission_index: str  # the index table its submission follows: the test lists, or the test images
+    dataset: str  # the dataset it reads (abawflow/datasets.py)
+    submission_index: str  # the index table its submission follows: splits (the test lists) or images
     writer: Callable  # (challenge, test predictions, submission index table, path, layout) -> None
     joint: bool = False  # one model is trained on all its tasks at once, under its name as training target
     combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
 
     @property
     def labels(self):
-        return [f"{self.index_folder}/labels_{task}.parquet" for task in self.tasks]
+        return [DATASETS[self.dataset].labels(task) for task in self.tasks]
 
     @property
     def splits(self):
-        return f"{self.index_folder}/splits.parquet"
+        return DATASETS[self.dataset].splits
+
+    @property
+    def features_folder(self):
+        return DATASETS[self.dataset].features_folder
+
+    @property
+    def submission_table(self):
+        return f"{DATASETS[self.dataset].index_folder}/{self.submission_index}.parquet"
 
     def write_submission(self, predictions, index, path, layout="abaw5"):
         self.writer(self, predictions, index, path, layout)
@@ -75,9 +84,8 @@ def _aff_wild2(task):
         task,
         (task,),
         "frame",
-        "results/index",
-        "results/features",
-        "results/index/splits.parquet",
+        "aff_wild2",
+        "splits",
         write_task_submission,
     )
 
@@ -92,9 +100,8 @@ CHALLENGES = {
             "mtl",
             ("va", "expr", "au"),
             "image",
-            "results/mtl/index",
-            "results/mtl/features",
-            "results/mtl/index/images.parquet",
+            "s_aff_wild2",
+            "images",
             write_mtl_submission,
             joint=True,
             combine=mtl_metrics,

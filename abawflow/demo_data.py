@@ -7,6 +7,8 @@ textures or shading at a site of its own, so the labels can be read back from
 the aligned face pixels and from nothing else. Signals follow smooth random
 processes (VA), semi-Markov segments (expression) and thresholded smooth
 processes (AUs). Heads move, scale and rotate; some stretches show no face.
+Like an Aff-Wild2 release, it ships ``cropped_aligned/<name>/<frame:05d>.jpg``: each visible face aligned
+from its known landmarks (none where the face is hidden).
 """
 
 import logging
@@ -39,6 +41,7 @@ TEST_LIST_NAMES = {
     "au": "Action_Unit_Detection_Challenge_test_set_release.txt",
 }
 ANNOTATION_FOLDER = "6th_ABAW_Annotations"
+CROPS_FOLDER = "cropped_aligned"  # organizer-style aligned crops, as Aff-Wild2 releases ship them
 
 
 @dataclass
@@ -247,7 +250,25 @@ def plan_videos(count):
     return plans
 
 
-def render_video(plan, frames, rng, renderer, path):
+def subject_name(plan, person):
+    return plan.name if person == "single" else f"{plan.name}_{person}"
+
+
+def sprite_landmarks_in_frame(flip, sprite_width, sprite_height, center, scale, angle):
+    """Where ``paste`` puts the sprite's five landmarks in the frame, in ArcFace order (left eye, right eye,
+    nose, mouth left, mouth right as seen in the image)."""
+    points = np.stack([LEFT_EYE, RIGHT_EYE, NOSE, MOUTH_LEFT, MOUTH_RIGHT]).astype(np.float64)
+    if flip:  # mirrored: the sprite's left eye and mouth corner are now on the image's right
+        points[:, 0] = sprite_width - 1 - points[:, 0]
+        points = points[[1, 0, 2, 4, 3]]
+    matrix = cv2.getRotationMatrix2D((sprite_width / 2, sprite_height / 2), angle, scale)
+    matrix[:, 2] += np.asarray(center) - np.array([sprite_width / 2, sprite_height / 2])
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def render_video(plan, frames, rng, renderer, path, crops_root=None, crop_size=112):
+    """Render one video and return its persons' labels. With ``crops_root``, also write organizer-style
+    aligned crops, ``<crops_root>/<subject>/<frame:05d>.jpg``, of every frame where a face is visible."""
     labels = {person: make_labels(rng, frames) for person in plan.persons}
     face_scale = plan.height / 190 * (0.85 if len(plan.persons) == 1 else 0.6)
     paths = {}
@@ -272,8 +293,10 @@ def render_video(plan, frames, rng, renderer, path):
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {plan.suffix} video to {temporary}")
     try:
+        landmarks = {}  # frame -> person -> its five landmarks, where visible
         for t in range(frames):
             frame = scene.copy()
+            visible = {}
             for person in plan.persons:
                 motion = paths[person]
                 if motion["hidden"][0] <= t < motion["hidden"][1]:
@@ -291,14 +314,37 @@ def render_video(plan, frames, rng, renderer, path):
                     motion["scale"][t],
                     motion["angle"][t],
                 )
+                visible[person] = sprite_landmarks_in_frame(
+                    motion["flip"], face.shape[1], face.shape[0], position, motion["scale"][t], motion["angle"][t]
+                )
             frame += rng.normal(0, 3, size=frame.shape).astype(np.float32)
             writer.write(np.clip(frame, 0, 255).astype(np.uint8)[..., ::-1])
+            landmarks[t] = visible
         writer.release()
         os.replace(temporary, path)
     finally:
         writer.release()
         temporary.unlink(missing_ok=True)
+    if crops_root is not None:
+        write_crops(plan, path, landmarks, crops_root, crop_size)
     return labels
+
+
+def write_crops(plan, path, landmarks, crops_root, crop_size):
+    """The organizers align the faces of the decoded video, compression and all: so do we."""
+    from abawflow.alignment import align_face
+    from abawflow.video import iter_frame_batches
+
+    for first, batch in iter_frame_batches(path, 64):
+        for offset, image in enumerate(batch):
+            for person, points in landmarks.get(first - 1 + offset, {}).items():
+                crop = align_face(image, points, crop_size)
+                crop_path = Path(crops_root) / subject_name(plan, person) / f"{first + offset:05d}.jpg"
+                crop_path.parent.mkdir(parents=True, exist_ok=True)
+                ok, data = cv2.imencode(".jpg", crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not ok:
+                    raise RuntimeError(f"OpenCV cannot encode {crop_path}")
+                crop_path.write_bytes(data.tobytes())
 
 
 def annotation_text(task, labels, frames, unannotated, short_by=0):
@@ -325,10 +371,9 @@ def make_demo_dataset(root, seed=0, videos=12, frames_per_video=300):
     for plan in plan_videos(videos):
         frames = int(frames_per_video * rng.uniform(0.8, 1.2))
         path = root / "videos" / plan.folder / f"{plan.name}{plan.suffix}"
-        labels = render_video(plan, frames, rng, renderer, path)
+        labels = render_video(plan, frames, rng, renderer, path, root / CROPS_FOLDER)
         for person in plan.persons:
-            subject = plan.name if person == "single" else f"{plan.name}_{person}"
-            subjects.append((subject, frames, labels[person]))
+            subjects.append((subject_name(plan, person), frames, labels[person]))
         log.info(
             "wrote %s (%d frames, %dx%d, persons: %s)", path, frames, plan.width, plan.height, ", ".join(plan.persons)
         )

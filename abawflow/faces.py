@@ -9,6 +9,7 @@ face as JPEG bytes, null without a face).
 
 import logging
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -49,6 +50,20 @@ def assign_shards(video_sizes, shards):
         assignment[video] = shard
         loads[shard] += size
     return assignment
+
+
+def video_sizes(subjects, root):
+    """Video -> file size in bytes, of the videos of a subjects table (the shard balance's weights)."""
+    return {
+        video: (Path(root) / path).stat().st_size
+        for video, path in subjects.select("video", "video_path").unique().rows()
+    }
+
+
+def parse_shard(name):
+    """``"2of8"`` -> (2, 8)."""
+    shard, shards = (int(part) for part in name.split("of"))
+    return shard, shards
 
 
 def encode_jpeg(image_rgb, quality):

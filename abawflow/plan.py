@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from abawflow.challenges import CHALLENGES
+from abawflow.datasets import DATASETS
 from abawflow.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config.schema.yaml"
@@ -183,6 +184,8 @@ class Plan:
     mtl_ensembles: tuple
     mtl_submitted: str | None
     submission_format: str
+    dataset_roots: MappingProxyType  # dataset (abawflow/datasets.py) -> its root
+    face_sources: MappingProxyType  # dataset -> where its faces come from: detected or cropped_aligned
 
     @property
     def shard_names(self):
@@ -259,7 +262,26 @@ def compile_plan(config, validate=True):
         mtl_ensembles=mtl_ensembles,
         mtl_submitted=_compile_mtl_submission(config, mtl_experiments, mtl_ensembles),
         submission_format=config["submission"].get("format", "abaw5"),
+        dataset_roots=MappingProxyType(
+            {name: config[dataset.config_section]["root"] for name, dataset in DATASETS.items()}
+        ),
+        face_sources=MappingProxyType(_compile_face_sources(config)),
     )
+
+
+def _compile_face_sources(config):
+    """Dataset -> its face source: the config's face_source where the section has one, else its only one."""
+    sources = {}
+    for name, dataset in DATASETS.items():
+        section = dataset.config_section
+        source = config[section].get("face_source", dataset.face_sources[0])
+        if source not in dataset.face_sources:
+            raise ConfigError(
+                f"config.yaml: {section}.face_source is {source!r}; the {name} layout offers "
+                f"{', '.join(dataset.face_sources)}"
+            )
+        sources[name] = source
+    return sources
 
 
 def _feature_keys(spec):

@@ -8,6 +8,7 @@ min_version("9.0")
 try:
     from abawflow.challenges import CHALLENGES
     from abawflow.code_fingerprint import code_fingerprint
+    from abawflow.datasets import DATASETS, datasets_with_source
     from abawflow.dataset_files import (
         aff_wild2_index_files,
         aff_wild2_subject_names,
@@ -33,14 +34,15 @@ except ModuleNotFoundError as error:
 validate_config(config, load_schema(Path(workflow.basedir) / "config.schema.yaml"))
 PLAN = compile_plan(config, validate=False)
 
-DATASET_ROOT = PLAN.dataset_root
+DATASET_ROOT = PLAN.dataset_roots["aff_wild2"]
+S_AFF_WILD2_ROOT = PLAN.dataset_roots["s_aff_wild2"]
 TASKS = list(PLAN.tasks)
 SHARD_NAMES = list(PLAN.shard_names)
-MTL_ROOT = config["mtl"]["root"]
 
 
 wildcard_constraints:
     task="|".join(TASKS),
+    dataset="|".join(DATASETS),
     shard=r"\d+of\d+",
     backbone="|".join(PLAN.backbones),
     experiment="|".join(PLAN.experiments),
@@ -105,21 +107,48 @@ def dataset_subjects():
     )
 
 
-def mtl_dataset_files():
-    """The same for index_mtl: its annotation files and test list."""
-    if MTL_ROOT in GENERATED_ROOTS:
-        return config_params(GENERATED_ROOTS[MTL_ROOT])
+def s_aff_wild2_files():
+    """The same for index_s_aff_wild2: its annotation files and test list."""
+    if S_AFF_WILD2_ROOT in GENERATED_ROOTS:
+        return config_params(GENERATED_ROOTS[S_AFF_WILD2_ROOT])
     files = [*config["mtl"]["annotation_files"].values(), config["mtl"]["test_list"]]
-    return fingerprint_files(MTL_ROOT, [Path(MTL_ROOT) / name for name in files])
+    return fingerprint_files(
+        S_AFF_WILD2_ROOT, [Path(S_AFF_WILD2_ROOT) / name for name in files]
+    )
+
+
+# Stage one, per dataset (the `dataset` wildcard, abawflow/datasets.py).
+
+
+def dataset_root(wildcards):
+    return PLAN.dataset_roots[wildcards.dataset]
+
+
+def media_table(wildcards):
+    """The index table of what a dataset's stage one reads: its person-videos or its images."""
+    return DATASETS[wildcards.dataset].media_table
+
+
+def crops_folder(wildcards):
+    return config[DATASETS[wildcards.dataset].config_section]["crops_folder"]
+
+
+def face_shard(wildcards):
+    """One shard of a dataset's face tables, from the face source the config picks for it."""
+    source = PLAN.face_sources[wildcards.dataset]
+    return DATASETS[wildcards.dataset].face_shard(source, wildcards.shard)
 
 
 def face_tables(wildcards=None):
-    return expand("results/faces/shard{shard}.parquet", shard=SHARD_NAMES)
+    """Aff-Wild2's face tables, which fine-tuning and MAE pre-training read."""
+    dataset, source = DATASETS["aff_wild2"], PLAN.face_sources["aff_wild2"]
+    return [dataset.face_shard(source, shard) for shard in SHARD_NAMES]
 
 
 def backbone_shards(wildcards):
     return expand(
-        "results/features/{backbone}/shard{shard}.parquet",
+        "results/{dataset}/features/{backbone}/shard{shard}.parquet",
+        dataset=wildcards.dataset,
         backbone=wildcards.backbone,
         shard=SHARD_NAMES,
     )
@@ -158,7 +187,7 @@ def fine_tuning_recipe(wildcards):
 
 
 def fine_tuning_labels(wildcards):
-    return f"results/index/labels_{fine_tuning_task(wildcards)}.parquet"
+    return DATASETS["aff_wild2"].labels(fine_tuning_task(wildcards))
 
 
 def mae_spec(wildcards):
@@ -187,8 +216,8 @@ def target_challenge(wildcards):
 
 
 def target_labels(wildcards):
-    folder = target_challenge(wildcards).index_folder
-    return [f"{folder}/labels_{task}.parquet" for task in target_tasks(wildcards)]
+    dataset = DATASETS[target_challenge(wildcards).dataset]
+    return [dataset.labels(task) for task in target_tasks(wildcards)]
 
 
 def target_splits(wildcards):
@@ -278,7 +307,7 @@ def prediction_splits(wildcards):
 
 def submission_index(wildcards):
     """What a submission file follows: the test lists (splits), or the MTL challenge's test image list."""
-    return CHALLENGES[wildcards.task].submission_index
+    return CHALLENGES[wildcards.task].submission_table
 
 
 def ensemble_postprocess(wildcards):

@@ -1,13 +1,18 @@
+# Stage one's face sources (abawflow/datasets.py); extract_features reads the one the config picks.
+
+
 rule detect_and_align_faces:
     input:
-        root=DATASET_ROOT,
-        subjects="results/index/subjects.parquet",
+        root=dataset_root,
+        media=media_table,
         # Labels are checked before hours of detection, but a re-indexed label does not redo it.
-        labels_checked=ancient("results/index/splits.parquet"),
+        labels_checked=ancient("results/{dataset}/index/splits.parquet"),
     output:
-        "results/faces/shard{shard}.parquet",
+        "results/{dataset}/faces/detected/shard{shard}.parquet",
     log:
-        "logs/detect_and_align_faces/shard{shard}.log",
+        "logs/detect_and_align_faces/{dataset}/shard{shard}.log",
+    wildcard_constraints:
+        dataset="|".join(datasets_with_source("detected")),
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -25,3 +30,27 @@ rule detect_and_align_faces:
         code=script_fingerprint("detect_and_align_faces.py"),
     script:
         "../workflow_scripts/detect_and_align_faces.py"
+
+
+rule read_face_crops:
+    input:
+        root=dataset_root,
+        media=media_table,
+        labels_checked=ancient("results/{dataset}/index/splits.parquet"),
+    output:
+        "results/{dataset}/faces/cropped_aligned/shard{shard}.parquet",
+    log:
+        "logs/read_face_crops/{dataset}/shard{shard}.log",
+    wildcard_constraints:
+        dataset="|".join(datasets_with_source("cropped_aligned")),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    params:
+        crops_folder=crops_folder,
+        code=script_fingerprint("read_face_crops.py"),
+    script:
+        "../workflow_scripts/read_face_crops.py"

@@ -1,11 +1,11 @@
 rule extract_features:
     input:
-        faces="results/faces/shard{shard}.parquet",
+        faces=face_shard,
         weights=backbone_weights,
     output:
-        "results/features/{backbone}/shard{shard}.parquet",
+        "results/{dataset}/features/{backbone}/shard{shard}.parquet",
     log:
-        "logs/extract_features/{backbone}/shard{shard}.log",
+        "logs/extract_features/{dataset}/{backbone}/shard{shard}.log",
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -24,9 +24,9 @@ rule merge_feature_shards:
     input:
         backbone_shards,
     output:
-        "results/features/{backbone}.parquet",
+        "results/{dataset}/features/{backbone}.parquet",
     log:
-        "logs/merge_feature_shards/{backbone}.log",
+        "logs/merge_feature_shards/{dataset}/{backbone}.log",
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -42,7 +42,7 @@ rule merge_feature_shards:
 rule fine_tune_backbone:
     input:
         faces=face_tables(),
-        splits="results/index/splits.parquet",
+        splits="results/aff_wild2/index/splits.parquet",
         labels=fine_tuning_labels,
         base_weights=fine_tuning_base_weights,
     output:
@@ -69,7 +69,7 @@ rule fine_tune_backbone:
 rule pretrain_mae:
     input:
         faces=face_tables(),
-        splits="results/index/splits.parquet",
+        splits="results/aff_wild2/index/splits.parquet",
     output:
         weights="results/backbones/{backbone}/mae.pt",
         history="results/backbones/{backbone}/mae_history.csv",

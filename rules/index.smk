@@ -1,8 +1,11 @@
+# The datasets' layout readers (abawflow/datasets.py): each writes results/<dataset>/index/.
+
+
 rule index_videos:
     input:
-        DATASET_ROOT,
+        PLAN.dataset_roots["aff_wild2"],
     output:
-        "results/index/subjects.parquet",
+        "results/aff_wild2/index/subjects.parquet",
     log:
         "logs/index_videos.log",
     conda:
@@ -25,10 +28,10 @@ rule index_videos:
 
 rule index_annotations:
     input:
-        DATASET_ROOT,
+        PLAN.dataset_roots["aff_wild2"],
     output:
-        splits="results/index/splits.parquet",
-        labels=expand("results/index/labels_{task}.parquet", task=TASKS),
+        splits="results/aff_wild2/index/splits.parquet",
+        labels=expand("results/aff_wild2/index/labels_{task}.parquet", task=TASKS),
     log:
         "logs/index_annotations.log",
     conda:
@@ -47,3 +50,28 @@ rule index_annotations:
         code=script_fingerprint("index_annotations.py"),
     script:
         "../workflow_scripts/index_annotations.py"
+
+
+rule index_s_aff_wild2:
+    input:
+        PLAN.dataset_roots["s_aff_wild2"],
+    output:
+        images="results/s_aff_wild2/index/images.parquet",
+        splits="results/s_aff_wild2/index/splits.parquet",
+        labels=expand("results/s_aff_wild2/index/labels_{task}.parquet", task=MTL_TASKS),
+    log:
+        "logs/index_s_aff_wild2.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        crops_folder=config["mtl"]["crops_folder"],
+        annotation_files=config_params("mtl", "annotation_files"),
+        test_list=config["mtl"]["test_list"],
+        dataset_files=s_aff_wild2_files(),
+        code=script_fingerprint("index_s_aff_wild2.py"),
+    script:
+        "../workflow_scripts/index_s_aff_wild2.py"

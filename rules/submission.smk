@@ -53,7 +53,7 @@ rule write_submission:
 rule write_submission_per_video:
     input:
         predictions=submitted_predictions,
-        index="results/index/splits.parquet",
+        index="results/aff_wild2/index/splits.parquet",
     output:
         directory("results/submission/abaw3/{task}"),
     log:

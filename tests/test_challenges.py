@@ -15,8 +15,12 @@ def test_registered_challenges_name_known_tasks():
     assert set(CHALLENGES) == {"va", "expr", "au", "mtl"}
     for challenge in CHALLENGES.values():
         assert set(challenge.tasks) <= set(TASKS)
-        assert challenge.labels == [f"{challenge.index_folder}/labels_{task}.parquet" for task in challenge.tasks]
+        folder = f"results/{challenge.dataset}/index"
+        assert challenge.labels == [f"{folder}/labels_{task}.parquet" for task in challenge.tasks]
+        assert challenge.features_folder == f"results/{challenge.dataset}/features"
     assert get_challenge("mtl").joint and not get_challenge("va").joint
+    assert get_challenge("mtl").submission_table == "results/s_aff_wild2/index/images.parquet"
+    assert get_challenge("au").submission_table == "results/aff_wild2/index/splits.parquet"
     with pytest.raises(KeyError, match="unknown challenge 'eri'; registered: va, expr, au, mtl"):
         get_challenge("eri")
 

@@ -19,9 +19,9 @@ SLURM_SCRIPT = REPOSITORY / "tests" / "cluster" / "slurm.sh"
 # A GPU rule on both shards, the merge, training and prediction of one experiment.
 TARGET = "results/predictions/va/transformer.parquet"
 COMPARED = [
-    "results/faces/shard0of2.parquet",
-    "results/faces/shard1of2.parquet",
-    "results/features/resnet18_random.parquet",
+    "results/aff_wild2/faces/detected/shard0of2.parquet",
+    "results/aff_wild2/faces/detected/shard1of2.parquet",
+    "results/aff_wild2/features/resnet18_random.parquet",
     TARGET,
 ]
 
@@ -88,7 +88,7 @@ def test_generic_cluster_profile_submits_through_sbatch(slurm_cluster, small_dag
     (tmp_path / "profile" / "config.yaml").write_text(profile.replace("--partition=gpu", "--partition=main"))
     workdir = tmp_path / "run"
     workdir.mkdir()
-    target = "results/features/resnet18_random/shard1of2.parquet"
+    target = "results/aff_wild2/features/resnet18_random/shard1of2.parquet"
     result = snakemake(
         workdir, "--profile", str(tmp_path / "profile"), target, configs=configs, snakefile=snakefile, timeout=1200
     )

@@ -55,8 +55,8 @@ experiments:
     jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
     assert rules_of(jobs) == {"extract_features", "merge_feature_shards", *RETRAINED}
     assert outputs_of(jobs, "extract_features") == [
-        "results/features/resnet18_random_b/shard0of2.parquet",
-        "results/features/resnet18_random_b/shard1of2.parquet",
+        "results/aff_wild2/features/resnet18_random_b/shard0of2.parquet",
+        "results/aff_wild2/features/resnet18_random_b/shard1of2.parquet",
     ]
     assert outputs_of(jobs, "train_temporal_model") == [
         f"results/models/small_transformer/{task}/fold0_seed0/{name}"
@@ -115,8 +115,8 @@ experiments:
         "results/backbones/fer_va_ft/fine_tuning_history.csv",
     ]
     assert outputs_of(jobs, "extract_features") == [
-        "results/features/fer_va_ft/shard0of2.parquet",
-        "results/features/fer_va_ft/shard1of2.parquet",
+        "results/aff_wild2/features/fer_va_ft/shard0of2.parquet",
+        "results/aff_wild2/features/fer_va_ft/shard1of2.parquet",
     ]
     assert {output.split("/")[2] for output in outputs_of(jobs, "train_temporal_model")} == {"small_transformer"}
 
@@ -213,7 +213,11 @@ def test_the_index_notices_added_removed_and_edited_dataset_files(small_dag_run,
     snakefile, workdir, configs = small_dag_run
     shutil.copytree(workdir / "resources" / "demo", tmp_path / "user_data")
     configs = [*configs, layered(tmp_path, "user.yaml", "dataset: {root: user_data}\n")]
-    targets = ["results/index/splits.parquet", "results/faces/shard0of2.parquet", "results/faces/shard1of2.parquet"]
+    targets = [
+        "results/aff_wild2/index/splits.parquet",
+        "results/aff_wild2/faces/detected/shard0of2.parquet",
+        "results/aff_wild2/faces/detected/shard1of2.parquet",
+    ]
 
     def planned():
         return rules_of(plan(tmp_path, *targets, configs=configs, snakefile=snakefile))
@@ -232,3 +236,38 @@ def test_the_index_notices_added_removed_and_edited_dataset_files(small_dag_run,
     assert planned() == {"index_annotations"}
     (annotations / "new_subject.txt").write_text("valence,arousal\n")  # a subject no file named before
     assert planned() == {"index_annotations", "index_videos", "detect_and_align_faces"}
+
+
+def test_the_organizers_crops_replace_detection_and_give_features_like_it(small_dag_run, tmp_path):
+    """dataset.face_source: cropped_aligned reads the release's crops instead of detecting; the features
+    that follow look like the detected faces' (same rows, the same frames with a face, similar vectors)."""
+    import numpy as np
+    import polars as pl
+
+    snakefile, workdir, configs = small_dag_run
+    configs = [*configs, layered(tmp_path, "crops.yaml", "dataset: {face_source: cropped_aligned}\n")]
+    jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
+    assert outputs_of(jobs, "read_face_crops") == [
+        "results/aff_wild2/faces/cropped_aligned/shard0of2.parquet",
+        "results/aff_wild2/faces/cropped_aligned/shard1of2.parquet",
+    ]
+    assert not rules_of(jobs) & {"detect_and_align_faces", "index_videos", "index_annotations", "demo_data"}
+    assert {"extract_features", "fine_tune_backbone", "pretrain_mae", "train_temporal_model"} <= rules_of(jobs)
+
+    crops_run = tmp_path / "crops_run"
+    crops_run.mkdir()
+    (crops_run / "resources").symlink_to(workdir / "resources")
+    target = "results/aff_wild2/features/resnet18_random.parquet"
+    result = snakemake(crops_run, target, configs=configs, snakefile=snakefile)
+    assert result.returncode == 0, result.stderr[-3000:]
+    keys = ["subject", "frame"]
+    detected = pl.read_parquet(workdir / target).sort(keys)
+    cropped = pl.read_parquet(crops_run / target).sort(keys)
+    assert cropped.schema == detected.schema and cropped.select(keys).equals(detected.select(keys))
+    assert (cropped["face_found"] == detected["face_found"]).mean() > 0.95
+    both = (cropped["face_found"] & detected["face_found"]).to_numpy()
+    a, b = (np.stack(t["feature"].to_numpy()[both]) for t in (detected, cropped))
+    a, b = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, b))
+    same_frame = (a * b).sum(1).mean()
+    other_frame = (a * np.roll(b, len(b) // 2, axis=0)).sum(1).mean()
+    assert same_frame > other_frame + 0.5 * (1 - other_frame)

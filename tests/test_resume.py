@@ -100,9 +100,9 @@ def test_killed_during_extraction_and_training_then_resumed(reference, tmp_path)
     assert not (workdir / "results" / "models" / "transformer" / "va" / "fold0_seed0" / "training_state.pt").exists()
     assert not list((workdir / "results").rglob("*.partial"))
     for path in [
-        "results/faces/shard0of2.parquet",
-        "results/faces/shard1of2.parquet",
-        "results/features/resnet18_random.parquet",
+        "results/aff_wild2/faces/detected/shard0of2.parquet",
+        "results/aff_wild2/faces/detected/shard1of2.parquet",
+        "results/aff_wild2/features/resnet18_random.parquet",
         TARGET,
     ]:
         assert pl.read_parquet(workdir / path).equals(pl.read_parquet(reference_dir / path)), path

@@ -122,7 +122,7 @@ def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run,
     user_config.write_text(f"dataset:\n  root: {root}\n")
     workdir = tmp_path / "run"
     workdir.mkdir()
-    result = run(workdir, "results/index/splits.parquet", extra_config=[user_config])
+    result = run(workdir, "results/aff_wild2/index/splits.parquet", extra_config=[user_config])
     assert result.returncode != 0
     assert (
         f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)"
@@ -156,7 +156,10 @@ def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
         mean = (members[0][column].to_numpy() + members[1][column].to_numpy()) / 2
         assert np.allclose(ensemble[column].to_numpy(), mean, atol=1e-6), column
     # The crops went straight to the features: no detection ran on them.
-    faces = pl.read_parquet(tiny_run / "results" / "mtl" / "faces.parquet", columns=["face_found", "score"])
+    faces = pl.read_parquet(
+        tiny_run / "results" / "s_aff_wild2" / "faces" / "cropped_aligned" / "shard0of1.parquet",
+        columns=["face_found", "score"],
+    )
     assert faces["face_found"].all() and faces.height == images.height
 
 

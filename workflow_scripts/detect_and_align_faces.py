@@ -7,7 +7,7 @@ import polars as pl
 
 from abawflow import execution
 from abawflow.detection import create_detector
-from abawflow.faces import assign_shards, run_face_stage
+from abawflow.faces import assign_shards, parse_shard, run_face_stage, video_sizes
 from abawflow.rule_runner import run
 
 log = logging.getLogger("abawflow.faces")
@@ -15,12 +15,10 @@ log = logging.getLogger("abawflow.faces")
 
 def main(snakemake):
     params = snakemake.params
-    shard, shards = (int(part) for part in snakemake.wildcards.shard.split("of"))
-    subjects = pl.read_parquet(snakemake.input.subjects)
+    shard, shards = parse_shard(snakemake.wildcards.shard)
+    subjects = pl.read_parquet(snakemake.input.media)
     root = Path(snakemake.input.root)
-    sizes = {
-        video: (root / path).stat().st_size for video, path in subjects.select("video", "video_path").unique().rows()
-    }
+    sizes = video_sizes(subjects, root)
     assignment = assign_shards(sizes, shards)
     videos = [
         (video_path, dict(zip(group["subject"], group["person"], strict=True)))

@@ -1,4 +1,4 @@
-"""Rule index_mtl: s-Aff-Wild2 annotation files and test list -> image, split and per-task label tables."""
+"""Rule index_s_aff_wild2: s-Aff-Wild2 annotation files and test list -> image, split and per-task label tables."""
 
 import logging
 
@@ -8,7 +8,7 @@ from abawflow.atomic import write_parquet
 from abawflow.mtl import index_mtl
 from abawflow.rule_runner import run
 
-log = logging.getLogger("abawflow.index_mtl")
+log = logging.getLogger("abawflow.index")
 
 
 def main(snakemake):

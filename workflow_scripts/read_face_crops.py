@@ -1,0 +1,36 @@
+"""Rule read_face_crops: one shard of a dataset's organizer crops -> face table (no detection)."""
+
+import logging
+from pathlib import Path
+
+import polars as pl
+
+from abawflow.datasets import DATASETS
+from abawflow.errors import DatasetLayoutError
+from abawflow.face_crops import image_crop_rows, subject_crop_rows, write_face_crops
+from abawflow.faces import parse_shard
+from abawflow.rule_runner import run
+
+log = logging.getLogger("abawflow.face_crops")
+
+# The dataset's index table of what stage one reads -> the rows of its crops.
+CROP_ROWS = {"subjects": subject_crop_rows, "images": image_crop_rows}
+
+
+def main(snakemake):
+    shard, shards = parse_shard(snakemake.wildcards.shard)
+    root = Path(snakemake.input.root)
+    crops_root = root / snakemake.params.crops_folder
+    dataset = DATASETS[snakemake.wildcards.dataset]
+    if not crops_root.is_dir():
+        raise DatasetLayoutError(
+            f"{crops_root}: crops folder not found; check {dataset.config_section}.root and "
+            f"{dataset.config_section}.crops_folder"
+        )
+    media = pl.read_parquet(snakemake.input.media)
+    rows = CROP_ROWS[dataset.media](media, root, crops_root, shard, shards)
+    log.info("shard %d of %d of %s, crops from %s", shard, shards, snakemake.wildcards.dataset, crops_root)
+    write_face_crops(rows, crops_root, snakemake.output[0])
+
+
+run(snakemake, main)  # noqa: F821
