@@ -4,6 +4,7 @@ Format (README, "Data contract"): line 1 is the exact task header, line ``i + 1`
 holds the labels of frame ``i`` (1-based). Errors name the file and line.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import polars as pl
 
 from abawflow.errors import AnnotationFormatError, DatasetLayoutError
 from abawflow.tasks import TASKS
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 PERSON_SUFFIXES = ("_left", "_right")
@@ -201,3 +204,60 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
     subject_table = register.table()
     split_table = pl.DataFrame(split_rows, schema=["task", "subject", "split", "source"], orient="row")
     return subject_table, split_table, labels
+
+
+VIDEO_COLUMNS = ("frames", "declared_frames", "fps", "width", "height", "variable_frame_rate")
+
+
+def tested_subjects(root, test_lists, tasks=tuple(TASKS)):
+    """Subject -> the tasks whose test list names it."""
+    named = {}
+    for task in tasks:
+        for name in read_name_list(Path(root) / test_lists[task]):
+            named.setdefault(name, []).append(task)
+    return named
+
+
+def probe_subject_videos(subjects, root, tested, truncated_test_video="error"):
+    """The subjects table with what each video's probe found (VIDEO_COLUMNS), after the truncation policy:
+
+    - a video the decoder cannot open, or whose first or last frame does not decode: VideoDecodeError;
+    - fewer decodable frames than the container declares (a truncated file): for a video with a test
+      subject (``tested``: subject -> tasks) an error unless ``truncated_test_video`` is
+      ``use_decodable_frames`` (the submission then covers the decodable frames only, which the
+      organizers' checker may reject); for other videos a warning, and the decodable frames are used
+      (annotation lines past them have no image, as for any short video);
+    - a variable frame rate: a warning (frame numbers, not times, anchor the labels).
+    """
+    from abawflow.errors import VideoDecodeError
+    from abawflow.video import probe_video
+
+    probes = {}
+    for video, video_path in subjects.select("video", "video_path").unique(maintain_order=True).rows():
+        path = Path(root) / video_path
+        probe = probes[video] = probe_video(path)
+        members = subjects.filter(pl.col("video") == video)["subject"].to_list()
+        tasks = sorted({task for subject in members for task in tested.get(subject, ())})
+        if probe.frames_missing:
+            message = (
+                f"{path}: the container declares {probe.declared_frames} frames but only {probe.frames} decode "
+                f"(frames {probe.frames + 1}..{probe.declared_frames} are missing; the file looks truncated)"
+            )
+            if tasks and truncated_test_video == "error":
+                raise VideoDecodeError(
+                    f"{message}. It is a test video of {', '.join(t.upper() for t in tasks)}, whose submission "
+                    "needs every frame: replace the file, or set dataset.truncated_test_video: "
+                    "use_decodable_frames to submit the decodable frames only"
+                )
+            log.warning("%s; using the %d decodable frames", message, probe.frames)
+        if probe.variable_frame_rate:
+            log.warning("%s: variable frame rate (%.2f fps on average); labels follow frame numbers", path, probe.fps)
+    columns = {name: [getattr(probes[video], name) for video in subjects["video"]] for name in VIDEO_COLUMNS}
+    return subjects.with_columns(
+        pl.Series("frames", columns["frames"], pl.Int32),
+        pl.Series("declared_frames", columns["declared_frames"], pl.Int32),
+        pl.Series("fps", columns["fps"], pl.Float64),
+        pl.Series("width", columns["width"], pl.Int32),
+        pl.Series("height", columns["height"], pl.Int32),
+        pl.Series("variable_frame_rate", columns["variable_frame_rate"], pl.Boolean),
+    )

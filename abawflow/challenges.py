@@ -26,7 +26,7 @@ class Challenge:
     granularity: str  # "frame" (every frame of a video) or "image" (sampled, cropped images)
     dataset: str  # the dataset it reads (abawflow/datasets.py)
     submission_index: str  # the index table its submission follows: splits (the test lists) or images
-    writer: Callable  # (challenge, test predictions, submission index table, path, layout) -> None
+    writer: Callable  # (challenge, test predictions, submission index, path, layout, media table) -> None
     joint: bool = False  # one model is trained on all its tasks at once, under its name as training target
     combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
 
@@ -46,8 +46,9 @@ class Challenge:
     def submission_table(self):
         return f"{DATASETS[self.dataset].index_folder}/{self.submission_index}.parquet"
 
-    def write_submission(self, predictions, index, path, layout="abaw5"):
-        self.writer(self, predictions, index, path, layout)
+    def write_submission(self, predictions, index, path, layout="abaw5", media=None):
+        """``media``: the dataset's index of what stage one read (the subjects' frame counts, or the images)."""
+        self.writer(self, predictions, index, path, layout, media)
 
     def score(self, annotated, predictions, source="predictions"):
         """The challenge's metrics of validation ``predictions`` against ``annotated`` (task -> its annotated

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from abawflow.atomic import atomic_path
 from abawflow.errors import DatasetLayoutError
 from abawflow.faces import FACE_SCHEMA, assign_shards, video_sizes
-from abawflow.video import open_video
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +70,12 @@ def person_video_rows(subject, video, person, frames, crops_root):
 
 def subject_crop_rows(subjects, root, crops_root, shard, shards):
     """Aff-Wild2: the rows of the person-videos of one shard (the videos partitioned as for detection).
-    A video's frame count is its decoder's, as in the face stage."""
+    A video's frame count is its decoder's (probed by the index), as in the face stage."""
     assignment = assign_shards(video_sizes(subjects, root), shards)
     for row in subjects.iter_rows(named=True):
         if assignment[row["video"]] != shard:
             continue
-        frames = len(open_video(Path(root) / row["video_path"]))
+        frames = row["frames"]
         yield person_video_rows(row["subject"], row["video"], row["person"], frames, crops_root)
 
 

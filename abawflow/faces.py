@@ -76,8 +76,11 @@ def decode_jpeg(data):
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
 
 
-def process_video(video_path, subjects, detector, writer, batch_size, crop_size, jpeg_quality, threads=1):
-    """Detect and align the faces of ``subjects`` (subject -> person) in one video.
+def process_video(
+    video_path, subjects, detector, writer, batch_size, crop_size, jpeg_quality, threads=1, frame_count=None
+):
+    """Detect and align the faces of ``subjects`` (subject -> person) in one video (its first ``frame_count``
+    frames: the decodable ones the index probed).
 
     Returns per-subject counts (frames, frames with a face), the number of
     decoded frames and the seconds spent in the detector itself.
@@ -85,7 +88,7 @@ def process_video(video_path, subjects, detector, writer, batch_size, crop_size,
     picker = None
     counts = {subject: [0, 0] for subject in subjects}
     decoded, detector_seconds = 0, 0.0
-    for first_frame, frames in iter_frame_batches(video_path, batch_size, threads):
+    for first_frame, frames in iter_frame_batches(video_path, batch_size, threads, frame_count):
         if picker is None:
             picker = PersonPicker(subjects.values(), frames.shape[2])
         started = time.perf_counter()
@@ -117,7 +120,8 @@ def process_video(video_path, subjects, detector, writer, batch_size, crop_size,
 
 
 def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, jpeg_quality, threads=1):
-    """``videos``: list of (video_path relative to ``root``, {subject: person}). Writes one Parquet file atomically.
+    """``videos``: list of (video_path relative to ``root``, {subject: person}[, decodable frames]). Writes one
+    Parquet file atomically.
 
     Returns throughput figures: decoded frames, stage seconds, detector seconds.
     """
@@ -125,9 +129,17 @@ def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, j
     frames_total, detector_total = 0, 0.0
     with atomic_path(output_path) as temporary:
         with pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer:
-            for video_path, subjects in videos:
+            for video_path, subjects, *frames in videos:
                 counts, decoded, detector_seconds = process_video(
-                    root / video_path, subjects, detector, writer, batch_size, crop_size, jpeg_quality, threads
+                    root / video_path,
+                    subjects,
+                    detector,
+                    writer,
+                    batch_size,
+                    crop_size,
+                    jpeg_quality,
+                    threads,
+                    frames[0] if frames else None,
                 )
                 frames_total += decoded
                 detector_total += detector_seconds

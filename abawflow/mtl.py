@@ -182,7 +182,7 @@ def mtl_submission_text(predictions, test_images):
     return "\n".join(lines) + "\n"
 
 
-def write_mtl_submission(challenge, predictions, images, path, layout="abaw5"):
+def write_mtl_submission(challenge, predictions, images, path, layout="abaw5", media=None):
     """results/submission/mtl.txt from the test rows of a prediction table (the three tasks' outputs) and the
     image index; every output is checked finite and in range first (abawflow.submission.checked_outputs)."""
     from abawflow.submission import checked_outputs, output_columns, table_thresholds

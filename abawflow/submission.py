@@ -57,8 +57,9 @@ def checked_outputs(task, values, locate):
     return values
 
 
-def decided_rows(task, predictions, test_names):
-    """(subject, frames, decided values) per test subject, in ``test_names`` order; every frame from 1 on."""
+def decided_rows(task, predictions, test_names, frame_counts=None):
+    """(subject, frames, decided values) per test subject, in ``test_names`` order; every frame from 1 on,
+    and, with ``frame_counts`` (subject -> the video's decodable frames, from the index), every one of them."""
     spec = get_task(task)
     columns = output_columns(task)
     thresholds = table_thresholds(task, predictions)
@@ -72,6 +73,11 @@ def decided_rows(task, predictions, test_names):
             raise ConfigError(
                 f"{task.upper()} predictions for {subject!r} do not cover frames 1..{len(frames)} without gaps"
             )
+        if frame_counts is not None and len(frames) != frame_counts[subject]:
+            raise SubmissionError(
+                f"{task.upper()} predictions for test video {subject!r} cover frames 1..{len(frames)}, but the "
+                f"video has {frame_counts[subject]} frames (the index's probe). Nothing was written."
+            )
         values = checked_outputs(
             task,
             rows.select(columns).to_numpy(),
@@ -80,11 +86,11 @@ def decided_rows(task, predictions, test_names):
         yield subject, frames, spec.decide(values, thresholds)
 
 
-def submission_text(task, predictions, test_names):
+def submission_text(task, predictions, test_names, frame_counts=None):
     """Text of the single-file submission of ``task`` for the test subjects ``test_names``, in that order."""
     spec = get_task(task)
     lines = [",".join(spec.submission_header)]
-    for subject, frames, decided in decided_rows(task, predictions, test_names):
+    for subject, frames, decided in decided_rows(task, predictions, test_names, frame_counts):
         lines.extend(
             f"{image_location(subject, int(f))},{spec.kind.format_decision(d)}"
             for f, d in zip(frames, decided, strict=True)
@@ -92,24 +98,25 @@ def submission_text(task, predictions, test_names):
     return "\n".join(lines) + "\n"
 
 
-def per_video_texts(task, predictions, test_names):
+def per_video_texts(task, predictions, test_names, frame_counts=None):
     """ABAW3 format: ``<name>.txt`` per test video, the task's annotation header, then one line per frame."""
     spec = get_task(task)
     return {
         f"{subject}.txt": "\n".join([",".join(spec.header), *(spec.kind.format_decision(d) for d in decided)]) + "\n"
-        for subject, _, decided in decided_rows(task, predictions, test_names)
+        for subject, _, decided in decided_rows(task, predictions, test_names, frame_counts)
     }
 
 
-def write_submission(task, predictions, test_names, path, layout="abaw5"):
+def write_submission(task, predictions, test_names, path, layout="abaw5", frame_counts=None):
     if layout == "abaw3":
-        write_folder(path, per_video_texts(task, predictions, test_names))
+        write_folder(path, per_video_texts(task, predictions, test_names, frame_counts))
     else:
-        write_text(path, submission_text(task, predictions, test_names))
+        write_text(path, submission_text(task, predictions, test_names, frame_counts))
 
 
-def write_task_submission(challenge, predictions, splits, path, layout="abaw5"):
+def write_task_submission(challenge, predictions, splits, path, layout="abaw5", subjects=None):
     """A VA, EXPR or AU submission from the test rows of a prediction table, in the order of the task's test
-    list (the splits table)."""
+    list (the splits table); with the ``subjects`` table, every decodable frame of each test video."""
     tests = splits.filter((pl.col("task") == challenge.name) & (pl.col("split") == "test"))["subject"].to_list()
-    write_submission(challenge.name, predictions, tests, path, layout)
+    frame_counts = None if subjects is None else dict(subjects.select("subject", "frames").rows())
+    write_submission(challenge.name, predictions, tests, path, layout, frame_counts)

@@ -310,6 +310,11 @@ def submission_index(wildcards):
     return CHALLENGES[wildcards.task].submission_table
 
 
+def challenge_media(wildcards):
+    """The index of what its dataset's stage one read: the subjects' frame counts the submission covers."""
+    return DATASETS[CHALLENGES[wildcards.task].dataset].media_table
+
+
 def ensemble_postprocess(wildcards):
     return canonical(PLAN.ensembles[wildcards.ensemble].postprocess)
 

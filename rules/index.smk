@@ -20,6 +20,7 @@ rule index_videos:
         challenge_folders=config_params("dataset", "challenge_folders"),
         test_lists=config_params("dataset", "test_lists"),
         tasks=TASKS,
+        truncated_test_video=config["dataset"]["truncated_test_video"],
         dataset_subjects=dataset_subjects(),
         code=script_fingerprint("index_videos.py"),
     script:

@@ -31,6 +31,7 @@ rule write_submission:
     input:
         predictions=submitted_predictions,
         index=submission_index,
+        media=challenge_media,
     output:
         "results/submission/{task}.txt",
     log:
@@ -54,6 +55,7 @@ rule write_submission_per_video:
     input:
         predictions=submitted_predictions,
         index="results/aff_wild2/index/splits.parquet",
+        media="results/aff_wild2/index/subjects.parquet",
     output:
         directory("results/submission/abaw3/{task}"),
     log:

@@ -64,3 +64,19 @@ def test_same_seed_same_dataset(demo, tmp_path):
     assert annotation_files(again) == annotation_files(demo)
     other = make_demo_dataset(tmp_path / "other", seed=6, videos=6, frames_per_video=60)
     assert annotation_files(other) != annotation_files(demo)
+
+
+def test_the_release_crops_cover_each_visible_face(demo):
+    """cropped_aligned/<subject>/<frame:05d>.jpg, as Aff-Wild2 ships it: a crop for every frame except the
+    stretch where the person is out of view."""
+    import cv2
+
+    subjects, _, _ = index_dataset(demo, ANNOTATION_FOLDER, FOLDERS, LISTS)
+    for subject, video_path in subjects.select("subject", "video_path").rows():
+        frames = len(decord.VideoReader(str(demo / video_path)))
+        crops = sorted(int(p.stem) for p in (demo / "cropped_aligned" / subject).glob("*.jpg"))
+        missing = sorted(set(range(1, frames + 1)) - set(crops))
+        assert crops[0] >= 1 and crops[-1] <= frames
+        assert 12 <= len(missing) < 25 and missing == list(range(missing[0], missing[-1] + 1)), subject
+    crop = cv2.imread(str(demo / "cropped_aligned" / subject / f"{crops[0]:05d}.jpg"))
+    assert crop.shape == (112, 112, 3)

@@ -48,6 +48,7 @@ def aff_wild2(tmp_path):
             "video": ["pair", "pair", "solo"],
             "video_path": ["videos/batch2/pair.mp4", "videos/batch2/pair.mp4", "videos/solo.mp4"],
             "person": ["left", "right", "single"],
+            "frames": [6, 6, 10],  # the index's probe of each video
         }
     )
     return tmp_path, subjects, stored

@@ -299,3 +299,25 @@ def test_an_ensemble_of_mtl_experiments_averages_the_mtl_challenge(config):
 def test_an_mtl_ensemble_needs_mtl_members(config):
     config["ensembles"]["mixed"] = {"members": ["mtl_feedback", "gru"], "tasks": ["mtl"]}
     mistake(config, "ensembles.mixed covers mtl, which not every member trains")
+
+
+def test_each_dataset_has_its_root_and_face_source(config):
+    plan = compile_plan(config)
+    assert dict(plan.dataset_roots) == {"aff_wild2": "resources/demo", "s_aff_wild2": "resources/demo_mtl"}
+    assert dict(plan.face_sources) == {"aff_wild2": "detected", "s_aff_wild2": "cropped_aligned"}
+    config["dataset"]["face_source"] = "cropped_aligned"
+    assert compile_plan(config).face_sources["aff_wild2"] == "cropped_aligned"
+
+
+def test_a_face_source_the_layout_does_not_offer(config):
+    config["dataset"]["face_source"] = "organizers"
+    with pytest.raises(ConfigError, match=r"dataset.face_source: 'organizers' is not one of.*cropped_aligned"):
+        compile_plan(config)
+    # s-Aff-Wild2 ships crops only; past the schema, the plan still refuses detection there.
+    config["dataset"]["face_source"] = "detected"
+    validate_config(config)
+    config["mtl"]["face_source"] = "detected"
+    with pytest.raises(
+        ConfigError, match="mtl.face_source is 'detected'; the s_aff_wild2 layout offers cropped_aligned"
+    ):
+        compile_plan(config, validate=False)

@@ -81,3 +81,12 @@ def test_outputs_that_are_not_finite_or_out_of_range_stop_the_submission_at_thei
     )
     with pytest.raises(SubmissionError, match=r"frame 2: probability_AU12 is 1.5; expected a finite value in \[0, 1\]"):
         submission_text("au", broken, ["v"])
+
+
+def test_a_prediction_table_short_of_the_videos_last_frames_stops_the_submission():
+    from abawflow.errors import SubmissionError
+
+    table = predictions("va", {"a": 5, "b": 4}, 2)
+    assert submission_text("va", table, ["a", "b"], {"a": 5, "b": 4}).count("\n") == 1 + 9
+    with pytest.raises(SubmissionError, match="test video 'b' cover frames 1..4, but the video has 6 frames"):
+        submission_text("va", table, ["a", "b"], {"a": 5, "b": 6})

@@ -109,27 +109,49 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert "| three_encoders * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
 
 
-def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run, tmp_path):
+def user_dataset(tiny_run, tmp_path):
+    """A copy of the demo as a user's dataset (root, empty working directory, config layer naming it)."""
     import shutil
 
     root = tmp_path / "Aff-Wild2"
-    shutil.copytree(tiny_run / "resources" / "demo", root)
-    broken = sorted((root / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))[0]
-    lines = broken.read_text().splitlines()
-    lines[4] = "0.2;0.3"
-    broken.write_text("\n".join(lines) + "\n")
+    shutil.copytree(tiny_run / "resources" / "demo", root, ignore=shutil.ignore_patterns("cropped_aligned"))
     user_config = tmp_path / "user.yaml"
     user_config.write_text(f"dataset:\n  root: {root}\n")
     workdir = tmp_path / "run"
     workdir.mkdir()
+    return root, workdir, user_config
+
+
+def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run, tmp_path):
+    root, workdir, user_config = user_dataset(tiny_run, tmp_path)
+    broken = sorted((root / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))[0]
+    lines = broken.read_text().splitlines()
+    lines[4] = "0.2;0.3"
+    broken.write_text("\n".join(lines) + "\n")
     result = run(workdir, "results/aff_wild2/index/splits.parquet", extra_config=[user_config])
     assert result.returncode != 0
     assert (
         f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)"
         in result.stdout + result.stderr
     )
-    assert not (workdir / "results" / "index" / "splits.parquet").exists()
+    assert not (workdir / "results" / "aff_wild2" / "index" / "splits.parquet").exists()
     assert not (workdir / "resources").exists()  # a user dataset never triggers the demo generator
+
+
+def test_a_truncated_test_video_stops_the_index_before_any_detection(tiny_run, tmp_path):
+    """Half of a test video's bytes cut: the index names the file and the missing frames, and no face job runs."""
+    root, workdir, user_config = user_dataset(tiny_run, tmp_path)
+    tested = (root / "names_of_videos_in_each_test_set").glob("*.txt")
+    names = {line.split("_left")[0].split("_right")[0] for path in tested for line in path.read_text().split()}
+    video = next(path for path in sorted((root / "videos").rglob("*.*")) if path.stem in names)
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    result = run(workdir, "results/aff_wild2/faces/detected/shard0of1.parquet", extra_config=[user_config])
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert str(video) in output and ("frames but only" in output or "cannot open video" in output), output[-3000:]
+    assert not (workdir / "results" / "aff_wild2" / "index" / "subjects.parquet").exists()
+    assert not (workdir / "results" / "aff_wild2" / "faces").exists()
 
 
 def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):

@@ -21,7 +21,7 @@ def main(snakemake):
     sizes = video_sizes(subjects, root)
     assignment = assign_shards(sizes, shards)
     videos = [
-        (video_path, dict(zip(group["subject"], group["person"], strict=True)))
+        (video_path, dict(zip(group["subject"], group["person"], strict=True)), group["frames"][0])
         for (video, video_path), group in subjects.group_by(["video", "video_path"], maintain_order=True)
         if assignment[video] == shard
     ]

@@ -11,7 +11,8 @@ def main(snakemake):
     challenge = get_challenge(snakemake.wildcards.task)
     predictions = pl.read_parquet(snakemake.input.predictions).filter(pl.col("split") == "test")
     index = pl.read_parquet(snakemake.input.index)
-    challenge.write_submission(predictions, index, snakemake.output[0], snakemake.params.layout)
+    media = pl.read_parquet(snakemake.input.media)
+    challenge.write_submission(predictions, index, snakemake.output[0], snakemake.params.layout, media)
 
 
 run(snakemake, main)  # noqa: F821
