@@ -42,6 +42,12 @@ def write_text(path, text):
         temporary.write_text(text)
 
 
+def write_csv(frame, path, float_precision=4):
+    """Write a polars DataFrame to CSV atomically."""
+    with atomic_path(path) as temporary:
+        frame.write_csv(temporary, float_precision=float_precision)
+
+
 def write_parquet(frame, path):
     """Write a polars DataFrame to Parquet atomically."""
     with atomic_path(path) as temporary:

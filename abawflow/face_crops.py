@@ -43,7 +43,7 @@ def person_video_rows(subject, video, person, frames, crops_root):
     folder = Path(crops_root) / subject
     if not folder.is_dir():
         raise DatasetLayoutError(
-            f"{folder}: no crop folder for {subject!r}; faces.source cropped_aligned needs one per annotated "
+            f"{folder}: no crop folder for {subject!r}; dataset.face_source cropped_aligned needs one per annotated "
             "person-video (or set dataset.face_source: detected to detect the faces in the video)"
         )
     crops = crop_files(folder)

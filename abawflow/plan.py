@@ -173,7 +173,6 @@ class Ensemble:
 
 @dataclass(frozen=True)
 class Plan:
-    dataset_root: str
     tasks: tuple  # the video tasks run
     shards: int
     backbones: MappingProxyType  # name -> Backbone
@@ -251,7 +250,6 @@ def compile_plan(config, validate=True):
     for experiment in experiments.values():
         check_components(experiment)
     return Plan(
-        dataset_root=config["dataset"]["root"],
         tasks=tasks,
         shards=config["faces"]["shards"],
         backbones=MappingProxyType(backbones),

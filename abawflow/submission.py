@@ -4,12 +4,16 @@ ABAW5/6 single-file format: exact header, one row per frame of every test
 video, videos in test-list order, frames in order, image named ``<name>/<frame:05d>.jpg``.
 """
 
+import logging
+
 import numpy as np
 import polars as pl
 
 from abawflow.atomic import write_folder, write_text
 from abawflow.errors import ConfigError, SubmissionError
 from abawflow.tasks import get_task
+
+log = logging.getLogger(__name__)
 
 
 def threshold_columns(task):
@@ -36,6 +40,28 @@ def prediction_table(task, subject, split, frames, face_found, values):
     return table.with_columns(
         [pl.Series(name, values[:, k].astype(np.float32)) for k, name in enumerate(output_columns(task))]
     )
+
+
+def face_coverage(predictions, minimum=0.5):
+    """Per test video of a prediction table (its test rows): frames, frames with a face and their share,
+    lowest share first. Each video below ``minimum`` is logged as a warning."""
+    coverage = (
+        predictions.group_by("subject")
+        .agg(pl.len().alias("frames"), pl.col("face_found").sum().alias("frames_with_face"))
+        .with_columns((pl.col("frames_with_face") / pl.col("frames")).alias("coverage"))
+        .sort(["coverage", "subject"])
+    )
+    for subject, frames, with_face, share in coverage.filter(pl.col("coverage") < minimum).rows():
+        log.warning(
+            "test video %s: a face in %d of its %d frames (%.1f%%, below %.0f%%); the others are interpolated%s",
+            subject,
+            with_face,
+            frames,
+            100 * share,
+            100 * minimum,
+            ", or are the training prior where no face exists at all" if with_face == 0 else "",
+        )
+    return coverage
 
 
 def image_location(subject, frame):

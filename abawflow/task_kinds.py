@@ -46,6 +46,11 @@ class TaskKind:
         """The challenge metrics, name -> value; `score` is the one experiments are ranked by."""
         raise NotImplementedError
 
+    def prior(self, spec, labels):
+        """The outputs that annotated label rows average to (mean values; class or AU frequencies): what a
+        video with no face at all is predicted."""
+        return np.asarray(labels, dtype=np.float64).mean(axis=0)
+
 
 class Regression(TaskKind):
     """Continuous values in [-1, 1] (valence, arousal), scored by CCC per column."""
@@ -100,6 +105,10 @@ class SingleLabel(TaskKind):
 
     def truth(self, labels):
         return labels[:, 0].astype(np.int64)
+
+    def prior(self, spec, labels):
+        counts = np.bincount(np.asarray(labels)[:, 0].astype(np.int64), minlength=spec.head_size)
+        return counts / max(counts.sum(), 1)
 
     def metrics(self, spec, truth, decided):
         value = macro_f1(truth, decided, spec.head_size)

@@ -58,6 +58,10 @@ class TaskSpec:
         row, column = np.argwhere(bad)[0]
         return int(row), self.output_columns[column], float(values[row, column])
 
+    def prior(self, labels):
+        """Per-frame outputs of the training prior, from annotated label rows (the label columns)."""
+        return self.kind.prior(self, labels)
+
     def metrics(self, truth, decided):
         """Challenge metrics of decided outputs against the truth, name -> value (``score`` ranks)."""
         return self.kind.metrics(self, truth, decided)

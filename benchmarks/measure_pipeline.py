@@ -21,22 +21,20 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MEMORY_VIDEO_FRAMES = (300, 1200, 4800)
-sys.path.insert(0, str(REPOSITORY))
 
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import polars as pl
+import torch
 
-from abawflow.demo_data import DemoVideo, FaceRenderer, render_video  # noqa: E402
-from abawflow.detection import create_detector  # noqa: E402
-from abawflow.faces import run_face_stage  # noqa: E402
-from abawflow.features import extract_features  # noqa: E402
-from abawflow.video import iter_frame_batches  # noqa: E402
-from models.backbones import create_backbone  # noqa: E402
+from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
+from abawflow.detection import create_detector
+from abawflow.faces import run_face_stage
+from abawflow.features import extract_features
+from abawflow.video import iter_frame_batches
+from models.backbones import create_backbone
 
 MEMORY_PROBE = """
 import sys
-sys.path.insert(0, {repository!r})
 from pathlib import Path
 from abawflow.detection import create_detector
 from abawflow.faces import run_face_stage
@@ -84,7 +82,7 @@ def faces_stage_memory(workdir, frames):
     probe_root = workdir / f"memory_{frames}"
     plan = DemoVideo("memory", "", ".mp4", 320, 240, ("single",))
     render_video(plan, frames, np.random.default_rng(0), FaceRenderer(), probe_root / "videos" / "memory.mp4")
-    command = [sys.executable, "-c", MEMORY_PROBE.format(repository=str(REPOSITORY)), str(probe_root)]
+    command = [sys.executable, "-c", MEMORY_PROBE.format(), str(probe_root)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout.readline().strip() == "ready"  # models loaded; the stage starts now
     samples = []

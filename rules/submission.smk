@@ -33,7 +33,8 @@ rule write_submission:
         index=submission_index,
         media=challenge_media,
     output:
-        "results/submission/{task}.txt",
+        submission="results/submission/{task}.txt",
+        coverage="results/submission/face_coverage/{task}.csv",
     log:
         "logs/write_submission/{task}.log",
     wildcard_constraints:
@@ -46,6 +47,7 @@ rule write_submission:
         runtime=30,
     params:
         layout="abaw5",
+        minimum_face_coverage=config["submission"]["minimum_face_coverage"],
         code=script_fingerprint("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"
@@ -57,7 +59,8 @@ rule write_submission_per_video:
         index="results/aff_wild2/index/splits.parquet",
         media="results/aff_wild2/index/subjects.parquet",
     output:
-        directory("results/submission/abaw3/{task}"),
+        submission=directory("results/submission/abaw3/{task}"),
+        coverage="results/submission/abaw3/face_coverage/{task}.csv",
     log:
         "logs/write_submission_per_video/{task}.log",
     conda:
@@ -68,6 +71,7 @@ rule write_submission_per_video:
         runtime=30,
     params:
         layout="abaw3",
+        minimum_face_coverage=config["submission"]["minimum_face_coverage"],
         code=script_fingerprint("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"

@@ -90,3 +90,23 @@ def test_a_prediction_table_short_of_the_videos_last_frames_stops_the_submission
     assert submission_text("va", table, ["a", "b"], {"a": 5, "b": 4}).count("\n") == 1 + 9
     with pytest.raises(SubmissionError, match="test video 'b' cover frames 1..4, but the video has 6 frames"):
         submission_text("va", table, ["a", "b"], {"a": 5, "b": 6})
+
+
+def test_face_coverage_lists_every_test_video_and_warns_below_the_minimum(caplog):
+    import logging
+
+    from abawflow.submission import face_coverage
+
+    table = predictions("va", {"seen": 10, "rare": 10, "never": 4}, 2)
+    found = (pl.col("subject") == "seen") | ((pl.col("subject") == "rare") & (pl.col("frame") <= 3))
+    table = table.with_columns(face_found=found)
+    with caplog.at_level(logging.WARNING):
+        coverage = face_coverage(table, minimum=0.5)
+    assert coverage.select("subject", "frames", "frames_with_face").rows() == [
+        ("never", 4, 0),
+        ("rare", 10, 3),
+        ("seen", 10, 10),
+    ]
+    assert "test video rare: a face in 3 of its 10 frames (30.0%, below 50%)" in caplog.text
+    assert "test video never: a face in 0 of its 4 frames" in caplog.text and "training prior" in caplog.text
+    assert "seen" not in caplog.text

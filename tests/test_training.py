@@ -186,3 +186,38 @@ def test_recurrent_training_carries_the_state_over_consecutive_segments():
     whole = predict_sequence("au", model, validation, 1000, 1000)
     assert segmented.shape == (50, 12)
     np.testing.assert_allclose(segmented, whole, atol=1e-5)
+
+
+def test_a_faceless_video_gets_the_training_prior_of_each_task():
+    import polars as pl
+
+    from abawflow.tasks import ACTION_UNITS
+    from abawflow.training import training_priors
+
+    def table(task, rows):
+        columns = {"va": ["valence", "arousal"], "expr": ["expression"], "au": list(ACTION_UNITS)}[task]
+        frame = pl.DataFrame(rows, schema=["subject", "frame", "annotated", *columns], orient="row")
+        return frame.with_columns(pl.col("frame").cast(pl.Int32))
+
+    labels = {
+        "va": table(
+            "va", [("a", 1, True, 0.5, 0.1), ("a", 2, False, -5, -5), ("b", 1, True, -0.1, 0.3), ("v", 1, True, 1, 1)]
+        ),
+        "expr": table(
+            "expr", [("a", 1, True, 4), ("a", 2, True, 4), ("b", 1, True, 0), ("b", 2, False, -1), ("v", 1, True, 7)]
+        ),
+        "au": table("au", [("a", 1, True, *[1] * 6, *[0] * 6), ("b", 1, True, *[0] * 12), ("v", 1, True, *[1] * 12)]),
+    }
+    splits = pl.DataFrame(
+        [
+            (task, subject, split)
+            for task in labels
+            for subject, split in (("a", "train"), ("b", "train"), ("v", "validation"))
+        ],
+        schema=["task", "subject", "split"],
+        orient="row",
+    )
+    priors = training_priors(["va", "expr", "au"], labels, splits)
+    assert np.allclose(priors["va"], [0.2, 0.2])  # annotated training frames only
+    assert np.allclose(priors["expr"], np.eye(8)[[4, 4, 0]].mean(0)) and priors["expr"].sum() == pytest.approx(1)
+    assert np.allclose(priors["au"], [0.5] * 6 + [0.0] * 6)

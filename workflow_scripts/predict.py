@@ -1,5 +1,8 @@
 """Rule predict: one experiment's per-frame predictions of one task for its validation and test videos."""
 
+import logging
+
+import numpy as np
 import polars as pl
 import torch
 
@@ -12,7 +15,9 @@ from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
 from abawflow.submission import prediction_table
 from abawflow.tasks import TaskLayout
-from abawflow.training import build_model, predict_sequence
+from abawflow.training import build_model, predict_sequence, training_priors
+
+log = logging.getLogger("abawflow.predict")
 
 
 def main(snakemake):
@@ -20,7 +25,9 @@ def main(snakemake):
     tasks = snakemake.params.tasks
     device = resolve_device(execution.device(snakemake.config))
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
-    sequences = build_sequences(list(snakemake.input.features), labels, pl.read_parquet(snakemake.input.splits), tasks)
+    splits = pl.read_parquet(snakemake.input.splits)
+    sequences = build_sequences(list(snakemake.input.features), labels, splits, tasks)
+    priors = training_priors(tasks, labels, splits)
     windows = snakemake.params.windows
     # The experiment's runs (folds x seeds) are averaged: values for VA, probabilities for EXPR and AU.
     totals = {}
@@ -38,6 +45,14 @@ def main(snakemake):
     tables = []
     for split in ("validation", "test"):
         for sequence in sequences[split]:
+            faceless = not sequence.face_found.any()
+            if faceless:  # nothing to interpolate from: the training prior, not the model's output on no input
+                log.warning(
+                    "%s video %s: no face in any of its %d frames; predicting the training prior",
+                    split,
+                    sequence.subject,
+                    len(sequence.frames),
+                )
             parts = [
                 prediction_table(
                     task,
@@ -45,7 +60,9 @@ def main(snakemake):
                     split,
                     sequence.frames,
                     sequence.face_found,
-                    totals[(task, split, sequence.subject)] / len(snakemake.input.models),
+                    np.tile(priors[task], (len(sequence.frames), 1))
+                    if faceless
+                    else totals[(task, split, sequence.subject)] / len(snakemake.input.models),
                 )
                 for task in tasks
             ]

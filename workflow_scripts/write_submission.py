@@ -3,8 +3,10 @@
 
 import polars as pl
 
+from abawflow.atomic import write_csv
 from abawflow.challenges import get_challenge
 from abawflow.rule_runner import run
+from abawflow.submission import face_coverage
 
 
 def main(snakemake):
@@ -12,7 +14,8 @@ def main(snakemake):
     predictions = pl.read_parquet(snakemake.input.predictions).filter(pl.col("split") == "test")
     index = pl.read_parquet(snakemake.input.index)
     media = pl.read_parquet(snakemake.input.media)
-    challenge.write_submission(predictions, index, snakemake.output[0], snakemake.params.layout, media)
+    challenge.write_submission(predictions, index, snakemake.output.submission, snakemake.params.layout, media)
+    write_csv(face_coverage(predictions, snakemake.params.minimum_face_coverage), snakemake.output.coverage)
 
 
 run(snakemake, main)  # noqa: F821
