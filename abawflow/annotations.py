@@ -119,12 +119,25 @@ class SubjectRegister:
         self.root, self.video_root = Path(root), Path(root) / video_folder
         self.videos = find_videos(self.video_root)
         self.subjects = {}
+        self.sources = {}  # subject -> the first file naming it
 
     def add(self, subject, source):
         video, person = split_subject(subject)
         if video not in self.videos:
             raise DatasetLayoutError(f"{source}: refers to video {video!r}, which is not under {self.video_root}")
+        # One naming per video: the whole frame's person, or the left and right ones; never both.
+        other = next(
+            (s for s, (v, _, p) in self.subjects.items() if v == video and (p == "single") != (person == "single")),
+            None,
+        )
+        if other is not None:
+            raise AnnotationFormatError(
+                f"{source}: names {subject!r}, but {self.sources[other]} names {other!r} for the same video "
+                f"{video!r}; a video is annotated either as one person ({video!r}) or as {video + '_left'!r} / "
+                f"{video + '_right'!r}, not both"
+            )
         self.subjects[subject] = (video, str(self.videos[video].relative_to(self.root)), person)
+        self.sources.setdefault(subject, source)
 
     def table(self):
         return pl.DataFrame(

@@ -79,3 +79,27 @@ def test_person_picker_keeps_left_and_right():
     picker = PersonPicker(["single"], frame_width=400)
     assert picker.pick([face_at(50, 0.99), face_at(300, 0.5)])["single"].center_x == 50
     assert picker.pick([])["single"] is None
+
+
+def test_a_video_annotated_left_only_keeps_its_one_person_anywhere_in_the_frame():
+    picker = PersonPicker(["left"], frame_width=400)
+    kept = [picker.pick([face_at(x)])["left"] for x in range(40, 380, 20)]
+    assert all(face is not None for face in kept)
+    assert picker.pick([])["left"] is None  # out of view for a while
+    assert picker.pick([face_at(350)])["left"].center_x == 350  # back, in the right half
+
+
+def test_two_people_who_cross_keep_their_names():
+    picker = PersonPicker(["left", "right"], frame_width=400)
+    for step in range(11):  # the left person walks from x=100 to x=300, the other the opposite way
+        a, b = 100 + 20 * step, 300 - 20 * step + 3
+        chosen = picker.pick([face_at(b, 0.99), face_at(a, 0.95)])
+        assert chosen["left"].center_x == a and chosen["right"].center_x == b, step
+
+
+def test_an_unannotated_second_person_never_takes_the_annotated_persons_place():
+    picker = PersonPicker(["left"], frame_width=400)
+    assert picker.pick([face_at(100), face_at(300)])["left"].center_x == 100
+    # The annotated person turns away: the lone face is the other person's, who keeps to the right.
+    assert picker.pick([face_at(290)])["left"] is None
+    assert picker.pick([face_at(110)])["left"].center_x == 110

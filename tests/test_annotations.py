@@ -129,6 +129,16 @@ def test_index_dataset_test_video_with_labels_is_rejected(tmp_path):
         index_dataset(tmp_path, "ann", folders, lists)
 
 
+def test_a_video_named_both_as_one_person_and_as_left_right_is_rejected(tmp_path):
+    from abawflow.annotations import index_subjects
+
+    folders, lists = make_layout(tmp_path)
+    write(tmp_path / "ann" / folders["expr"] / "Train_Set" / "b.txt", f"{','.join(EXPR.header)}\n3\n")
+    for index in (index_dataset, index_subjects):
+        with pytest.raises(AnnotationFormatError, match=r"b\.txt: names 'b', but .*b_left\.txt names 'b_left'"):
+            index(tmp_path, "ann", folders, lists)
+
+
 def test_subjects_from_file_names_alone_equal_the_full_index(tmp_path):
     """index_videos reads names only; its table is the one the full index builds."""
     from abawflow.annotations import index_subjects
