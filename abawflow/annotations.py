@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from abawflow.errors import AnnotationFormatError, DatasetLayoutError
+from abawflow.errors import AnnotationFormatError, ConfigError, DatasetLayoutError
 from abawflow.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -115,14 +115,25 @@ def find_videos(video_root):
 class SubjectRegister:
     """Subjects (person-videos) as the files name them: ``<video>`` or ``<video>_left``/``_right``."""
 
-    def __init__(self, root, video_folder):
+    def __init__(self, root, video_folder, excluded=()):
         self.root, self.video_root = Path(root), Path(root) / video_folder
         self.videos = find_videos(self.video_root)
+        unknown = sorted(set(excluded) - set(self.videos))
+        if unknown:
+            raise ConfigError(
+                f"config.yaml: dataset.exclude_videos names {unknown[0]!r}, which is not a video under "
+                f"{self.video_root} (give video file names without their suffix)"
+            )
+        self.excluded = set(excluded)
         self.subjects = {}
         self.sources = {}  # subject -> the first file naming it
 
     def add(self, subject, source):
+        """Register a subject a file names; False (and a warning) for a video excluded by config."""
         video, person = split_subject(subject)
+        if video in self.excluded:
+            log.warning("%s: skipped, video %r is in dataset.exclude_videos", source, video)
+            return False
         if video not in self.videos:
             raise DatasetLayoutError(f"{source}: refers to video {video!r}, which is not under {self.video_root}")
         # One naming per video: the whole frame's person, or the left and right ones; never both.
@@ -138,6 +149,15 @@ class SubjectRegister:
             )
         self.subjects[subject] = (video, str(self.videos[video].relative_to(self.root)), person)
         self.sources.setdefault(subject, source)
+        return True
+
+    def add_test(self, subject, source):
+        if split_subject(subject)[0] in self.excluded:
+            raise ConfigError(
+                f"{source}: test video {subject!r} is in dataset.exclude_videos, but a submission needs every "
+                "test video; replace its file instead"
+            )
+        self.add(subject, source)
 
     def table(self):
         return pl.DataFrame(
@@ -154,10 +174,12 @@ def annotation_folder_of(root, annotation_folder, challenge_folders, task):
     return folder
 
 
-def index_subjects(root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS)):
+def index_subjects(
+    root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS), exclude_videos=()
+):
     """The person-videos the annotation files and test lists name, from their names alone (no label is read):
     a table (subject, video, video_path, person), the same as ``index_dataset``'s."""
-    register = SubjectRegister(root, video_folder)
+    register = SubjectRegister(root, video_folder, exclude_videos)
     for task in tasks:
         folder = annotation_folder_of(root, annotation_folder, challenge_folders, task)
         for split_folder in SPLIT_FOLDERS.values():
@@ -165,11 +187,13 @@ def index_subjects(root, annotation_folder, challenge_folders, test_lists, video
                 register.add(path.stem, path)
         test_path = Path(root) / test_lists[task]
         for name in read_name_list(test_path):
-            register.add(name, test_path)
+            register.add_test(name, test_path)
     return register.table()
 
 
-def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS)):
+def index_dataset(
+    root, annotation_folder, challenge_folders, test_lists, video_folder="videos", tasks=tuple(TASKS), exclude_videos=()
+):
     """Index a dataset in the Aff-Wild2 layout.
 
     Returns ``(subjects, splits, labels)``: a table of person-videos with their
@@ -177,7 +201,7 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
     label table (subject, frame, annotated, label columns).
     """
     root = Path(root)
-    register = SubjectRegister(root, video_folder)
+    register = SubjectRegister(root, video_folder, exclude_videos)
     split_rows, labels = [], {}
 
     for task in tasks:
@@ -195,7 +219,8 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
                         f"{path}: {subject!r} is annotated in both {seen[subject]} and {split_folder}"
                     )
                 seen[subject] = split_folder
-                register.add(subject, path)
+                if not register.add(subject, path):
+                    continue
                 frames, values, annotated = read_annotation_file(path, spec)
                 table = pl.DataFrame({"subject": [subject] * len(frames), "frame": frames, "annotated": annotated})
                 table = table.with_columns(
@@ -209,7 +234,7 @@ def index_dataset(root, annotation_folder, challenge_folders, test_lists, video_
                 raise DatasetLayoutError(
                     f"{test_path}: {name!r} is a test video but also has a {seen[name]} annotation"
                 )
-            register.add(name, test_path)
+            register.add_test(name, test_path)
             split_rows.append((task, name, "test", str(test_path.relative_to(root))))
         labels[task] = pl.concat(task_labels)
         if spec.kind.integer_labels:

@@ -20,6 +20,7 @@ rule index_videos:
         challenge_folders=config_params("dataset", "challenge_folders"),
         test_lists=config_params("dataset", "test_lists"),
         tasks=TASKS,
+        exclude_videos=sorted(config["dataset"]["exclude_videos"]),
         truncated_test_video=config["dataset"]["truncated_test_video"],
         dataset_subjects=dataset_subjects(),
         code=script_fingerprint("index_videos.py"),
@@ -47,6 +48,7 @@ rule index_annotations:
         challenge_folders=config_params("dataset", "challenge_folders"),
         test_lists=config_params("dataset", "test_lists"),
         tasks=TASKS,
+        exclude_videos=sorted(config["dataset"]["exclude_videos"]),
         dataset_files=dataset_files(),
         code=script_fingerprint("index_annotations.py"),
     script:

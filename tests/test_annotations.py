@@ -146,3 +146,30 @@ def test_subjects_from_file_names_alone_equal_the_full_index(tmp_path):
     folders, lists = make_layout(tmp_path)
     subjects, _, _ = index_dataset(tmp_path, "ann", folders, lists)
     assert index_subjects(tmp_path, "ann", folders, lists).equals(subjects)
+
+
+def test_an_excluded_video_is_left_out_with_its_annotation_files_but_never_a_test_video(tmp_path, caplog):
+    import logging
+
+    from abawflow.annotations import index_subjects
+    from abawflow.errors import ConfigError
+
+    folders, lists = make_layout(tmp_path)
+    for task in lists:  # b becomes a training video: only a is listed for test
+        write(tmp_path / lists[task], "")
+    write(tmp_path / "ann" / folders["va"] / "Train_Set" / "b_right.txt", "valence,arousal\n0.1,0.2\n")
+    with caplog.at_level(logging.WARNING):
+        subjects, splits, labels = index_dataset(tmp_path, "ann", folders, lists, exclude_videos=["b"])
+    assert subjects["subject"].to_list() == ["a"] and set(splits["subject"]) == {"a"}
+    assert set(labels["va"]["subject"]) == {"a"}
+    assert "b_left.txt: skipped, video 'b' is in dataset.exclude_videos" in caplog.text
+    assert index_subjects(tmp_path, "ann", folders, lists, exclude_videos=["b"])["subject"].to_list() == ["a"]
+    with pytest.raises(ConfigError, match="dataset.exclude_videos names 'c', which is not a video"):
+        index_dataset(tmp_path, "ann", folders, lists, exclude_videos=["c"])
+    write(tmp_path / lists["au"], "b_right\n")
+    write(
+        tmp_path / "ann" / folders["au"] / "Validation_Set" / "b_left.txt",
+        f"{','.join(AU.header)}\n{','.join(['0'] * 12)}\n",
+    )
+    with pytest.raises(ConfigError, match="test video 'b_right' is in dataset.exclude_videos"):
+        index_subjects(tmp_path, "ann", folders, lists, exclude_videos=["b"])

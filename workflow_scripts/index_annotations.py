@@ -18,6 +18,7 @@ def main(snakemake):
         params.test_lists,
         params.video_folder,
         params.tasks,
+        params.exclude_videos,
     )
     for task, path in zip(params.tasks, snakemake.output.labels, strict=True):
         table = labels[task]

@@ -14,7 +14,7 @@ log = logging.getLogger("abawflow.index")
 
 
 def main(snakemake):
-    layout = ("annotation_folder", "challenge_folders", "test_lists", "video_folder", "tasks")
+    layout = ("annotation_folder", "challenge_folders", "test_lists", "video_folder", "tasks", "exclude_videos")
     root, params = snakemake.input[0], snakemake.params
     subjects = index_subjects(root, **{key: getattr(params, key) for key in layout})
     tested = tested_subjects(root, params.test_lists, params.tasks)
