@@ -221,3 +221,35 @@ def test_a_faceless_video_gets_the_training_prior_of_each_task():
     assert np.allclose(priors["va"], [0.2, 0.2])  # annotated training frames only
     assert np.allclose(priors["expr"], np.eye(8)[[4, 4, 0]].mean(0)) and priors["expr"].sum() == pytest.approx(1)
     assert np.allclose(priors["au"], [0.5] * 6 + [0.0] * 6)
+
+
+def test_predictions_average_the_runs_and_a_faceless_video_gets_the_prior(caplog):
+    from abawflow.training import predict_table
+
+    rng = np.random.default_rng(0)
+    sequences = {"train": make_sequences(rng, 3, 40), "validation": make_sequences(rng, 1, 30)}
+    runs = []
+    for seed in (0, 1):
+        model, _ = train("au", sequences, MODEL, dict(RECIPE, epochs=2, seed=seed))
+        runs.append(
+            {
+                "tasks": ["au"],
+                "input_widths": [6],
+                "model": MODEL,
+                "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+            }
+        )
+    grey = make_sequences(rng, 1, 20)[0]
+    grey.subject, grey.face_found = "grey", np.zeros(20, bool)
+    split = {"validation": sequences["validation"], "test": [grey]}
+    prior = np.linspace(0.1, 0.9, 12)
+    table = predict_table(["au"], iter(runs), split, {"window": 16, "stride": 8}, {"au": prior})
+    columns = [c for c in table.columns if c.startswith("probability_")]
+    seen = table.filter(table["subject"] == "s0").select(columns).to_numpy()
+    each = []
+    for run in runs:
+        model.load_state_dict(run["state_dict"])
+        each.append(predict_sequence("au", model, sequences["validation"][0], 16, 8))
+    assert np.allclose(seen, (each[0] + each[1]) / 2, atol=1e-6)
+    assert np.allclose(table.filter(table["subject"] == "grey").select(columns).to_numpy(), prior)
+    assert "test video grey: no face in any of its 20 frames; predicting the training prior" in caplog.text
