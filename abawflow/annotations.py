@@ -260,7 +260,8 @@ def probe_subject_videos(subjects, root, tested, truncated_test_video="error"):
     """The subjects table with what each video's probe found (VIDEO_COLUMNS), after the truncation policy:
 
     - a video the decoder cannot open, or whose first or last frame does not decode: VideoDecodeError;
-    - fewer decodable frames than the container declares (a truncated file): for a video with a test
+    - more than FRAME_COUNT_SLACK fewer decodable frames than the container declares (a truncated file): for
+      a video with a test
       subject (``tested``: subject -> tasks) an error unless ``truncated_test_video`` is
       ``use_decodable_frames`` (the submission then covers the decodable frames only, which the
       organizers' checker may reject); for other videos a warning, and the decodable frames are used
@@ -268,7 +269,7 @@ def probe_subject_videos(subjects, root, tested, truncated_test_video="error"):
     - a variable frame rate: a warning (frame numbers, not times, anchor the labels).
     """
     from abawflow.errors import VideoDecodeError
-    from abawflow.video import probe_video
+    from abawflow.video import FRAME_COUNT_SLACK, probe_video
 
     probes = {}
     for video, video_path in subjects.select("video", "video_path").unique(maintain_order=True).rows():
@@ -276,7 +277,15 @@ def probe_subject_videos(subjects, root, tested, truncated_test_video="error"):
         probe = probes[video] = probe_video(path)
         members = subjects.filter(pl.col("video") == video)["subject"].to_list()
         tasks = sorted({task for subject in members for task in tested.get(subject, ())})
-        if probe.frames_missing:
+        if 0 < probe.frames_missing <= FRAME_COUNT_SLACK:
+            log.info(
+                "%s: the container declares %d frames, %d decode (within the %d-frame slack of headers)",
+                path,
+                probe.declared_frames,
+                probe.frames,
+                FRAME_COUNT_SLACK,
+            )
+        elif probe.frames_missing:
             message = (
                 f"{path}: the container declares {probe.declared_frames} frames but only {probe.frames} decode "
                 f"(frames {probe.frames + 1}..{probe.declared_frames} are missing; the file looks truncated)"

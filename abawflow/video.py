@@ -1,11 +1,14 @@
 """Streaming video decoding with decord, in bounded batches of frames."""
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from abawflow.errors import VideoDecodeError
+
+log = logging.getLogger(__name__)
 
 
 def open_video(path, threads=1):
@@ -20,7 +23,10 @@ def open_video(path, threads=1):
         raise VideoDecodeError(f"{path}: cannot open video ({error}); expected a readable .mp4/.avi file") from None
 
 
-DECODE_ATTEMPTS = 3
+DECODE_ATTEMPTS = 2
+# Container headers can be a frame or two off the decoder's count (edit lists, a last partial frame); a
+# truncated file misses many more.
+FRAME_COUNT_SLACK = 2
 
 
 def iter_frame_batches(path, batch_size, threads=1, frames=None):
@@ -41,14 +47,41 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None):
                 batch = reader.get_batch(indices).asnumpy()
                 break
             except Exception as error:
-                # decord's decoder thread reads ahead: in a truncated file it can meet the broken last packet
-                # before the frames asked for are out. A fresh reader seeks back to them.
+                # decord's decoder thread reads ahead: in a damaged file it can meet the broken tail before the
+                # frames asked for are out. A fresh reader may get them; past that, OpenCV reads on frame by frame.
                 if attempt == DECODE_ATTEMPTS - 1:
-                    raise VideoDecodeError(
-                        f"{path}: cannot decode frames {start + 1}..{indices[-1] + 1} of {count} ({error})"
-                    ) from None
+                    log.warning(
+                        "%s: decord cannot decode frames %d..%d (%s); reading frames %d..%d with OpenCV",
+                        path,
+                        start + 1,
+                        indices[-1] + 1,
+                        str(error).splitlines()[0][:200],
+                        start + 1,
+                        count,
+                    )
+                    yield from opencv_frame_batches(path, start, count, batch_size)
+                    return
                 reader = open_video(path, threads)
         yield start + 1, np.ascontiguousarray(batch)
+
+
+def opencv_frame_batches(path, start, count, batch_size):
+    """Frames ``start + 1 .. count`` read one after the other with OpenCV, as RGB batches."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    try:
+        for first in range(start, count, batch_size):
+            frames = []
+            for index in range(first, min(first + batch_size, count)):
+                ok, frame = capture.read()
+                if not ok:
+                    raise VideoDecodeError(f"{path}: frame {index + 1} of {count} does not decode")
+                frames.append(frame[..., ::-1])
+            yield first + 1, np.ascontiguousarray(np.stack(frames))
+    finally:
+        capture.release()
 
 
 @dataclass(frozen=True)
@@ -68,45 +101,48 @@ class VideoProbe:
         return max(0, (self.declared_frames or 0) - self.frames)
 
 
-LAST_FRAMES_TRIED = 16
+def count_decodable_frames(path):
+    """Decode from the start with OpenCV, one frame after the other, until a frame does not decode: how many
+    frames a damaged file really holds (decord's read-ahead can fail on its broken tail before that)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.isOpened() and capture.grab():
+        count += 1
+    capture.release()
+    return count
 
 
 def probe_video(path):
-    """Open a video, decode its first and last frames and read its frame timestamps: a ``VideoProbe``, or a
-    ``VideoDecodeError`` naming the file (and frame) for a video the face stage could not read."""
+    """Open a video, check its first and last frames decode and read its frame timestamps: a ``VideoProbe``,
+    or a ``VideoDecodeError`` naming the file for a video the face stage could not read."""
     import cv2
 
     reader = open_video(path)
-    count = len(reader)
-    if count == 0:
+    indexed = len(reader)
+    if indexed == 0:
         raise VideoDecodeError(f"{path}: the video has no frames")
-
-    def decoded_shape(index):
-        # A fresh reader each time: decord's decoder thread may have met the broken packet already.
-        for _ in range(DECODE_ATTEMPTS):
-            try:
-                return open_video(path)[index].shape
-            except Exception as error:
-                failure = error
-        return failure
-
-    shape = decoded_shape(0)
-    if isinstance(shape, Exception):
-        raise VideoDecodeError(f"{path}: frame 1 of {count} does not decode ({shape})") from None
-    # A file cut inside a frame indexes that frame but cannot decode it: the last whole frame ends the video.
-    for last in range(count - 1, max(count - 1 - LAST_FRAMES_TRIED, 0), -1):
-        if not isinstance(decoded_shape(last), Exception):
-            break
-    else:
-        raise VideoDecodeError(f"{path}: none of its last {LAST_FRAMES_TRIED} frames (of {count}) decodes")
-    count = last + 1
     capture = cv2.VideoCapture(str(path))
     declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     capture.release()
+
+    def decodes(index):
+        try:
+            open_video(path)[index]  # a fresh reader: one that met a broken packet stays broken
+            return True
+        except Exception:
+            return False
+
+    count = indexed
+    if declared - indexed > FRAME_COUNT_SLACK or not (decodes(0) and decodes(indexed - 1)):
+        # Damaged: count what decodes, frame after frame (a file cut inside a frame indexes that frame).
+        count = min(count_decodable_frames(path), indexed)
+        if count == 0:
+            raise VideoDecodeError(f"{path}: none of its {indexed} frames decodes")
     starts = reader.get_frame_timestamp(range(count))[:, 0] if count > 1 else np.zeros(1)
     steps = np.diff(starts)
     # A constant-rate video's steps all equal 1/fps, give or take the time base's rounding.
     variable = bool(len(steps) > 1 and np.ptp(steps) > 0.5 * np.median(steps))
-    return VideoProbe(
-        count, declared if declared > 0 else None, float(reader.get_avg_fps()), shape[1], shape[0], variable
-    )
+    return VideoProbe(count, declared if declared > 0 else None, float(reader.get_avg_fps()), width, height, variable)
