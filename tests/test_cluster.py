@@ -74,7 +74,7 @@ def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, 
     for path in COMPARED:
         assert pl.read_parquet(workdir / path).equals(pl.read_parquet(local_workdir / path)), path
     # Each rule ran as a SLURM job; the GPU rules were given a GPU by SLURM, the others none.
-    gpu_log = (workdir / "logs" / "extract_features" / "resnet18_random" / "shard1of2.log").read_text()
+    gpu_log = (workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard1of2.log").read_text()
     assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
     index_log = (workdir / "logs" / "index_annotations.log").read_text()
     assert "SLURM job" in index_log and "GPUs none" in index_log
@@ -94,7 +94,7 @@ def test_generic_cluster_profile_submits_through_sbatch(slurm_cluster, small_dag
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     assert pl.read_parquet(workdir / target).equals(pl.read_parquet(local_workdir / target))
-    gpu_log = (workdir / "logs" / "extract_features" / "resnet18_random" / "shard1of2.log").read_text()
+    gpu_log = (workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard1of2.log").read_text()
     assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
     assert sorted(path.name.split("-")[0] for path in (workdir / "logs" / "cluster").iterdir()) == [
         "demo_data",

@@ -42,7 +42,12 @@ EXPERIMENTS = ("transformer", "small_transformer")  # the members of two_transfo
 def test_each_experiment_is_trained_predicted_and_scored(small_dag_run):
     _, workdir, _ = small_dag_run
     faces = pl.concat(
-        [pl.read_parquet(workdir / "results" / "faces" / f"shard{k}of2.parquet", columns=["subject"]) for k in (0, 1)]
+        [
+            pl.read_parquet(
+                workdir / "results" / "aff_wild2" / "faces" / "detected" / f"shard{k}of2.parquet", columns=["subject"]
+            )
+            for k in (0, 1)
+        ]
     )
     frames = dict(faces.group_by("subject").agg(pl.len()).rows())
     for task, experiments in EXPECTED.items():

@@ -83,9 +83,9 @@ def test_killed_during_extraction_and_training_then_resumed(reference, tmp_path)
     workdir = tmp_path / "run"
     workdir.mkdir()
 
-    extraction_log = workdir / "logs" / "extract_features" / "resnet18_random" / "shard0of2.log"
+    extraction_log = workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard0of2.log"
     kill_when(start(workdir, snakefile, configs), lambda: "RANDOM weights" in read(extraction_log))
-    assert not (workdir / "results" / "features" / "resnet18_random.parquet").exists()
+    assert not (workdir / "results" / "aff_wild2" / "features" / "resnet18_random.parquet").exists()
     complete_outputs_are_readable(workdir)
 
     training_log = workdir / "logs" / "train_temporal_model" / "transformer" / "va" / "fold0_seed0.log"

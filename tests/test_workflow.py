@@ -33,8 +33,10 @@ def tiny_run(tmp_path_factory):
 
 
 def test_submission_files_cover_every_test_frame_in_order(tiny_run):
-    splits = pl.read_parquet(tiny_run / "results" / "index" / "splits.parquet")
-    faces = pl.read_parquet(tiny_run / "results" / "faces" / "shard0of1.parquet", columns=["subject", "frame"])
+    splits = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "splits.parquet")
+    faces = pl.read_parquet(
+        tiny_run / "results" / "aff_wild2" / "faces" / "detected" / "shard0of1.parquet", columns=["subject", "frame"]
+    )
     frame_counts = dict(faces.group_by("subject").agg(pl.len()).rows())
     for task in ("va", "expr", "au"):
         lines = (tiny_run / "results" / "submission" / f"{task}.txt").read_text().splitlines()
@@ -49,7 +51,7 @@ def test_submission_files_cover_every_test_frame_in_order(tiny_run):
 
 
 def test_faces_were_found_and_aligned(tiny_run):
-    faces = pl.read_parquet(tiny_run / "results" / "faces" / "shard0of1.parquet")
+    faces = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "faces" / "detected" / "shard0of1.parquet")
     found = faces["face_found"].mean()
     assert 0.8 < found < 1.0  # the demo hides faces for a stretch of every video
     assert faces.filter(pl.col("face_found"))["crop"].null_count() == 0
@@ -61,7 +63,7 @@ def test_faces_were_found_and_aligned(tiny_run):
     assert all(
         a[0] + a[2] < b[0] + b[2] for a, b in zip(both["box"].to_list(), both["box_right"].to_list(), strict=True)
     )
-    features = pl.read_parquet(tiny_run / "results" / "features" / "resnet18_random.parquet")
+    features = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "features" / "resnet18_random.parquet")
     assert features.height == faces.height
     assert features.columns == ["subject", "video", "person", "frame", "face_found", "feature"]
     assert set(features["person"].unique()) == {"single", "left", "right"}
@@ -93,7 +95,9 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     assert "detect_and_align_faces" not in text and "extract_features" not in text
     # Chance levels: CCC near 0 (three validation videos with smooth labels spread it); macro F1 of a
     # constant guess; AU F1 of predicting every AU present.
-    labels = pl.read_parquet(tiny_run / "results" / "index" / "labels_au.parquet").filter(pl.col("annotated"))
+    labels = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "labels_au.parquet").filter(
+        pl.col("annotated")
+    )
     prevalence = labels.select(get_task("au").label_columns).to_numpy().mean(axis=0)
     au_chance = float(np.mean(2 * prevalence / (1 + prevalence)))
     assert abs(shuffled[("va", "score")]) < 0.25
@@ -159,7 +163,7 @@ def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
     assert scores["experiment"] == "mtl_feedback"
     assert scores["score"] == pytest.approx(scores["va"] + scores["f1_expr"] + scores["f1_au"], abs=1e-3)
     assert scores["va"] > 0.4 and scores["f1_expr"] > 0.3
-    images = pl.read_parquet(tiny_run / "results" / "mtl" / "index" / "images.parquet")
+    images = pl.read_parquet(tiny_run / "results" / "s_aff_wild2" / "index" / "images.parquet")
     test_list = (tiny_run / "resources" / "demo_mtl" / "MTL_test_set_release.txt").read_text().split()
     lines = (tiny_run / "results" / "submission" / "mtl.txt").read_text().splitlines()
     assert lines[0] == "image,valence,arousal,expression,aus"
@@ -191,7 +195,7 @@ def test_abaw3_format_writes_one_file_per_test_video(tiny_run, tmp_path):
     result = run(tiny_run, "submission", extra_config=[layer])
     assert result.returncode == 0, result.stderr[-5000:]
     assert "write_submission_per_video" in result.stderr and "train_temporal_model" not in result.stderr
-    splits = pl.read_parquet(tiny_run / "results" / "index" / "splits.parquet")
+    splits = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "splits.parquet")
     for task, header in (("va", "valence,arousal"), ("expr", "Neutral,Anger"), ("au", "AU1,AU2")):
         names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
         folder = tiny_run / "results" / "submission" / "abaw3" / task
