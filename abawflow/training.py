@@ -312,54 +312,6 @@ def training_priors(tasks, labels, splits):
     return priors
 
 
-def predict_table(tasks, checkpoints, sequences, windows, priors, device="cpu"):
-    """The prediction table of the validation and test ``sequences`` (split -> sequences) for ``tasks``: the
-    outputs of the runs (``checkpoints``, loaded one at a time) averaged, values for VA and probabilities for
-    EXPR and AU; a video without any face is predicted the training ``priors`` (task -> outputs), with a
-    warning, since there is nothing to interpolate from."""
-    from abawflow.ensembles import KEYS
-    from abawflow.submission import prediction_table
-
-    totals, runs = {}, 0
-    for checkpoint in checkpoints:
-        layout = TaskLayout(checkpoint["tasks"])
-        model = build_model(layout.tasks, checkpoint["input_widths"], checkpoint["model"]).to(device)
-        model.load_state_dict(checkpoint["state_dict"])
-        runs += 1
-        for split in ("validation", "test"):
-            for sequence in sequences[split]:
-                outputs = predict_sequence(layout.tasks, model, sequence, windows["window"], windows["stride"], device)
-                for task in tasks:
-                    key = (task, split, sequence.subject)
-                    totals[key] = totals.get(key, 0.0) + outputs[:, layout.outputs[task]]
-    tables = []
-    for split in ("validation", "test"):
-        for sequence in sequences[split]:
-            faceless = not sequence.face_found.any()
-            if faceless:
-                log.warning(
-                    "%s video %s: no face in any of its %d frames; predicting the training prior",
-                    split,
-                    sequence.subject,
-                    len(sequence.frames),
-                )
-            parts = [
-                prediction_table(
-                    task,
-                    sequence.subject,
-                    split,
-                    sequence.frames,
-                    sequence.face_found,
-                    np.tile(priors[task], (len(sequence.frames), 1))
-                    if faceless
-                    else totals[(task, split, sequence.subject)] / runs,
-                )
-                for task in tasks
-            ]
-            tables.append(pl.concat([parts[0], *(p.drop(KEYS) for p in parts[1:])], how="horizontal"))
-    return pl.concat(tables)
-
-
 def interpolate_faceless(values, face_found):
     """Replace outputs of frames without a face by linear interpolation between the nearest face frames."""
     if face_found.all():

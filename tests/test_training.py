@@ -224,7 +224,7 @@ def test_a_faceless_video_gets_the_training_prior_of_each_task():
 
 
 def test_predictions_average_the_runs_and_a_faceless_video_gets_the_prior(caplog):
-    from abawflow.training import predict_table
+    from abawflow.prediction import predict_table
 
     rng = np.random.default_rng(0)
     sequences = {"train": make_sequences(rng, 3, 40), "validation": make_sequences(rng, 1, 30)}
