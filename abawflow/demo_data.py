@@ -254,10 +254,23 @@ def subject_name(plan, person):
     return plan.name if person == "single" else f"{plan.name}_{person}"
 
 
+def sprite_landmarks():
+    """The sprite's five landmarks in ArcFace order: left eye, right eye, nose, mouth left, mouth right."""
+    return np.stack([LEFT_EYE, RIGHT_EYE, NOSE, MOUTH_LEFT, MOUTH_RIGHT]).astype(np.float32)
+
+
+def write_crop(path, crop_rgb):
+    """An organizer-style crop file, ``<crops folder>/<name>/<frame:05d>.jpg``."""
+    from abawflow.faces import encode_jpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_jpeg(crop_rgb, 95))
+
+
 def sprite_landmarks_in_frame(flip, sprite_width, sprite_height, center, scale, angle):
     """Where ``paste`` puts the sprite's five landmarks in the frame, in ArcFace order (left eye, right eye,
     nose, mouth left, mouth right as seen in the image)."""
-    points = np.stack([LEFT_EYE, RIGHT_EYE, NOSE, MOUTH_LEFT, MOUTH_RIGHT]).astype(np.float64)
+    points = sprite_landmarks().astype(np.float64)
     if flip:  # mirrored: the sprite's left eye and mouth corner are now on the image's right
         points[:, 0] = sprite_width - 1 - points[:, 0]
         points = points[[1, 0, 2, 4, 3]]
@@ -338,13 +351,8 @@ def write_crops(plan, path, landmarks, crops_root, crop_size):
     for first, batch in iter_frame_batches(path, 64):
         for offset, image in enumerate(batch):
             for person, points in landmarks.get(first - 1 + offset, {}).items():
-                crop = align_face(image, points, crop_size)
                 crop_path = Path(crops_root) / subject_name(plan, person) / f"{first + offset:05d}.jpg"
-                crop_path.parent.mkdir(parents=True, exist_ok=True)
-                ok, data = cv2.imencode(".jpg", crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-                if not ok:
-                    raise RuntimeError(f"OpenCV cannot encode {crop_path}")
-                crop_path.write_bytes(data.tobytes())
+                write_crop(crop_path, align_face(image, points, crop_size))
 
 
 def annotation_text(task, labels, frames, unannotated, short_by=0):

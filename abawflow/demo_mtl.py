@@ -3,19 +3,16 @@
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from abawflow.atomic import write_text
 from abawflow.demo_data import (
-    LEFT_EYE,
-    MOUTH_LEFT,
-    MOUTH_RIGHT,
-    NOSE,
-    RIGHT_EYE,
+    CROPS_FOLDER,
     FaceRenderer,
     frame_intensities,
     make_labels,
+    sprite_landmarks,
+    write_crop,
 )
 from abawflow.tasks import ACTION_UNITS
 
@@ -24,10 +21,6 @@ log = logging.getLogger(__name__)
 MTL_ANNOTATION_FILES = {"train": "training_set_annotations.txt", "validation": "validation_set_annotations.txt"}
 MTL_TEST_LIST = "MTL_test_set_release.txt"
 MTL_HEADER = ("image", "valence", "arousal", "expression", *ACTION_UNITS)
-
-
-def sprite_landmarks():
-    return np.stack([LEFT_EYE, RIGHT_EYE, NOSE, MOUTH_LEFT, MOUTH_RIGHT]).astype(np.float32)
 
 
 def make_mtl_demo(root, seed=0, videos=8, frames_per_video=300, images_per_video=60, crop_size=112):
@@ -54,12 +47,7 @@ def make_mtl_demo(root, seed=0, videos=8, frames_per_video=300, images_per_video
             jitter = rng.normal(0, 1.2, size=landmarks.shape).astype(np.float32)  # the organizers' aligner is not exact
             crop = align_face(np.clip(face, 0, 255).astype(np.uint8), landmarks + jitter, crop_size)
             image = f"{name}/{t + 1:05d}.jpg"
-            path = root / "cropped_aligned" / image
-            path.parent.mkdir(parents=True, exist_ok=True)
-            ok, data = cv2.imencode(".jpg", crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-            if not ok:
-                raise RuntimeError(f"OpenCV cannot encode {path}")
-            path.write_bytes(data.tobytes())
+            write_crop(root / CROPS_FOLDER / image, crop)
             if split == "test":
                 test_images.append(image)
                 continue

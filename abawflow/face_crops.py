@@ -75,8 +75,7 @@ def subject_crop_rows(subjects, root, crops_root, shard, shards):
     for row in subjects.iter_rows(named=True):
         if assignment[row["video"]] != shard:
             continue
-        frames = row["frames"]
-        yield person_video_rows(row["subject"], row["video"], row["person"], frames, crops_root)
+        yield person_video_rows(row["subject"], row["video"], row["person"], row["frames"], crops_root)
 
 
 def image_crop_rows(images, root, crops_root, shard, shards):

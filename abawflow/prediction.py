@@ -1,4 +1,5 @@
-"""Prediction tables: the runs of one experiment averaged over the validation and test videos.
+"""Prediction tables: the runs of one experiment averaged over the validation and test videos, the training
+prior where a video has no face.
 
 Apart from abawflow/training.py, so that the submission code it uses is not part of what training runs
 (an edit of abawflow/submission.py never retrains).
@@ -11,10 +12,22 @@ import polars as pl
 
 from abawflow.ensembles import KEYS
 from abawflow.submission import prediction_table
-from abawflow.tasks import TaskLayout
+from abawflow.tasks import TASKS, TaskLayout
 from abawflow.training import build_model, predict_sequence
 
 log = logging.getLogger(__name__)
+
+
+def training_priors(tasks, labels, splits):
+    """Task -> the outputs its annotated training frames average to (``labels``: task -> label table): what
+    a video without any face is predicted."""
+    priors = {}
+    for task in tasks:
+        spec = TASKS[task]
+        train = splits.filter((pl.col("task") == task) & (pl.col("split") == "train"))["subject"]
+        rows = labels[task].filter(pl.col("annotated") & pl.col("subject").is_in(train.implode()))
+        priors[task] = spec.prior(rows.select(spec.label_columns).to_numpy())
+    return priors
 
 
 def predict_table(tasks, checkpoints, sequences, windows, priors, device="cpu"):

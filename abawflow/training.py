@@ -4,12 +4,11 @@ prediction. The epochs themselves run in the shared loop of abawflow.training_lo
 import logging
 
 import numpy as np
-import polars as pl
 import torch
 
 from abawflow.errors import ConfigError
 from abawflow.reproducibility import seed_everything
-from abawflow.tasks import TASKS, TaskLayout, score_outputs
+from abawflow.tasks import TaskLayout, score_outputs
 from abawflow.training_loop import LoopSettings, TrainingLoop, create_optimizer
 from models.losses import create_loss
 from models.temporal import create_temporal_model
@@ -298,18 +297,6 @@ def predict_sequence(tasks, model, sequence, window, stride, device="cpu"):
             counts[start:stop] += 1
     values = total / counts[:, None]
     return interpolate_faceless(values, sequence.face_found)
-
-
-def training_priors(tasks, labels, splits):
-    """Task -> the outputs its annotated training frames average to (``labels``: task -> label table): what
-    a video without any face is predicted."""
-    priors = {}
-    for task in tasks:
-        spec = TASKS[task]
-        train = splits.filter((pl.col("task") == task) & (pl.col("split") == "train"))["subject"]
-        rows = labels[task].filter(pl.col("annotated") & pl.col("subject").is_in(train.implode()))
-        priors[task] = spec.prior(rows.select(spec.label_columns).to_numpy())
-    return priors
 
 
 def interpolate_faceless(values, face_found):

@@ -3,7 +3,7 @@
 
 rule index_videos:
     input:
-        PLAN.dataset_roots["aff_wild2"],
+        DATASET_ROOT,
     output:
         "results/aff_wild2/index/subjects.parquet",
     log:
@@ -30,7 +30,7 @@ rule index_videos:
 
 rule index_annotations:
     input:
-        PLAN.dataset_roots["aff_wild2"],
+        DATASET_ROOT,
     output:
         splits="results/aff_wild2/index/splits.parquet",
         labels=expand("results/aff_wild2/index/labels_{task}.parquet", task=TASKS),
@@ -57,7 +57,7 @@ rule index_annotations:
 
 rule index_s_aff_wild2:
     input:
-        PLAN.dataset_roots["s_aff_wild2"],
+        S_AFF_WILD2_ROOT,
     output:
         images="results/s_aff_wild2/index/images.parquet",
         splits="results/s_aff_wild2/index/splits.parquet",

@@ -191,8 +191,8 @@ def test_recurrent_training_carries_the_state_over_consecutive_segments():
 def test_a_faceless_video_gets_the_training_prior_of_each_task():
     import polars as pl
 
+    from abawflow.prediction import training_priors
     from abawflow.tasks import ACTION_UNITS
-    from abawflow.training import training_priors
 
     def table(task, rows):
         columns = {"va": ["valence", "arousal"], "expr": ["expression"], "au": list(ACTION_UNITS)}[task]

@@ -7,10 +7,9 @@ from abawflow import execution
 from abawflow.atomic import write_parquet
 from abawflow.devices import resolve_device
 from abawflow.postprocessing import postprocess
-from abawflow.prediction import predict_table
+from abawflow.prediction import predict_table, training_priors
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
-from abawflow.training import training_priors
 
 
 def main(snakemake):
