@@ -22,6 +22,7 @@ class Dataset:
     config_section: str  # the config section holding its root and crops folder
     media: str  # the index table stage one reads: subjects (person-videos) or images (sampled crops)
     face_sources: tuple  # the face sources its layout supports, the default first
+    sound: bool = False  # its media carry sound: audio backbones (rule extract_audio_features) can read it
 
     @property
     def results(self):
@@ -54,7 +55,7 @@ DATASETS = {
     dataset.name: dataset
     for dataset in (
         # Aff-Wild2 (VA, EXPR, AU): whole videos, labels per frame; releases ship cropped_aligned/ too.
-        Dataset("aff_wild2", "dataset", "subjects", (DETECTED, CROPPED_ALIGNED)),
+        Dataset("aff_wild2", "dataset", "subjects", (DETECTED, CROPPED_ALIGNED), sound=True),
         # s-Aff-Wild2 (MTL): sampled frames, only as the organizers' crops.
         Dataset("s_aff_wild2", "mtl", "images", (CROPPED_ALIGNED,)),
     )
@@ -63,3 +64,7 @@ DATASETS = {
 
 def datasets_with_source(source):
     return [name for name, dataset in DATASETS.items() if source in dataset.face_sources]
+
+
+def datasets_with_sound():
+    return [name for name, dataset in DATASETS.items() if dataset.sound]

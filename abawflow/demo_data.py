@@ -6,13 +6,13 @@ displacements (brows, lids, lip corners, jaw) plus wrinkle-like oriented
 textures or shading at a site of its own, so the labels can be read back from
 the aligned face pixels and from nothing else. Signals follow smooth random
 processes (VA), semi-Markov segments (expression) and thresholded smooth
-processes (AUs). Heads move, scale and rotate; some stretches show no face.
+processes (AUs). Heads move, scale and rotate; some stretches show no face. Each video has a sound
+track: every person's voice follows their valence, arousal and open mouth (abawflow/demo_sound.py).
 Like an Aff-Wild2 release, it ships ``cropped_aligned/<name>/<frame:05d>.jpg``: each visible face aligned
 from its known landmarks (none where the face is hidden).
 """
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.stats import norm
 
 from abawflow.atomic import write_text
+from abawflow.demo_sound import SAMPLE_RATE, add_sound_track, name_seed, voice
 from abawflow.tasks import ACTION_UNITS, EXPRESSIONS, TASKS
 
 log = logging.getLogger(__name__)
@@ -334,13 +335,26 @@ def render_video(plan, frames, rng, renderer, path, crops_root=None, crop_size=1
             writer.write(np.clip(frame, 0, 255).astype(np.uint8)[..., ::-1])
             landmarks[t] = visible
         writer.release()
-        os.replace(temporary, path)
+        add_sound_track(temporary, demo_voices(plan, labels), SAMPLE_RATE, path)
     finally:
         writer.release()
         temporary.unlink(missing_ok=True)
     if crops_root is not None:
         write_crops(plan, path, landmarks, crops_root, crop_size)
     return labels
+
+
+def demo_voices(plan, labels):
+    """The video's sound: each person's voice, pitch following valence, loudness arousal, brightness an open
+    mouth (AU25); it goes on where the face is hidden. Seeded by the video's name, not the shared generator."""
+    tracks = []
+    for index, person in enumerate(plan.persons):
+        signals = labels[person]
+        pitch = 140.0 + 60.0 * index + 50.0 * signals["valence"]
+        loudness = 0.35 + 0.3 * (signals["arousal"] + 1.0) / 2.0
+        brightness = 0.2 + 0.6 * signals["au"][:, ACTION_UNITS.index("AU25")]
+        tracks.append(voice(pitch, loudness, brightness, 30.0, seed=name_seed(f"{plan.name}/{person}")))
+    return np.clip(sum(tracks), -1.0, 1.0).astype(np.float32)
 
 
 def write_crops(plan, path, landmarks, crops_root, crop_size):

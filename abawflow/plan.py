@@ -144,6 +144,11 @@ class Backbone:
     fine_tuning: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     mae: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
+    @property
+    def modality(self):
+        """audio (features of the sound track, rule extract_audio_features) or vision (of the face crops)."""
+        return "audio" if self.format == "audio" else "vision"
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -286,19 +291,51 @@ def _feature_keys(spec):
     return {key: spec[key] for key in FEATURE_KEYS if key in spec}
 
 
+# The keys an audio extractor reads: deep_spectrum's image CNN takes a timm backbone's too.
+AUDIO_BASE_KEYS = ("format", "extractor", "audio", "output_width")
+TIMM_KEYS = tuple(key for key in FEATURE_KEYS if key not in ("format", "path", "output", "output_width", "channels"))
+AUDIO_KEYS = {
+    "log_mel_statistics": AUDIO_BASE_KEYS,
+    "deep_spectrum": AUDIO_BASE_KEYS + TIMM_KEYS,
+    "egemaps": AUDIO_BASE_KEYS,
+}
+
+
+def _audio_feature_keys(name, spec):
+    extractor = spec.get("extractor")
+    if extractor not in AUDIO_KEYS:
+        raise ConfigError(
+            f"config.yaml: backbones.{name} is an audio backbone; set its extractor to one of {', '.join(AUDIO_KEYS)}"
+        )
+    if extractor == "deep_spectrum" and not spec.get("architecture"):
+        raise ConfigError(
+            f"config.yaml: backbones.{name} (deep_spectrum) needs `architecture`, the timm image CNN the "
+            "spectrogram images go through (paper 002: densenet121), and its `checkpoint`"
+        )
+    keys = AUDIO_KEYS[extractor]
+    if extractor == "log_mel_statistics" and spec["output_width"] != 2 * spec["audio"]["mels"]:
+        raise ConfigError(
+            f"config.yaml: backbones.{name}: log_mel_statistics gives 2 x mels = {2 * spec['audio']['mels']} "
+            f"features, but output_width is {spec['output_width']}"
+        )
+    return {key: spec[key] for key in keys if key in spec}
+
+
 def _compile_backbones(configured, tasks):
     def feature_spec(name):
         spec = configured[name]
         kind = spec.get("format", "timm")
         if kind == "mae":
             return {**_feature_keys(spec), "format": "timm", "weights": f"results/backbones/{name}/mae.pt"}
+        if kind == "audio":
+            return _audio_feature_keys(name, spec)
         if kind != "fine_tuned":
             return _feature_keys(spec)
         base = spec.get("base")
-        if base not in configured or configured[base].get("format") == "fine_tuned":
+        if base not in configured or configured[base].get("format") in ("fine_tuned", "audio"):
             raise ConfigError(
-                f"config.yaml: backbones.{name}.base is {base!r}; it must name a backbone that is not itself "
-                f"fine-tuned (defined: {', '.join(configured)})"
+                f"config.yaml: backbones.{name}.base is {base!r}; it must name an image backbone that is not "
+                f"itself fine-tuned (defined: {', '.join(configured)})"
             )
         if spec.get("task") not in tasks:
             raise ConfigError(
@@ -338,6 +375,12 @@ def _compile_experiments(config, tasks, backbones):
                     f"backbones (defined: {', '.join(backbones)})"
                 )
         listed = experiment.get("tasks", list(tasks))
+        audio = [backbone for backbone in experiment["backbones"] if backbones[backbone].modality == "audio"]
+        if audio and MTL in listed and MTL in config["tasks"]:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} lists the mtl challenge and the audio backbone {audio[0]!r}; "
+                "s-Aff-Wild2 holds sampled images without sound"
+            )
         framework = {"name": "single", **experiment.get("framework", {})}
         multitask = framework["name"] != "single"
         mtl = MTL in listed and MTL in config["tasks"]

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Sequence:
     subject: str
     frames: np.ndarray  # frame numbers in order (1-based; every decoded frame of a video)
-    face_found: np.ndarray  # bool (T,)
+    face_found: np.ndarray  # bool (T,): the frame has every table's input (a face, for image backbones)
     features: list  # one float32 (T, width) array per backbone
     targets: np.ndarray = None  # float32 (T, label columns of every task, in task order)
     annotated: np.ndarray = None  # bool (T, tasks)
@@ -51,6 +51,9 @@ def read_feature_tables(paths):
                     f"{path}: frames of {subject!r} differ from those in {paths[0]}; rebuild the feature tables"
                 )
             sequences[subject].features.append(vectors[rows])
+            # A frame counts where every table has its input: audio tables have every frame, image tables
+            # the frames with a face.
+            sequences[subject].face_found = sequences[subject].face_found & found[rows]
     return sequences
 
 

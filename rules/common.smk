@@ -8,7 +8,7 @@ min_version("9.0")
 try:
     from abawflow.challenges import CHALLENGES
     from abawflow.code_fingerprint import code_fingerprint
-    from abawflow.datasets import DATASETS, datasets_with_source
+    from abawflow.datasets import DATASETS, datasets_with_sound, datasets_with_source
     from abawflow.dataset_files import (
         aff_wild2_index_files,
         aff_wild2_subject_names,
@@ -38,6 +38,13 @@ DATASET_ROOT = PLAN.dataset_roots["aff_wild2"]
 S_AFF_WILD2_ROOT = PLAN.dataset_roots["s_aff_wild2"]
 TASKS = list(PLAN.tasks)
 SHARD_NAMES = list(PLAN.shard_names)
+# Image backbones' tables are merged from face shards; audio backbones' come from the sound tracks.
+AUDIO_BACKBONES = (
+    "|".join(n for n, b in PLAN.backbones.items() if b.modality == "audio") or "(?!)"
+)
+IMAGE_BACKBONES = (
+    "|".join(n for n, b in PLAN.backbones.items() if b.modality == "vision") or "(?!)"
+)
 
 
 wildcard_constraints:
@@ -156,6 +163,13 @@ def backbone_shards(wildcards):
 
 def backbone_spec(wildcards):
     return canonical(PLAN.backbones[wildcards.backbone].feature_spec)
+
+
+def audio_extractor_gpus(wildcards):
+    """A GPU for the CNN of deep_spectrum; the other extractors are cheap numerics on the CPU."""
+    return int(
+        PLAN.backbones[wildcards.backbone].feature_spec["extractor"] == "deep_spectrum"
+    )
 
 
 def backbone_weights(wildcards):

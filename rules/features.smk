@@ -6,6 +6,8 @@ rule extract_features:
         "results/{dataset}/features/{backbone}/shard{shard}.parquet",
     log:
         "logs/extract_features/{dataset}/{backbone}/shard{shard}.log",
+    wildcard_constraints:
+        backbone=IMAGE_BACKBONES,
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -27,6 +29,8 @@ rule merge_feature_shards:
         "results/{dataset}/features/{backbone}.parquet",
     log:
         "logs/merge_feature_shards/{dataset}/{backbone}.log",
+    wildcard_constraints:
+        backbone=IMAGE_BACKBONES,
     conda:
         "../envs/pipeline.yaml"
     threads: 1

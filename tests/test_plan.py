@@ -210,12 +210,12 @@ def test_the_mtl_submission_must_train_the_mtl_challenge(config):
 
 def test_a_fine_tuned_backbone_on_an_undefined_base(config):
     config["backbones"]["fer_expr_ft"]["base"] = "resnet50_missing"
-    mistake(config, "backbones.fer_expr_ft.base is 'resnet50_missing'; it must name a backbone that is not itself")
+    mistake(config, "backbones.fer_expr_ft.base is 'resnet50_missing'; it must name an image backbone that is not")
 
 
 def test_a_fine_tuned_backbone_on_a_fine_tuned_base(config):
     config["backbones"]["fer_expr_ft"]["base"] = "fer_au_table"
-    mistake(config, "backbones.fer_expr_ft.base is 'fer_au_table'; it must name a backbone that is not itself")
+    mistake(config, "backbones.fer_expr_ft.base is 'fer_au_table'; it must name an image backbone that is not")
 
 
 def test_a_fine_tuned_backbone_on_a_task_not_run(config):
@@ -321,3 +321,36 @@ def test_a_face_source_the_layout_does_not_offer(config):
         ConfigError, match="mtl.face_source is 'detected'; the s_aff_wild2 layout offers cropped_aligned"
     ):
         compile_plan(config, validate=False)
+
+
+def test_audio_backbones_are_audio_and_keep_only_the_keys_their_extractor_reads(config):
+    plan = compile_plan(config)
+    assert plan.backbones["log_mel"].modality == "audio" and plan.backbones["fer_mini_xception"].modality == "vision"
+    spec = plan.backbones["log_mel"].feature_spec
+    assert set(spec) == {"format", "extractor", "audio", "output_width"}
+    assert dict(spec["audio"]) == {"sample_rate": 16000, "window_seconds": 1.0, "mels": 32}
+
+
+def test_an_audio_backbone_without_an_extractor(config):
+    del config["backbones"]["log_mel"]["extractor"]
+    mistake(config, "backbones.log_mel is an audio backbone; set its extractor to one of log_mel_statistics")
+
+
+def test_a_log_mel_width_that_is_not_twice_the_bands(config):
+    config["backbones"]["log_mel"]["output_width"] = 32
+    mistake(config, "log_mel_statistics gives 2 x mels = 64 features, but output_width is 32")
+
+
+def test_deep_spectrum_needs_its_image_cnn(config):
+    config["backbones"]["spectrum"] = {"format": "audio", "extractor": "deep_spectrum", "output_width": 1024}
+    mistake(config, "backbones.spectrum (deep_spectrum) needs `architecture`")
+
+
+def test_a_fine_tuned_backbone_cannot_start_from_audio(config):
+    config["backbones"]["fer_expr_ft"]["base"] = "log_mel"
+    mistake(config, "it must name an image backbone that is not itself fine-tuned")
+
+
+def test_the_mtl_challenge_has_no_sound(config):
+    config["experiments"]["mtl_feedback"]["backbones"] = ["fer_mini_xception", "log_mel"]
+    mistake(config, "experiments.mtl_feedback lists the mtl challenge and the audio backbone 'log_mel'")

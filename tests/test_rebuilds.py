@@ -275,3 +275,27 @@ def test_the_organizers_crops_replace_detection_and_give_features_like_it(small_
     same_frame = (a * b).sum(1).mean()
     other_frame = (a * np.roll(b, len(b) // 2, axis=0)).sum(1).mean()
     assert same_frame > other_frame + 0.5 * (1 - other_frame)
+
+
+def test_adding_an_audio_backbone_extracts_only_its_table_and_trains_what_uses_it(small_dag_run, tmp_path):
+    snakefile, workdir, configs = small_dag_run
+    added = layered(
+        tmp_path,
+        "added_audio.yaml",
+        """
+backbones:
+  log_mel_fine:
+    format: audio
+    extractor: log_mel_statistics
+    audio: {mels: 48, window_seconds: 0.5}
+    output_width: 96
+experiments:
+  small_transformer:
+    backbones: [resnet18_random, log_mel_fine]
+""",
+    )
+    jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
+    # No decoding of faces, no image features: the sound's table and the experiment that fuses it.
+    assert rules_of(jobs) == {"extract_audio_features", *RETRAINED}
+    assert outputs_of(jobs, "extract_audio_features") == ["results/aff_wild2/features/log_mel_fine.parquet"]
+    assert {output.split("/")[2] for output in outputs_of(jobs, "train_temporal_model")} == {"small_transformer"}

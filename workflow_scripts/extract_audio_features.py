@@ -1,0 +1,28 @@
+"""Rule extract_audio_features: one audio backbone over every video's sound track -> feature table."""
+
+import polars as pl
+
+from abawflow import execution
+from abawflow.audio import extract_audio_features
+from abawflow.devices import resolve_device
+from abawflow.rule_runner import run
+from models.audio import create_audio_extractor
+
+
+def main(snakemake):
+    spec = snakemake.params.backbone
+    device = resolve_device(execution.device(snakemake.config))
+    extractor = create_audio_extractor(snakemake.wildcards.backbone, spec, device)
+    extract_audio_features(
+        pl.read_parquet(snakemake.input.media),
+        snakemake.input.root,
+        extractor,
+        snakemake.output[0],
+        spec["audio"]["sample_rate"],
+        spec["audio"]["window_seconds"],
+        execution.feature_batch_size(snakemake.config, snakemake.wildcards.backbone),
+        device,
+    )
+
+
+run(snakemake, main)  # noqa: F821
