@@ -4,7 +4,8 @@ A challenge names its tasks (whose outputs one prediction table holds), the gran
 the dataset it reads (abawflow/datasets.py: where its index and feature tables are) and the writer of its
 submission file. The VA, EXPR and AU challenges read
 Aff-Wild2 (labels per video frame, one file per task); the MTL challenge reads s-Aff-Wild2 (labels per
-sampled image, one file for the three tasks). The prediction, ensemble and submission rules serve every
+sampled image, one file for the three tasks); the ERI challenge reads Hume-Reaction (seven intensities per
+video, a CSV of one row per test sample). The prediction, ensemble and submission rules serve every
 registered challenge through the `task` wildcard (docs/extending.md).
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from abawflow.datasets import DATASETS
+from abawflow.eri import video_outputs, write_eri_submission
 from abawflow.errors import SubmissionError
 from abawflow.mtl import mtl_metrics, write_mtl_submission
 from abawflow.submission import write_task_submission
@@ -23,12 +25,17 @@ from abawflow.submission import write_task_submission
 class Challenge:
     name: str  # the wildcard value: results/predictions/<name>/..., results/submission/<name>.txt
     tasks: tuple  # the tasks whose outputs its prediction tables hold, in column order
-    granularity: str  # "frame" (every frame of a video) or "image" (sampled, cropped images)
+    granularity: str  # "frame" (every frame of a video), "image" (sampled, cropped images) or "video" (per video)
     dataset: str  # the dataset it reads (abawflow/datasets.py)
     submission_index: str  # the index table its submission follows: splits (the test lists) or images
     writer: Callable  # (challenge, test predictions, submission index, path, layout, media table) -> None
     joint: bool = False  # one model is trained on all its tasks at once, under its name as training target
     combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
+    submission_suffix: str = "txt"  # results/submission/<name>.<suffix>
+
+    @property
+    def submission_file(self):
+        return f"results/submission/{self.name}.{self.submission_suffix}"
 
     @property
     def labels(self):
@@ -60,8 +67,13 @@ class Challenge:
         scores, frames, videos = {}, 0, 0
         for task in self.tasks:
             spec = get_task(task)
-            # Inner join on (subject, frame): annotation lines past a video's end have no prediction.
-            joined = annotated[task].join(predictions, on=["subject", "frame"], how="inner")
+            if self.granularity == "video":  # one label row per video: its frames' outputs averaged
+                joined = annotated[task].join(video_outputs(predictions, task), on="subject", how="inner")
+                if joined.height < annotated[task].filter(pl.col("subject").is_in(predictions["subject"])).height:
+                    raise SubmissionError(f"{source}: an annotated {task.upper()} validation video has no prediction")
+            else:
+                # Inner join on (subject, frame): annotation lines past a video's end have no prediction.
+                joined = annotated[task].join(predictions, on=["subject", "frame"], how="inner")
             if self.granularity == "image":  # every annotated validation image must have its prediction
                 expected = annotated[task].filter(pl.col("subject").is_in(predictions["subject"].unique()))
                 if joined.height < expected.height:
@@ -74,7 +86,8 @@ class Challenge:
                 joined.select(output_columns(task)).to_numpy(),
                 table_thresholds(task, predictions),
             )
-            frames, videos = max(frames, joined.height), max(videos, joined["subject"].n_unique())
+            scored_frames = predictions.height if self.granularity == "video" else joined.height
+            frames, videos = max(frames, scored_frames), max(videos, joined["subject"].n_unique())
         if len(self.tasks) == 1:
             return scores[self.tasks[0]], frames, videos
         return self.combine(scores), frames, videos
@@ -107,6 +120,7 @@ CHALLENGES = {
             joint=True,
             combine=mtl_metrics,
         ),
+        Challenge("eri", ("eri",), "video", "hume_reaction", "splits", write_eri_submission, submission_suffix="csv"),
     )
 }
 

@@ -58,6 +58,8 @@ DATASETS = {
         Dataset("aff_wild2", "dataset", "subjects", (DETECTED, CROPPED_ALIGNED), sound=True),
         # s-Aff-Wild2 (MTL): sampled frames, only as the organizers' crops.
         Dataset("s_aff_wild2", "mtl", "images", (CROPPED_ALIGNED,)),
+        # Hume-Reaction (ERI): one reacting person per video, labels per video, a sound file per video.
+        Dataset("hume_reaction", "eri", "subjects", (DETECTED,), sound=True),
     )
 }
 

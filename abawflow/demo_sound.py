@@ -12,9 +12,10 @@ import numpy as np
 SAMPLE_RATE = 16000
 
 
-def voice(pitch, loudness, brightness, fps, sample_rate=SAMPLE_RATE, seed=0):
-    """Mono float32 samples of a harmonic voice: per frame its pitch (Hz), loudness (0..1) and brightness (0..1,
-    the weight of the upper harmonics), interpolated smoothly between frame centres; plus a faint noise floor."""
+def voice(pitch, loudness, brightness, fps, sample_rate=SAMPLE_RATE, seed=0, tremolo=None):
+    """Mono float32 samples of a harmonic voice: per frame its pitch (Hz), loudness (0..1), brightness (0..1,
+    the weight of the upper harmonics) and optional tremolo (0..1, the depth of a 7 Hz loudness wobble),
+    interpolated smoothly between frame centres; plus a faint noise floor."""
     frames = len(pitch)
     count = int(round(frames / fps * sample_rate))
     times = np.arange(count) / sample_rate
@@ -27,6 +28,8 @@ def voice(pitch, loudness, brightness, fps, sample_rate=SAMPLE_RATE, seed=0):
     for harmonic in range(1, 7):
         weight = (1.0 / harmonic) * (bright if harmonic > 2 else 1.0)
         samples += weight * np.sin(harmonic * phase)
+    if tremolo is not None:
+        gain = gain * (1.0 - np.interp(times, centres, tremolo) * (0.5 + 0.5 * np.sin(2 * np.pi * 7.0 * times)))
     samples *= 0.25 * gain
     samples += 0.01 * np.random.default_rng(seed).standard_normal(count)
     return np.clip(samples, -1.0, 1.0).astype(np.float32)

@@ -1,4 +1,5 @@
-"""ABAW metrics (README, "Data contract"): CCC with population statistics, macro F1, mean AU F1."""
+"""ABAW metrics (README, "Data contract"): CCC with population statistics, macro F1, mean AU F1, and ERI's
+mean Pearson correlation."""
 
 import numpy as np
 
@@ -13,6 +14,23 @@ def ccc(x, y):
     covariance = ((x - mean_x) * (y - mean_y)).mean()
     denominator = x.var() + y.var() + (mean_x - mean_y) ** 2
     return float(2 * covariance / denominator) if denominator > 0 else 0.0
+
+
+def pearson(x, y):
+    """Pearson's correlation coefficient over all given samples; 0 where either side is constant."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"pearson needs two 1-D arrays of one length >= 2, got shapes {x.shape} and {y.shape}")
+    dx, dy = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((dx**2).sum() * (dy**2).sum())
+    return float((dx * dy).sum() / denominator) if denominator > 0 else 0.0
+
+
+def mean_pearson(truth, prediction):
+    """ERI: the plain mean over columns (the seven emotions) of each column's Pearson r across samples."""
+    truth, prediction = np.asarray(truth), np.asarray(prediction)
+    return float(np.mean([pearson(truth[:, k], prediction[:, k]) for k in range(truth.shape[1])]))
 
 
 def binary_f1(truth, prediction):

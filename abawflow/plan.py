@@ -22,6 +22,7 @@ MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of
 MTL_TASKS = CHALLENGES[MTL].tasks
 MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
 MULTITASK_FRAMEWORKS = ("basic", "share_bottom", "feedback")
+SINGLE_TASK_FRAMEWORKS = ("single", "audio_visual")  # one model per task
 
 # The training keys the trainer reads: a recipe param carries these and nothing else.
 RECIPE_KEYS = (
@@ -40,6 +41,7 @@ RECIPE_KEYS = (
     "gradient_clip",
     "patience",
     "oversampling",
+    "clip_steps",
 )
 # The keys of a backbone that decide its features. batch_size is not among them: it changes the
 # speed, not the result (abawflow.execution reads it).
@@ -178,7 +180,7 @@ class Ensemble:
 
 @dataclass(frozen=True)
 class Plan:
-    tasks: tuple  # the video tasks run
+    tasks: tuple  # the tasks run, each its own challenge (va, expr, au on Aff-Wild2; eri on Hume-Reaction)
     shards: int
     backbones: MappingProxyType  # name -> Backbone
     experiments: MappingProxyType  # name -> Experiment
@@ -190,6 +192,11 @@ class Plan:
     submission_format: str
     dataset_roots: MappingProxyType  # dataset (abawflow/datasets.py) -> its root
     face_sources: MappingProxyType  # dataset -> where its faces come from: detected or cropped_aligned
+
+    @property
+    def aff_wild2_tasks(self):
+        """The tasks run on Aff-Wild2, which its index reads and fine-tuning may learn."""
+        return tuple(task for task in self.tasks if CHALLENGES[task].dataset == "aff_wild2")
 
     @property
     def shard_names(self):
@@ -211,6 +218,19 @@ class Plan:
     def mtl_scored(self):
         """The MTL challenge's experiments, then its ensembles, each by name."""
         return tuple(sorted(self.mtl_experiments)) + tuple(sorted(self.mtl_ensembles))
+
+    def inputs(self, name):
+        """What an experiment fuses, as paper 002's Table 1 names it: V (faces), A (sound), A+V, and A+V+AV
+        with the audio-visual interaction encoder; an ensemble is the mean of its members."""
+        if name in self.ensembles:
+            return f"mean of {len(self.ensembles[name].members)}"
+        experiment = self.experiments[name]
+        present = {self.backbones[backbone].modality for backbone in experiment.backbones}
+        label = "+".join(letter for modality, letter in (("audio", "A"), ("vision", "V")) if modality in present)
+        framework = experiment.model["framework"]
+        if framework["name"] == "audio_visual" and framework.get("interaction", True) and len(present) == 2:
+            label += "+AV"
+        return label
 
     def target_tasks(self, experiment, target):
         """The tasks one training target covers: a task, every task of a multi-task experiment, or the
@@ -374,7 +394,7 @@ def _compile_experiments(config, tasks, backbones):
                     f"config.yaml: experiments.{name}.backbones names {backbone!r}, which is not under "
                     f"backbones (defined: {', '.join(backbones)})"
                 )
-        listed = experiment.get("tasks", list(tasks))
+        listed = experiment.get("tasks", [task for task in tasks if CHALLENGES[task].dataset == "aff_wild2"])
         audio = [backbone for backbone in experiment["backbones"] if backbones[backbone].modality == "audio"]
         if audio and MTL in listed and MTL in config["tasks"]:
             raise ConfigError(
@@ -382,7 +402,13 @@ def _compile_experiments(config, tasks, backbones):
                 "s-Aff-Wild2 holds sampled images without sound"
             )
         framework = {"name": "single", **experiment.get("framework", {})}
-        multitask = framework["name"] != "single"
+        multitask = framework["name"] not in SINGLE_TASK_FRAMEWORKS
+        datasets = sorted({CHALLENGES[task].dataset for task in listed if task in tasks})
+        if multitask and len(datasets) > 1:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} trains one {framework['name']} model on tasks of different "
+                f"datasets ({', '.join(datasets)}); list the tasks of one dataset, or use a single-task framework"
+            )
         mtl = MTL in listed and MTL in config["tasks"]
         if mtl and not multitask:
             raise ConfigError(
@@ -390,7 +416,7 @@ def _compile_experiments(config, tasks, backbones):
                 f"framework: set framework.name to {', '.join(MULTITASK_FRAMEWORKS[:-1])} or "
                 f"{MULTITASK_FRAMEWORKS[-1]}"
             )
-        if not multitask and (set(framework) - {"name"}):
+        if framework["name"] == "single" and (set(framework) - {"name"}):
             raise ConfigError(
                 f"config.yaml: experiments.{name}.framework sets {', '.join(sorted(set(framework) - {'name'}))}, "
                 f"which only multi-task frameworks ({', '.join(MULTITASK_FRAMEWORKS)}) read"
@@ -405,7 +431,7 @@ def _compile_experiments(config, tasks, backbones):
                 {
                     "fusion": experiment["fusion"],
                     "encoder": experiment["encoder"],
-                    "framework": {k: v for k, v in framework.items() if k != "loss_weights"},
+                    "framework": _model_framework(framework, experiment["backbones"], backbones),
                     "heads": experiment.get("heads", {}),
                 }
             ),
@@ -421,6 +447,14 @@ def _compile_experiments(config, tasks, backbones):
             postprocess=frozen(experiment.get("postprocess", {})),
         )
     return experiments
+
+
+def _model_framework(framework, names, backbones):
+    """The framework as the model factory takes it; audio_visual learns each input's modality from the plan."""
+    model = {key: value for key, value in framework.items() if key != "loss_weights"}
+    if framework["name"] == "audio_visual":
+        model["modalities"] = [backbones[name].modality for name in names]
+    return model
 
 
 def _compile_ensembles(configured, experiments, tasks, mtl_run):

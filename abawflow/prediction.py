@@ -12,7 +12,7 @@ import polars as pl
 
 from abawflow.ensembles import KEYS
 from abawflow.submission import prediction_table
-from abawflow.tasks import TASKS, TaskLayout
+from abawflow.tasks import TaskLayout, get_task
 from abawflow.training import build_model, predict_sequence
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def training_priors(tasks, labels, splits):
     a video without any face is predicted."""
     priors = {}
     for task in tasks:
-        spec = TASKS[task]
+        spec = get_task(task)
         train = splits.filter((pl.col("task") == task) & (pl.col("split") == "train"))["subject"]
         rows = labels[task].filter(pl.col("annotated") & pl.col("subject").is_in(train.implode()))
         priors[task] = spec.prior(rows.select(spec.label_columns).to_numpy())
@@ -43,7 +43,15 @@ def predict_table(tasks, checkpoints, sequences, windows, priors, device="cpu"):
         runs += 1
         for split in ("validation", "test"):
             for sequence in sequences[split]:
-                outputs = predict_sequence(layout.tasks, model, sequence, windows["window"], windows["stride"], device)
+                outputs = predict_sequence(
+                    layout.tasks,
+                    model,
+                    sequence,
+                    windows["window"],
+                    windows["stride"],
+                    device,
+                    windows.get("clip_steps", 0),
+                )
                 for task in tasks:
                     key = (task, split, sequence.subject)
                     totals[key] = totals.get(key, 0.0) + outputs[:, layout.outputs[task]]

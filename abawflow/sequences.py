@@ -61,6 +61,11 @@ def task_labels(sequence, labels, task):
     """One subject's label rows (frame, annotated, label columns) aligned to its frames:
     (targets (T, label columns), annotated (T,))."""
     spec = get_task(task)
+    if spec.granularity == "video":  # one label row per video (ERI): every frame carries it
+        values = labels.select(spec.label_columns).to_numpy()
+        count = len(sequence.frames)
+        targets = np.repeat(values[:1].astype(np.float32), count, axis=0)
+        return targets, np.full(count, bool(labels["annotated"][0]))
     frames = labels["frame"].to_numpy()
     values = labels.select(spec.label_columns).to_numpy()
     targets = np.zeros((len(sequence.frames), len(spec.label_columns)), np.float32)

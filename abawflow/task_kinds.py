@@ -8,11 +8,12 @@ classification, AU a multi-label detection. A new task of an existing kind needs
 import numpy as np
 import torch
 
-from abawflow.metrics import ccc, macro_f1, mean_au_f1
+from abawflow.metrics import ccc, macro_f1, mean_au_f1, pearson
 
 
 class TaskKind:
     name = ""
+    granularity = "frame"  # labels per video frame, or "video": one label row per video
     integer_labels = False  # label tables store the labels as class indices
     has_classes = False  # one class per frame: class-balanced oversampling applies
     has_thresholds = False  # decisions are thresholded probabilities, which can be tuned per column
@@ -139,4 +140,32 @@ class MultiLabel(TaskKind):
         return {"f1_mean": value, "score": value}
 
 
-REGRESSION, SINGLE_LABEL, MULTI_LABEL = Regression(), SingleLabel(), MultiLabel()
+class Intensity(TaskKind):
+    """Intensities in [0, 1] per video (ERI: seven self-reported emotions, each sample divided by its own
+    maximum), scored by Pearson's r per column across videos, then their mean."""
+
+    name = "intensity"
+    granularity = "video"
+
+    def invalid_value(self, values, spec):
+        bad = [v for v in values if not 0.0 <= v <= 1.0]
+        return f"intensities must lie in [0, 1], got {bad[0]:g}" if bad else None
+
+    def decode(self, outputs):
+        return torch.sigmoid(outputs)
+
+    def decide(self, values, thresholds=0.5):
+        return np.clip(values, 0.0, 1.0)
+
+    def format_decision(self, decided):
+        return ",".join(f"{value:.6f}" for value in decided)
+
+    def output_columns(self, spec):
+        return [f"predicted_{name}" for name in spec.label_columns]
+
+    def metrics(self, spec, truth, decided):
+        scores = {f"pearson_{name}": pearson(truth[:, k], decided[:, k]) for k, name in enumerate(spec.label_columns)}
+        return {**scores, "score": float(np.mean(list(scores.values())))}
+
+
+REGRESSION, SINGLE_LABEL, MULTI_LABEL, INTENSITY = Regression(), SingleLabel(), MultiLabel(), Intensity()

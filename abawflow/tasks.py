@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abawflow.task_kinds import MULTI_LABEL, REGRESSION, SINGLE_LABEL, TaskKind
+from abawflow.task_kinds import INTENSITY, MULTI_LABEL, REGRESSION, SINGLE_LABEL, TaskKind
 
 EXPRESSIONS = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
+# ERI (Hume-Reaction): the seven self-reported emotions, as data_info.csv names them.
+EMOTIONS = ("Adoration", "Amusement", "Anxiety", "Disgust", "Empathic-Pain", "Fear", "Surprise")
 ACTION_UNITS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26")
 
 
@@ -35,6 +37,11 @@ class TaskSpec:
         if any(value == self.missing_value for value in values):
             return None
         return self.kind.invalid_value(values, self)
+
+    @property
+    def granularity(self):
+        """frame (a label row per video frame) or video (one per video)."""
+        return self.kind.granularity
 
     @property
     def output_columns(self):
@@ -105,14 +112,27 @@ AU = TaskSpec(
     submission_header=("image_location",) + ACTION_UNITS,
 )
 
-TASKS = {spec.name: spec for spec in (VA, EXPR, AU)}
+ERI = TaskSpec(
+    name="eri",
+    challenge_folder="",
+    header=EMOTIONS,
+    label_columns=EMOTIONS,
+    kind=INTENSITY,
+    head_size=len(EMOTIONS),
+    missing_value=-1.0,
+    loss="intensity_mse_ce",
+    submission_header=("File_ID",) + EMOTIONS,
+)
+
+TASKS = {spec.name: spec for spec in (VA, EXPR, AU)}  # Aff-Wild2's frame-level tasks
+ALL_TASKS = {**TASKS, ERI.name: ERI}  # with the tasks of the other datasets
 
 
 def get_task(name):
     try:
-        return TASKS[name]
+        return ALL_TASKS[name]
     except KeyError:
-        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
+        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(ALL_TASKS)}") from None
 
 
 class TaskLayout:

@@ -37,6 +37,18 @@ def make_windows(sequences, window, stride):
     return items
 
 
+def clip_indices(length, steps, generator=None):
+    """Frame indices of a video's clip (video-level tasks): ``steps`` equal strides over ``[0, length)``, a random
+    frame of each with ``generator`` (training), else each stride's middle frame; every frame of a short video."""
+    if length <= steps:
+        return np.arange(length)
+    edges = np.floor(np.linspace(0, length, steps + 1)).astype(np.int64)
+    starts, stops = edges[:-1], np.maximum(edges[1:], edges[:-1] + 1)
+    if generator is None:
+        return (starts + stops - 1) // 2
+    return starts + (generator.random(steps) * (stops - starts)).astype(np.int64)
+
+
 def segment_batches(sequences, window, batch_size, generator):
     """Recurrent training (paper 001): videos in random groups of ``batch_size``; each group yields its
     consecutive, non-overlapping segments in order, one (sequence, start, stop) per video (empty once
@@ -69,14 +81,16 @@ def collate(items, window, with_labels):
     if with_labels:
         targets = np.zeros((batch, window, items[0][0].targets.shape[1]), np.float32)
         mask = np.zeros((batch, window, items[0][0].annotated.shape[1]), bool)
-    for b, (sequence, start, stop) in enumerate(items):
-        n = stop - start
+    for b, item in enumerate(items):
+        # A window (sequence, start, stop), or a clip (sequence, frame indices).
+        sequence, rows = item[0], slice(item[1], item[2]) if len(item) == 3 else item[1]
+        n = item[2] - item[1] if len(item) == 3 else len(rows)
         for k, f in enumerate(sequence.features):
-            features[k][b, :n] = f[start:stop]
-        padding[b, :n] = ~sequence.face_found[start:stop]
+            features[k][b, :n] = f[rows]
+        padding[b, :n] = ~sequence.face_found[rows]
         if with_labels:
-            targets[b, :n] = sequence.targets[start:stop]
-            mask[b, :n] = sequence.annotated[start:stop] & sequence.face_found[start:stop, None]
+            targets[b, :n] = sequence.targets[rows]
+            mask[b, :n] = sequence.annotated[rows] & sequence.face_found[rows, None]
     result = {"features": [torch.from_numpy(f) for f in features], "padding": torch.from_numpy(padding)}
     if with_labels:
         result["targets"], result["mask"] = torch.from_numpy(targets), torch.from_numpy(mask)
@@ -212,11 +226,16 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
     optimizer = create_optimizer(
         recipe.get("optimizer", "adamw"), model.parameters(), recipe["learning_rate"], recipe["weight_decay"]
     )
+    steps = recipe.get("clip_steps", 0)
+    if steps and model.carries_state:
+        raise ConfigError("clip_steps samples one clip per video; recurrent encoders train on consecutive segments")
     items = make_windows(train_sequences, recipe["window"], recipe["stride"])
     sampling = None
     if recipe.get("oversampling", "none") == "class_balanced":
-        if model.carries_state:
-            raise ConfigError("class-balanced oversampling draws windows; recurrent encoders train on whole videos")
+        if model.carries_state or steps:
+            raise ConfigError(
+                "class-balanced oversampling draws windows; recurrent encoders and clips train on whole videos"
+            )
         sampling = class_balanced_weights(items, layout)
     generator = np.random.default_rng(recipe["seed"])
     loop = TrainingLoop(name, model, optimizer, LoopSettings.from_recipe(recipe), generator, state_path, resume_key)
@@ -245,6 +264,13 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
                 for segment in segments:
                     state = optimisation_step(collate(segment, recipe["window"], True), state)
             return
+        if steps:  # one clip per video, its frames drawn anew every epoch
+            order = generator.permutation(len(train_sequences))
+            for begin in range(0, len(order), recipe["batch_size"]):
+                chunk = [train_sequences[i] for i in order[begin : begin + recipe["batch_size"]]]
+                clips = [(s, clip_indices(len(s.frames), steps, generator)) for s in chunk]
+                optimisation_step(collate(clips, steps, True))
+            return
         if sampling is None:
             order = generator.permutation(len(items))
         else:
@@ -269,12 +295,20 @@ def decode_tasks(layout, outputs):
 
 
 @torch.no_grad()
-def predict_sequence(tasks, model, sequence, window, stride, device="cpu"):
+def predict_sequence(tasks, model, sequence, window, stride, device="cpu", clip_steps=0):
     """Per-frame outputs of one subject (all tasks' outputs, concatenated): overlapping windows averaged,
-    faceless frames interpolated."""
+    faceless frames interpolated; with ``clip_steps``, the output of the video's clip at every frame."""
     layout = TaskLayout(tasks)
     model.eval()
     length = len(sequence.frames)
+    if clip_steps:
+        rows = clip_indices(length, clip_steps)
+        batch = collate([(sequence, rows)], clip_steps, False)
+        raw = model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
+        outputs = decode_tasks(layout, raw)[0, : len(rows)].cpu().numpy().astype(np.float64)
+        seen = sequence.face_found[rows]
+        clip = outputs[seen].mean(axis=0) if seen.any() else outputs.mean(axis=0)
+        return np.tile(clip, (length, 1))
     if model.carries_state:  # consecutive segments, the state handed on: every frame sees its whole past
         outputs, state = [], None
         for start in range(0, length, window):
@@ -319,11 +353,16 @@ def evaluate(tasks, model, sequences, recipe, device="cpu"):
     labels = {task: [] for task in layout.tasks}
     values = {task: [] for task in layout.tasks}
     for sequence in sequences:
-        outputs = predict_sequence(layout.tasks, model, sequence, recipe["window"], recipe["stride"], device)
+        outputs = predict_sequence(
+            layout.tasks, model, sequence, recipe["window"], recipe["stride"], device, recipe.get("clip_steps", 0)
+        )
         for k, task in enumerate(layout.tasks):
             mask = sequence.annotated[:, k]
-            labels[task].append(sequence.targets[mask][:, layout.labels[task]])
-            values[task].append(outputs[mask][:, layout.outputs[task]])
+            truth, predicted = sequence.targets[mask][:, layout.labels[task]], outputs[mask][:, layout.outputs[task]]
+            if layout.specs[task].granularity == "video" and mask.any():  # scored once per video
+                truth, predicted = truth[:1], predicted.mean(axis=0, keepdims=True)
+            labels[task].append(truth)
+            values[task].append(predicted)
     scores = {}
     for task in layout.tasks:
         if sum(len(v) for v in values[task]) == 0:

@@ -43,6 +43,20 @@ class BinaryCrossEntropy:
         return F.binary_cross_entropy_with_logits(outputs[mask], targets[mask])
 
 
+@register("loss", "intensity_mse_ce")
+class IntensityMSEPlusTopClass:
+    """ERI (paper 002, Eq. 8): alpha * MSE of the sigmoid intensities + beta * cross-entropy of the raw outputs
+    against the emotion of highest intensity (each sample's labels peak at exactly 1.0)."""
+
+    def __init__(self, alpha=1.0, beta=0.01):
+        self.alpha, self.beta = alpha, beta
+
+    def __call__(self, outputs, targets, mask):
+        outputs, targets = outputs[mask], targets[mask]
+        regression = F.mse_loss(torch.sigmoid(outputs), targets)
+        return self.alpha * regression + self.beta * F.cross_entropy(outputs, targets.argmax(dim=-1))
+
+
 @register("loss", "mse")
 class MeanSquaredError:
     """VA: mean squared error on tanh-bounded outputs (paper 000, Eq. 5)."""

@@ -200,6 +200,110 @@ class SmoothPredictingEncoder(nn.Module):
         return x + (totals / counts).transpose(1, 2)
 
 
+@register("encoder", "attention_concat")
+class AttentionConcatEncoder(nn.Module):
+    """Paper 002's modality encoder (Eq. 2-3): the input, its multi-head self-attention and a Transformer
+    encoder's output, concatenated (three times the input width)."""
+
+    def __init__(self, input_width, layers=1, heads=2, feedforward=None, dropout=0.5):
+        super().__init__()
+        if input_width % heads:
+            raise ValueError(f"attention_concat: {heads} heads do not divide the input width {input_width}")
+        self.attention = nn.MultiheadAttention(input_width, heads, dropout=dropout, batch_first=True)
+        self.transformer = TransformerTemporalEncoder(
+            input_width, layers, heads, feedforward or 2 * input_width, dropout
+        )
+        self.output_width = 3 * input_width
+
+    def forward(self, x, padding_mask):
+        attended_mask = padding_mask & ~padding_mask.all(dim=1, keepdim=True)
+        attended = self.attention(x, x, x, key_padding_mask=attended_mask, need_weights=False)[0]
+        return torch.cat([x, attended, self.transformer(x, padding_mask)], dim=-1)
+
+
+def masked_mean(x, padding_mask):
+    """Mean over time of the frames not in ``padding_mask`` (of every frame where all are masked)."""
+    weights = (~padding_mask).to(x.dtype)
+    weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
+    return (x * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True)
+
+
+class AudioVisualModel(nn.Module):
+    """Paper 002 (Sec. 3.1.1, Eq. 1-7): the fused inputs (one embedding block per backbone) split by modality;
+    an audio and a visual encoder; with ``interaction``, an encoder over both embeddings concatenated (Eq. 5-6).
+    Each branch is pooled over the clip; the modality branches (g_cat, Eq. 7) and the interaction branch are
+    projected, concatenated and regressed. The clip's output is repeated at every frame, so that video-level
+    tasks train and predict through the frame-level interface."""
+
+    carries_state = False
+
+    def __init__(
+        self,
+        fusion,
+        encoder_config,
+        head_sizes,
+        heads,
+        modalities,
+        interaction=True,
+        interaction_encoder=None,
+        projection=64,
+    ):
+        super().__init__()
+        if len(head_sizes) != 1:
+            raise ValueError(f"audio_visual trains one task, not {list(head_sizes)}")
+        modalities = list(modalities)
+        if not modalities or fusion.output_width % len(modalities):
+            raise ValueError("audio_visual needs a fusion with one block of equal width per backbone")
+        block = fusion.output_width // len(modalities)
+        self.fusion = fusion
+        self.columns = {}
+        for modality in ("audio", "vision"):
+            inputs = [k for k, m in enumerate(modalities) if m == modality]
+            if inputs:
+                self.register_buffer(
+                    f"{modality}_columns",
+                    torch.tensor([k * block + c for k in inputs for c in range(block)]),
+                    persistent=False,
+                )
+                self.columns[modality] = len(inputs) * block
+        self.encoders = nn.ModuleDict(
+            {
+                modality: create("encoder", encoder_config["name"], input_width=width, **_options(encoder_config))
+                for modality, width in self.columns.items()
+            }
+        )
+        modality_width = sum(encoder.output_width for encoder in self.encoders.values())
+        self.project_modalities = nn.Sequential(nn.Linear(modality_width, projection), nn.ReLU())
+        width = projection
+        self.interaction = None
+        if interaction and len(self.columns) == 2:
+            config = interaction_encoder or encoder_config
+            self.interaction = create("encoder", config["name"], input_width=fusion.output_width, **_options(config))
+            self.project_interaction = nn.Sequential(nn.Linear(self.interaction.output_width, projection), nn.ReLU())
+            width += projection
+        self.tasks = list(head_sizes)
+        self.heads = nn.ModuleDict(build_heads(width, head_sizes, heads))
+
+    @property
+    def head(self):
+        return self.heads[self.tasks[0]]
+
+    def forward(self, features, padding_mask):
+        fused = self.fusion(features, padding_mask)
+        pooled = [
+            masked_mean(self.encoders[m](fused[..., getattr(self, f"{m}_columns")], padding_mask), padding_mask)
+            for m in self.encoders
+        ]
+        branches = [self.project_modalities(torch.cat(pooled, dim=-1))]
+        if self.interaction is not None:
+            ordered = torch.cat([fused[..., getattr(self, f"{m}_columns")] for m in self.encoders], dim=-1)
+            branches.append(
+                self.project_interaction(masked_mean(self.interaction(ordered, padding_mask), padding_mask))
+            )
+        output = self.head(torch.cat(branches, dim=-1))
+        return output.unsqueeze(1).expand(-1, fused.shape[1], -1)
+
+
 NEGATIVE_EXPRESSIONS = (1, 2, 3, 5)  # anger, disgust, fear, sadness in the ABAW class order
 COARSE_EXPRESSIONS = (0, None, 4, 6, 7)  # neutral, the negative group, happiness, surprise, other
 
@@ -365,6 +469,17 @@ def feedback(fusion, encoder_config, head_sizes, heads, task_encoder=None, sourc
         widths[task] = task_encoders[task].output_width
     heads = {task: create_head(widths[task], head_sizes[task], heads.get(task)) for task in head_sizes}
     return TemporalModel(fusion, encoder, heads, task_encoders, sources)
+
+
+@register("framework", "audio_visual")
+def audio_visual(
+    fusion, encoder_config, head_sizes, heads, modalities=(), interaction=True, interaction_encoder=None, projection=64
+):
+    """Paper 002's audio-visual model (AudioVisualModel); ``modalities`` (audio or vision per backbone) come
+    from the plan."""
+    return AudioVisualModel(
+        fusion, encoder_config, head_sizes, heads, modalities, interaction, interaction_encoder, projection
+    )
 
 
 def create_head(input_width, head_size, config=None):

@@ -37,3 +37,23 @@ rule demo_mtl_data:
         code=script_fingerprint("make_mtl_demo_data.py"),
     script:
         "../workflow_scripts/make_mtl_demo_data.py"
+
+
+rule demo_eri_data:
+    output:
+        directory("resources/demo_eri"),
+    log:
+        "logs/demo_eri_data.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        seed=config["demo"]["seed"],
+        samples=config["demo"]["eri_samples"],
+        frames=config["demo"]["eri_frames"],
+        code=script_fingerprint("make_demo_eri_data.py"),
+    script:
+        "../workflow_scripts/make_demo_eri_data.py"

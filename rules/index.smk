@@ -19,7 +19,7 @@ rule index_videos:
         video_folder=config["dataset"]["video_folder"],
         challenge_folders=config_params("dataset", "challenge_folders"),
         test_lists=config_params("dataset", "test_lists"),
-        tasks=TASKS,
+        tasks=AFF_WILD2_TASKS,
         exclude_videos=sorted(config["dataset"]["exclude_videos"]),
         truncated_test_video=config["dataset"]["truncated_test_video"],
         dataset_subjects=dataset_subjects(),
@@ -33,7 +33,9 @@ rule index_annotations:
         DATASET_ROOT,
     output:
         splits="results/aff_wild2/index/splits.parquet",
-        labels=expand("results/aff_wild2/index/labels_{task}.parquet", task=TASKS),
+        labels=expand(
+            "results/aff_wild2/index/labels_{task}.parquet", task=AFF_WILD2_TASKS
+        ),
     log:
         "logs/index_annotations.log",
     conda:
@@ -47,7 +49,7 @@ rule index_annotations:
         video_folder=config["dataset"]["video_folder"],
         challenge_folders=config_params("dataset", "challenge_folders"),
         test_lists=config_params("dataset", "test_lists"),
-        tasks=TASKS,
+        tasks=AFF_WILD2_TASKS,
         exclude_videos=sorted(config["dataset"]["exclude_videos"]),
         dataset_files=dataset_files(),
         code=script_fingerprint("index_annotations.py"),
@@ -78,3 +80,30 @@ rule index_s_aff_wild2:
         code=script_fingerprint("index_s_aff_wild2.py"),
     script:
         "../workflow_scripts/index_s_aff_wild2.py"
+
+
+rule index_hume_reaction:
+    input:
+        HUME_REACTION_ROOT,
+    output:
+        subjects="results/hume_reaction/index/subjects.parquet",
+        splits="results/hume_reaction/index/splits.parquet",
+        labels="results/hume_reaction/index/labels_eri.parquet",
+    log:
+        "logs/index_hume_reaction.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        info_file=config["eri"]["info_file"],
+        split_folders=config_params("eri", "split_folders"),
+        video_folder=config["eri"]["video_folder"],
+        audio_folder=config["eri"]["audio_folder"],
+        truncated_test_video=config["eri"]["truncated_test_video"],
+        dataset_files=hume_reaction_files(),
+        code=script_fingerprint("index_hume_reaction.py"),
+    script:
+        "../workflow_scripts/index_hume_reaction.py"

@@ -22,6 +22,7 @@ rule evaluate_validation:
         scored=[list(pair) for pair in scored()],
         challenges=scored_challenges(),
         submitted=submitted_names(),
+        inputs=scored_inputs(),
         code=script_fingerprint("evaluate_validation.py"),
     script:
         "../workflow_scripts/evaluate_validation.py"
@@ -38,7 +39,7 @@ rule write_submission:
     log:
         "logs/write_submission/{task}.log",
     wildcard_constraints:
-        task="|".join([*TASKS, MTL]),  # mtl: results/submission/mtl.txt, one line per test image
+        task="|".join(TXT_SUBMISSIONS),  # mtl: results/submission/mtl.txt, one line per test image
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -53,6 +54,15 @@ rule write_submission:
         "../workflow_scripts/write_submission.py"
 
 
+# The challenges whose submission is a CSV (eri: one row per test sample).
+use rule write_submission as write_submission_csv with:
+    output:
+        submission="results/submission/{task}.csv",
+        coverage="results/submission/face_coverage/{task}.csv",
+    wildcard_constraints:
+        task="|".join(CSV_SUBMISSIONS) or "(?!)",
+
+
 rule write_submission_per_video:
     input:
         predictions=submitted_predictions,
@@ -63,6 +73,8 @@ rule write_submission_per_video:
         coverage="results/submission/abaw3/face_coverage/{task}.csv",
     log:
         "logs/write_submission_per_video/{task}.log",
+    wildcard_constraints:
+        task="|".join(AFF_WILD2_TASKS),
     conda:
         "../envs/pipeline.yaml"
     threads: 1

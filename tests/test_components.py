@@ -13,6 +13,7 @@ ENCODERS = {
     "lstm": {"hidden": 12, "layers": 2},
     "tcn_transformer": {"blocks": 2, "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0},
     "smooth": {"window": 4},
+    "attention_concat": {"layers": 1, "heads": 2, "dropout": 0.0},
 }
 FUSIONS = {"affine_concat": {"width": 8, "dropout": 0.0}, "conv1d": {"width": 8, "dropout": 0.0}}
 

@@ -30,10 +30,15 @@ def test_the_default_config_compiles_with_its_defaults_filled_in(config):
     before = copy.deepcopy(config)
     plan = compile_plan(config)
     assert config == before  # the caller's dict is not changed
-    assert plan.tasks == ("va", "expr", "au")
+    assert plan.tasks == ("va", "expr", "au", "eri") and plan.aff_wild2_tasks == ("va", "expr", "au")
     assert plan.shard_names == ("0of1",)
     assert plan.mtl_experiments == ("mtl_feedback",) and plan.mtl_submitted == "mtl_feedback"
-    assert dict(plan.submitted) == {"va": "three_encoders", "expr": "three_encoders", "au": "three_encoders"}
+    assert dict(plan.submitted) == {
+        "va": "three_encoders",
+        "expr": "three_encoders",
+        "au": "three_encoders",
+        "eri": "eri_audio_visual_interaction",
+    }
     gru = plan.experiments["gru"]
     assert gru.recipe["optimizer"] == "adamw" and gru.recipe["batch_size"] == 8  # schema default, config value
     assert gru.runs == ((0, 0),) and gru.targets["va"] == "va"
@@ -110,7 +115,7 @@ def test_plan_objects_are_read_only(config):
 def test_a_misspelt_option_names_its_key_and_the_allowed_ones(config):
     config["training"]["epochz"] = 3
     message = mistake(config, "training: Additional properties are not allowed ('epochz' was unexpected)")
-    assert "allowed: batch_size, ema, epochs" in message
+    assert "allowed: batch_size, clip_steps, ema, epochs" in message
     assert len(message.splitlines()) < 5
 
 
@@ -229,7 +234,7 @@ def test_a_fine_tuned_backbone_on_a_task_not_run(config):
 
 def test_an_unknown_encoder_stops_the_plan(config):
     config["experiments"]["gru"]["encoder"] = {"name": "transformr"}
-    mistake(config, "experiments.gru.encoder: unknown encoder 'transformr'; registered: gru, lstm, smooth,")
+    mistake(config, "experiments.gru.encoder: unknown encoder 'transformr'; registered: attention_concat, gru, lstm,")
 
 
 def test_an_unknown_option_of_a_component_names_the_accepted_ones(config):
@@ -303,8 +308,16 @@ def test_an_mtl_ensemble_needs_mtl_members(config):
 
 def test_each_dataset_has_its_root_and_face_source(config):
     plan = compile_plan(config)
-    assert dict(plan.dataset_roots) == {"aff_wild2": "resources/demo", "s_aff_wild2": "resources/demo_mtl"}
-    assert dict(plan.face_sources) == {"aff_wild2": "detected", "s_aff_wild2": "cropped_aligned"}
+    assert dict(plan.dataset_roots) == {
+        "aff_wild2": "resources/demo",
+        "s_aff_wild2": "resources/demo_mtl",
+        "hume_reaction": "resources/demo_eri",
+    }
+    assert dict(plan.face_sources) == {
+        "aff_wild2": "detected",
+        "s_aff_wild2": "cropped_aligned",
+        "hume_reaction": "detected",
+    }
     config["dataset"]["face_source"] = "cropped_aligned"
     assert compile_plan(config).face_sources["aff_wild2"] == "cropped_aligned"
 

@@ -14,6 +14,8 @@ log = logging.getLogger("abawflow.evaluate")
 
 TITLES = {
     "mtl": "MTL challenge, s-Aff-Wild2 validation: (CCC_V + CCC_A) / 2 + F1_EXPR + F1_AU",
+    "eri": "ERI challenge, Hume-Reaction validation: mean over the seven emotions of Pearson's r across videos "
+    "(inputs: A audio, V faces, AV the audio-visual interaction encoder; paper 002, Table 1)",
 }
 
 
@@ -46,19 +48,20 @@ def main(snakemake):
     for name, csv_path, markdown_path in zip(
         snakemake.params.challenges, snakemake.output.tables_csv, snakemake.output.tables_markdown, strict=True
     ):
-        table = challenge_table(scores, name)
+        table = challenge_table(scores, name, snakemake.params.inputs)
         with atomic_path(csv_path) as temporary:
             table.write_csv(temporary, float_precision=4)
         title = f"{TITLES.get(name, f'Validation scores, {name.upper()}')} (the submitted experiment is marked *)"
         write_text(markdown_path, markdown_table(table, title, snakemake.params.submitted[name]))
 
 
-def challenge_table(scores, name):
-    """One row per experiment, one column per metric, in plan order (like the papers' Table 1)."""
+def challenge_table(scores, name, inputs):
+    """One row per experiment, what it fuses, one column per metric, in plan order (like the papers' Table 1)."""
     rows = scores.filter(pl.col("task") == name)
     metrics = rows["metric"].unique(maintain_order=True).to_list()
     table = rows.pivot(on="metric", index=["experiment", "frames", "videos"], values="value")
-    return table.select("experiment", *metrics, "frames", "videos")
+    table = table.with_columns(pl.col("experiment").replace_strict(inputs, return_dtype=pl.String).alias("inputs"))
+    return table.select("experiment", "inputs", *metrics, "frames", "videos")
 
 
 run(snakemake, main)  # noqa: F821
