@@ -19,7 +19,7 @@ from abawflow.tasks import ERI
 log = logging.getLogger(__name__)
 
 SPLITS = {"train": "train", "val": "validation", "test": "test"}  # data_info.csv's Split, lower-cased
-FILE_ID = re.compile(r"^\[?(\w+)\]?$")
+FILE_ID = re.compile(r"^\[?(\d+)\]?$")  # five digits in the release
 
 
 def parse_file_id(text, where):

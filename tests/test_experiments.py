@@ -114,7 +114,9 @@ def test_the_papers_recipe_config_builds_its_dag(tmp_path):
     from dag import REPOSITORY, snakemake
 
     demo_paths = tmp_path / "demo_paths.yaml"
-    demo_paths.write_text("dataset: {root: resources/demo}\nmtl: {root: resources/demo_mtl}\n")
+    demo_paths.write_text(
+        "dataset: {root: resources/demo}\nmtl: {root: resources/demo_mtl}\neri: {root: resources/demo_eri}\n"
+    )
     result = snakemake(tmp_path, "--dry-run", configs=[REPOSITORY / "config" / "papers.yaml", demo_paths])
     assert result.returncode == 0, result.stderr[-3000:]
     text = result.stdout + result.stderr
@@ -127,5 +129,8 @@ def test_the_papers_recipe_config_builds_its_dag(tmp_path):
         "results/backbones/vit_base_mae/mae.pt",
         "results/backbones/vit_base_mae_expr_ft/fine_tuned.pt",
         "results/submission/mtl.txt",
+        "results/models/paper002_eri/eri/fold0_seed0/model.pt",
+        "results/hume_reaction/features/deep_spectrum_densenet121.parquet",
+        "results/submission/eri.csv",
     ]:
         assert run in text, run

@@ -209,3 +209,34 @@ def test_abaw3_format_writes_one_file_per_test_video(tiny_run, tmp_path):
             assert lines[0].startswith(header)
             per_video.extend(f"{name}/{k + 1:05d}.jpg,{line}" for k, line in enumerate(lines[1:]))
         assert per_video == single  # the same decisions as the ABAW5 file, frame for frame
+
+
+def test_eri_table_one_and_submission(tiny_run):
+    """Paper 002's Table 1 on the Hume-Reaction demo: the face carries four emotions, the voice three."""
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "eri.csv")
+    scores = dict(zip(table["inputs"], table["score"], strict=True))
+    assert table["experiment"].to_list() == [
+        "eri_audio",
+        "eri_audio_visual",
+        "eri_audio_visual_interaction",
+        "eri_visual",
+    ]
+    assert set(scores) == {"A", "A+V", "A+V+AV", "V"}
+    # Each modality alone reads its own emotions; together they read more than either.
+    columns = {
+        name: dict(zip(table["inputs"], table[f"pearson_{name}"], strict=True)) for name in ("Adoration", "Fear")
+    }
+    assert columns["Adoration"]["A"] > columns["Adoration"]["V"] + 0.3
+    assert columns["Fear"]["V"] > columns["Fear"]["A"] + 0.3
+    assert min(scores["A+V"], scores["A+V+AV"]) > max(scores["A"], scores["V"])
+    assert "| eri_audio_visual_interaction * | A+V+AV |" in (tiny_run / "results" / "metrics" / "eri.md").read_text()
+    splits = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "index" / "splits.parquet")
+    tests = splits.filter(pl.col("split") == "test")["subject"].to_list()
+    lines = (tiny_run / "results" / "submission" / "eri.csv").read_text().splitlines()
+    assert lines[0] == ",".join(get_task("eri").submission_header)
+    assert [line.split(",")[0] for line in lines[1:]] == [f"[{sample}]" for sample in tests]
+    values = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    assert values.shape == (len(tests), 7) and (values >= 0).all() and (values <= 1).all()
+    audio = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "features" / "log_mel.parquet")
+    faces = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "features" / "fer_mini_xception.parquet")
+    assert audio.select("subject", "frame").equals(faces.select("subject", "frame"))
