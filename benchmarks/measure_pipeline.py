@@ -4,6 +4,9 @@
 - decode frames/s (decord, bounded batches);
 - faces-stage frames/s, and its ratio to the detector's own forward throughput in the same run;
 - feature-stage images/s, and its ratio to the backbone's own forward throughput in the same run;
+- audio-stage windows/s (sound decoding + windows + extractor + Parquet) of log_mel_statistics and
+  deep_spectrum (resnet18 at 112 px, random weights), and each one's ratio to the extractor's own throughput
+  on windows already in memory, in the same run;
 - memory of the face stage on videos of 300, 1200 and 4800 frames.
 
 Usage: python benchmarks/measure_pipeline.py [--workdir DIR]
@@ -26,11 +29,13 @@ import numpy as np
 import polars as pl
 import torch
 
+from abawflow.audio import extract_audio_features
 from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
 from abawflow.detection import create_detector
 from abawflow.faces import run_face_stage
 from abawflow.features import extract_features
 from abawflow.video import iter_frame_batches
+from models.audio import create_audio_extractor
 from models.backbones import create_backbone
 
 MEMORY_PROBE = """
@@ -99,7 +104,39 @@ def faces_stage_memory(workdir, frames):
     return [statistics.median(samples), max(samples), peak]
 
 
+AUDIO_SETTINGS = {"sample_rate": 16000, "window_seconds": 1.0}
+AUDIO_EXTRACTORS = {
+    "log_mel_statistics": {
+        "extractor": "log_mel_statistics",
+        "audio": {**AUDIO_SETTINGS, "mels": 32},
+        "output_width": 64,
+    },
+    "deep_spectrum": {
+        "extractor": "deep_spectrum",
+        "audio": {**AUDIO_SETTINGS, "mels": 128},
+        "architecture": "resnet18",
+        "allow_random_weights": True,
+        "model_options": {"zero_init_last": False},
+        "input_size": 112,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "output_width": 512,
+    },
+}
+
+
+def audio_throughput(subjects, root, workdir, name, spec):
+    """Windows/s of the audio stage and of its extractor alone, in one run over the demo's sound tracks."""
+    extractor = create_audio_extractor(name, spec)
+    run = extract_audio_features(
+        subjects, root, extractor, workdir / f"benchmark_{name}.parquet", 16000, 1.0, 64, "cpu"
+    )
+    stage, alone = run["windows"] / run["stage_seconds"], run["windows"] / run["extractor_seconds"]
+    return {"stage": round(stage, 1), "extractor": round(alone, 1), "ratio": round(stage / alone, 3)}
+
+
 def throughput_rows(results):
+    audio = results["audio"]
     return [
         ("whole demo run, `snakemake --cores 8 submission` from scratch", f"{results['demo_wall_seconds']} s"),
         ("decode (decord, batches of 64)", f"{results['decode_frames_per_second']} frames/s"),
@@ -121,6 +158,21 @@ def throughput_rows(results):
             f"{results['feature_stage_images_per_second']} images/s",
         ),
         ("feature stage ÷ backbone forward", results["feature_stage_over_backbone_forward"]),
+        *(
+            row
+            for name, label in (
+                ("log_mel_statistics", "log_mel_statistics (32 mels)"),
+                ("deep_spectrum", "deep_spectrum (128 mels, resnet18 at 112 px)"),
+            )
+            for row in (
+                (f"audio extractor alone, {label}, 1 s windows", f"{audio[name]['extractor']} windows/s"),
+                (
+                    f"audio stage (decode + resample + windows + extractor + Parquet), {label}",
+                    f"{audio[name]['stage']} windows/s",
+                ),
+                (f"audio stage ÷ extractor alone, {label}", audio[name]["ratio"]),
+            )
+        ),
     ]
 
 
@@ -136,7 +188,7 @@ def main():
 
     wall_seconds, scores = demo_run(workdir)
     root = workdir / "resources" / "demo"
-    subjects = pl.read_parquet(workdir / "results" / "index" / "subjects.parquet")
+    subjects = pl.read_parquet(workdir / "results" / "aff_wild2" / "index" / "subjects.parquet")
     groups = subjects.group_by(["video", "video_path"], maintain_order=True)
     videos = [(path, dict(zip(group["subject"], group["person"], strict=True))) for (_, path), group in groups]
     paths = [root / path for path, _ in videos]
@@ -160,6 +212,8 @@ def main():
     feature_ips = features["images"] / features["stage_seconds"]
     forward_ips = features["images"] / features["forward_seconds"]
 
+    audio = {name: audio_throughput(subjects, root, workdir, name, spec) for name, spec in AUDIO_EXTRACTORS.items()}
+
     memory = {frames: faces_stage_memory(workdir, frames) for frames in MEMORY_VIDEO_FRAMES}
 
     results = {
@@ -173,6 +227,7 @@ def main():
         "backbone_forward_images_per_second": round(forward_ips, 1),
         "feature_stage_images_per_second": round(feature_ips, 1),
         "feature_stage_over_backbone_forward": round(feature_ips / forward_ips, 3),
+        "audio": audio,
         "faces_stage_memory_mib": {
             str(k): {"median_rss": v[0], "max_sampled_rss": v[1], "peak_rss": v[2]} for k, v in memory.items()
         },
