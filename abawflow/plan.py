@@ -16,6 +16,7 @@ import yaml
 from abawflow.challenges import CHALLENGES
 from abawflow.datasets import DATASETS
 from abawflow.errors import ConfigError
+from abawflow.tasks import get_task
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config.schema.yaml"
 MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of its experiments
@@ -423,6 +424,17 @@ def _compile_experiments(config, tasks, backbones):
             )
         recipe = {**config["training"], **experiment.get("recipe", {})}
         trained = tuple(task for task in listed if task in tasks)
+        frame_level = [task for task in trained if get_task(task).granularity == "frame"]
+        pooled = {
+            "recipe.clip_steps": bool(recipe["clip_steps"]),
+            "framework audio_visual": framework["name"] == "audio_visual",
+        }
+        for setting, used in pooled.items():
+            if used and frame_level:
+                raise ConfigError(
+                    f"config.yaml: experiments.{name} uses {setting}, which gives one output per video, on the "
+                    f"frame-level task {frame_level[0]}; use it for video-level tasks (eri) only"
+                )
         experiments[name] = Experiment(
             name=name,
             tasks=trained,

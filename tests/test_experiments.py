@@ -17,6 +17,7 @@ EXPECTED = {
         "share_bottom",
         "va_mean",
         "two_transformers",
+        "transformer_audio_visual",
     },
     "expr": {
         "transformer",

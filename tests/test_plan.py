@@ -367,3 +367,32 @@ def test_a_fine_tuned_backbone_cannot_start_from_audio(config):
 def test_the_mtl_challenge_has_no_sound(config):
     config["experiments"]["mtl_feedback"]["backbones"] = ["fer_mini_xception", "log_mel"]
     mistake(config, "experiments.mtl_feedback lists the mtl challenge and the audio backbone 'log_mel'")
+
+
+def test_clips_and_the_audio_visual_model_are_for_video_level_tasks(config):
+    config["experiments"]["gru"]["recipe"] = {"clip_steps": 16}
+    mistake(config, "experiments.gru uses recipe.clip_steps, which gives one output per video, on the frame-level task")
+    config["experiments"]["gru"]["recipe"] = {}
+    config["experiments"]["gru"]["framework"] = {"name": "audio_visual"}
+    mistake(config, "experiments.gru uses framework audio_visual, which gives one output per video")
+
+
+def test_the_eri_experiments_read_table_one(config):
+    plan = compile_plan(config)
+    assert [plan.inputs(name) for name in ("eri_audio", "eri_visual", "eri_audio_visual")] == ["A", "V", "A+V"]
+    assert plan.inputs("eri_audio_visual_interaction") == "A+V+AV" and plan.inputs("transformer") == "V"
+    assert plan.inputs("three_encoders") == "mean of 3"
+    framework = plan.experiments["eri_audio_visual"].model["framework"]
+    assert list(framework["modalities"]) == ["vision", "audio"] and framework["interaction"] is False
+    assert plan.experiments["eri_audio"].tasks == ("eri",) and "eri" not in plan.experiments["transformer"].tasks
+
+
+def test_one_multi_task_model_cannot_span_two_datasets(config):
+    config["experiments"]["basic"] = {
+        "tasks": ["va", "eri"],
+        "backbones": ["fer_mini_xception"],
+        "framework": {"name": "basic"},
+    }
+    mistake(
+        config, "experiments.basic trains one basic model on tasks of different datasets (aff_wild2, hume_reaction)"
+    )
