@@ -119,13 +119,16 @@ def extract_audio_features(subjects, root, extractor, output_path, sample_rate, 
 
     from abawflow.atomic import atomic_path
     from abawflow.features import IDENTITY_COLUMNS, feature_schema
+    from abawflow.progress import Progress
 
     width = extractor.output_width
     schema = feature_schema(width)
     windows = seconds = 0
     started = time.perf_counter()
+    sources = sound_sources(subjects, root)
+    progress = Progress(log, "audio", sum(source["frames"] for source in sources.values()), "windows")
     with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-        for video, source in sound_sources(subjects, root).items():
+        for video, source in sources.items():
             if not source["fps"] or source["fps"] <= 0:
                 raise AudioDecodeError(f"{source['path']}: the index holds no frame rate for video {video!r}")
             samples = read_audio(source["path"], sample_rate)
@@ -140,6 +143,7 @@ def extract_audio_features(subjects, root, extractor, output_path, sample_rate, 
                 features[first - 1 : first - 1 + len(batch)] = output.float().cpu().numpy()
                 seconds += time.perf_counter() - forward
                 windows += len(batch)
+                progress.advance(len(batch))
             if not np.isfinite(features).all():
                 raise AudioDecodeError(f"{source['path']}: the audio features of video {video!r} are not finite")
             frames = np.arange(1, source["frames"] + 1, dtype=np.int32)
@@ -153,6 +157,7 @@ def extract_audio_features(subjects, root, extractor, output_path, sample_rate, 
                     "face_found": pa.array(np.ones(len(frames), bool)),
                 }
                 writer.write_table(pa.table([*(columns[n] for n in IDENTITY_COLUMNS), vectors], schema=schema))
+    progress.finish()
     elapsed = time.perf_counter() - started
     if windows:
         log.info(

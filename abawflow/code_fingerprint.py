@@ -23,6 +23,7 @@ PLUMBING = frozenset(
         "abawflow/errors.py",
         "abawflow/atomic.py",
         "abawflow/execution.py",
+        "abawflow/progress.py",
         "abawflow/code_fingerprint.py",
     }
 )

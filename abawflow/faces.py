@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from abawflow.alignment import PersonPicker, align_face
 from abawflow.atomic import atomic_path
+from abawflow.progress import Progress
 from abawflow.video import iter_frame_batches
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,16 @@ def decode_jpeg(data):
 
 
 def process_video(
-    video_path, subjects, detector, writer, batch_size, crop_size, jpeg_quality, threads=1, frame_count=None
+    video_path,
+    subjects,
+    detector,
+    writer,
+    batch_size,
+    crop_size,
+    jpeg_quality,
+    threads=1,
+    frame_count=None,
+    progress=None,
 ):
     """Detect and align the faces of ``subjects`` (subject -> person) in one video (its first ``frame_count``
     frames: the decodable ones the index probed).
@@ -116,6 +126,8 @@ def process_video(
                 rows["landmarks"].append(detection.landmarks.reshape(-1).tolist())
                 rows["crop"].append(encode_jpeg(align_face(frame, detection.landmarks, crop_size), jpeg_quality))
         writer.write_table(pa.table(rows, schema=FACE_SCHEMA))
+        if progress is not None:
+            progress.advance(len(frames))
     return counts, decoded, detector_seconds
 
 
@@ -127,6 +139,7 @@ def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, j
     """
     started = time.perf_counter()
     frames_total, detector_total = 0, 0.0
+    progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
     with atomic_path(output_path) as temporary:
         with pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer:
             for video_path, subjects, *frames in videos:
@@ -140,6 +153,7 @@ def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, j
                     jpeg_quality,
                     threads,
                     frames[0] if frames else None,
+                    progress,
                 )
                 frames_total += decoded
                 detector_total += detector_seconds
@@ -157,6 +171,7 @@ def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, j
                 log.info("this shard has no videos; writing an empty face table")
     stage_seconds = time.perf_counter() - started
     if frames_total:
+        progress.finish()
         log.info(
             "%d frames in %.1f s: stage %.1f frames/s, detector forward alone %.1f frames/s",
             frames_total,

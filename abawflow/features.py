@@ -14,6 +14,7 @@ import torch
 
 from abawflow.atomic import atomic_path
 from abawflow.faces import FACE_SCHEMA, decode_jpeg
+from abawflow.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
     schema = feature_schema(width)
     images, seconds = 0, 0.0
     stage_started = time.perf_counter()
+    progress = Progress(log, "features", sum(pq.ParquetFile(t).metadata.num_rows for t in face_tables), "rows")
     with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
         for face_table in face_tables:
             source = pq.ParquetFile(face_table)
@@ -79,6 +81,8 @@ def extract_features(face_tables, model, output_path, input_size, mean, std, bat
                 vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
                 table = pa.table([*(batch.column(name) for name in IDENTITY_COLUMNS), vectors], schema=schema)
                 writer.write_table(table)
+                progress.advance(len(found))
+    progress.finish()
     stage_seconds = time.perf_counter() - stage_started
     if images:
         log.info(

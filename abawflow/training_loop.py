@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import torch
 
 from abawflow.atomic import atomic_path
 from abawflow.errors import ConfigError
+from abawflow.progress import duration
 
 log = logging.getLogger("abawflow.training")
 
@@ -133,6 +135,7 @@ class TrainingLoop:
         finished, history, saved = self._resume()
         best = {"score": saved.get("best_score", -math.inf), "epoch": saved.get("best_epoch", 0)}
         best_weights = saved.get("best_weights")
+        started = time.monotonic()
         for epoch in range(finished + 1, settings.epochs + 1):
             if settings.patience and epoch - best["epoch"] > settings.patience and best["epoch"] > 0:
                 log.info("%s: early stop after epoch %d, best epoch %d", self.name, epoch - 1, best["epoch"])
@@ -156,8 +159,15 @@ class TrainingLoop:
                     best_weights = copy.deepcopy(evaluated.state_dict())
             history.append(row)
             self._save(epoch, history, best, best_weights)
+            done = epoch - finished
+            left = (time.monotonic() - started) / done * (settings.epochs - epoch)
             log.info(
-                "%s epoch %d: %s", self.name, epoch, ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
+                "%s epoch %d: %s; %s of at most %d epochs left",
+                self.name,
+                epoch,
+                ", ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"),
+                duration(left),
+                settings.epochs - epoch,
             )
         final = self.current()
         if settings.keep_best and best_weights is not None:

@@ -140,16 +140,31 @@ def test_deep_spectrum_renders_spectrogram_images_through_an_image_cnn():
         create_audio_extractor("spectrum", {**spec, "allow_random_weights": False})
 
 
+EGEMAPS = {
+    "extractor": "egemaps",
+    "audio": {"sample_rate": 16000, "window_seconds": 1.0, "mels": 64},
+    "output_width": 88,
+}
+
+
 def test_egemaps_without_opensmile_says_how_to_get_it_and_why_it_is_optional():
-    # opensmile is not a dependency: its licence is research-only
+    # opensmile is not a dependency: its licence allows private, research and educational use only.
     try:
         import opensmile  # noqa: F401
     except ImportError:
-        spec = {"extractor": "egemaps", "audio": {"sample_rate": 16000, "window_seconds": 1.0}, "output_width": 88}
         with pytest.raises(ModelLoadError, match="pip install opensmile"):
-            create_audio_extractor("egemaps", spec)
+            create_audio_extractor("egemaps", EGEMAPS)
     else:
         pytest.skip("opensmile is installed here")
+
+
+def test_egemaps_hears_an_octave_as_twelve_semitones():
+    pytest.importorskip("opensmile")  # where it is installed (it is not a dependency)
+    extractor = create_audio_extractor("egemaps", EGEMAPS)
+    features = extractor(torch.from_numpy(np.stack([tone(200, 1.0, 16000, 0.3), tone(400, 1.0, 16000, 0.3)])))
+    assert features.shape == (2, 88) and torch.isfinite(features).all()
+    pitch = extractor.smile.feature_names.index("F0semitoneFrom27.5Hz_sma3nz_amean")
+    assert float(features[1, pitch] - features[0, pitch]) == pytest.approx(12.0, abs=0.5)
 
 
 def test_the_audio_table_has_a_row_per_frame_of_every_subject(tmp_path):
