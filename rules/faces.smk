@@ -23,6 +23,7 @@ rule detect_and_align_faces:
     params:
         detector=config["faces"]["detector"],
         detector_model_path=config["faces"]["detector_model_path"],
+        detector_backend=config["faces"]["detector_backend"],
         score_threshold=config["faces"]["score_threshold"],
         detector_input_size=config["faces"]["detector_input_size"],
         crop_size=config["faces"]["crop_size"],

@@ -33,8 +33,10 @@ def main(snakemake):
         len(sizes),
         sum(sizes[v] for v, s in assignment.items() if s == shard) / 1e6,
     )
+    backend = {"backend": params.detector_backend} if params.detector == "retinaface_mobilenet" else {}
     detector = create_detector(
         params.detector,
+        **backend,
         model_path=params.detector_model_path or None,
         score_threshold=params.score_threshold,
         input_size=params.detector_input_size,

@@ -1,0 +1,113 @@
+"""The torch runner of the shipped RetinaFace ONNX graph against onnxruntime: the network's outputs, and the
+detections (boxes, landmarks, scores) on real photographs, with and without downscaling."""
+
+import numpy as np
+import pytest
+import torch
+from skimage import data, transform
+
+from abawflow.detection import RetinaFaceMobileNet, RetinaFaceTorch, create_detector, detector_backend
+from abawflow.errors import ModelLoadError
+from models.onnx_graph import OnnxGraph
+
+
+def photographs():
+    """The astronaut, and a frame with her twice, at two sizes, beside a coffee cup."""
+    astronaut = data.astronaut()
+    scene = np.full((360, 640, 3), 90, np.uint8)
+    scene[:, 400:] = (transform.resize(data.coffee(), (360, 240)) * 255).astype(np.uint8)
+    small = (transform.resize(astronaut, (256, 256)) * 255).astype(np.uint8)
+    scene[40:296, 20:276] = small
+    scene[160:360, 240:440] = (transform.resize(astronaut, (200, 200)) * 255).astype(np.uint8)
+    return [astronaut, scene]
+
+
+def test_the_torch_graph_gives_onnxruntimes_outputs():
+    import onnxruntime
+    from retinaface.weights import WEIGHTS
+
+    frames = np.stack([(transform.resize(p, (240, 320)) * 255).astype(np.float32) for p in photographs()])
+    batch = np.ascontiguousarray(
+        frames[..., ::-1].transpose(0, 3, 1, 2) - np.array([104, 117, 123]).reshape(1, 3, 1, 1)
+    )
+    batch = batch.astype(np.float32)
+    reference = onnxruntime.InferenceSession(WEIGHTS, providers=["CPUExecutionProvider"]).run(None, {"input": batch})
+    with torch.inference_mode():
+        outputs = OnnxGraph(WEIGHTS)(torch.from_numpy(batch))
+    for expected, got in zip(reference, outputs, strict=True):
+        assert got.shape == expected.shape
+        assert np.abs(got.numpy() - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("input_size", [640, 256])
+def test_torch_detections_equal_onnxruntimes_on_real_photographs(input_size):
+    reference = RetinaFaceMobileNet(score_threshold=0.6, input_size=input_size)
+    candidate = RetinaFaceTorch(score_threshold=0.6, input_size=input_size)
+    for photograph in photographs():
+        (expected,) = reference.detect(photograph[None])
+        (got,) = candidate.detect(photograph[None])
+        assert len(got) == len(expected) >= 1
+        for a, b in zip(expected, got, strict=True):
+            # Same network; downscaling differs (cv2 INTER_AREA against torch's area pooling) by a pixel or two.
+            tolerance = 0.01 if input_size >= max(photograph.shape[:2]) else 3.0
+            assert np.abs(a.box - b.box).max() < tolerance
+            assert np.abs(a.landmarks - b.landmarks).max() < tolerance
+            assert abs(a.score - b.score) < (1e-4 if tolerance < 1 else 0.02)
+    scene = photographs()[1]
+    assert len(candidate.detect(scene[None])[0]) == 2  # both astronauts, not the cup
+
+
+def test_torch_detects_a_batch_frame_by_frame():
+    detector = RetinaFaceTorch(score_threshold=0.8)
+    astronaut = data.astronaut()
+    blank = np.full_like(astronaut, 128)
+    results = detector.detect(np.stack([blank, astronaut, blank, astronaut]))
+    assert [len(faces) for faces in results] == [0, 1, 0, 1]
+    assert np.allclose(results[1][0].box, results[3][0].box)
+
+
+def test_the_backend_follows_the_device():
+    assert detector_backend("auto", "cpu") == "onnxruntime"
+    assert detector_backend("torch", "cpu") == "torch"
+    assert isinstance(create_detector("retinaface_mobilenet", backend="torch"), RetinaFaceTorch)
+    assert isinstance(create_detector("retinaface_mobilenet", device="cpu"), RetinaFaceMobileNet)
+
+
+def test_an_operator_the_runner_lacks_is_named(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Erf", ["x"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "erf.onnx"
+    onnx.save(helper.make_model(graph), path)
+    with pytest.raises(ModelLoadError, match="operators the torch runner lacks: Erf"):
+        OnnxGraph(path)
+
+
+def test_the_face_stage_finds_the_same_faces_with_either_backend(tmp_path):
+    import polars as pl
+
+    from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
+    from abawflow.faces import run_face_stage
+
+    plan = DemoVideo("clip", "videos", ".mp4", 320, 240, ("single",))
+    render_video(plan, 60, np.random.default_rng(3), FaceRenderer(), tmp_path / "videos" / "clip.mp4")
+    tables = {}
+    for backend in ("onnxruntime", "torch"):
+        detector = create_detector("retinaface_mobilenet", backend=backend)
+        output = tmp_path / f"{backend}.parquet"
+        run_face_stage([("videos/clip.mp4", {"clip": "single"})], tmp_path, detector, output, 16, 112, 95)
+        tables[backend] = pl.read_parquet(output).sort("frame")
+    reference, candidate = tables["onnxruntime"], tables["torch"]
+    assert reference["face_found"].to_list() == candidate["face_found"].to_list()
+    assert reference["face_found"].sum() > 40
+    found = reference["face_found"].to_numpy()
+    landmarks = [np.array(t.filter(pl.col("face_found"))["landmarks"].to_list()) for t in (reference, candidate)]
+    assert np.abs(landmarks[0] - landmarks[1]).max() < 0.05  # 320x240 frames are not downscaled
+    assert found.sum() == len(landmarks[0])
