@@ -109,7 +109,7 @@ def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
     # The MTL challenge trains on the shuffled labels too, and falls.
     assert shuffled_mtl < real_mtl - 0.5
     table = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
-    assert table.columns == ["experiment", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
+    assert table.columns == ["experiment", "inputs", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
     assert "| three_encoders * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
 
 
