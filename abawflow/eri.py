@@ -4,19 +4,15 @@ A prediction table has a row per frame (the shared prediction rules); a video's 
 its frames' outputs (with clip sampling, every frame carries the clip's output already).
 """
 
-import io
-
 import polars as pl
 
 from abawflow.atomic import write_text
 from abawflow.errors import SubmissionError
-from abawflow.tasks import ERI
+from abawflow.tasks import ERI, get_task
 
 
 def video_outputs(predictions, task=ERI.name):
     """One row per subject: the mean over its frames of each output column."""
-    from abawflow.tasks import get_task
-
     columns = get_task(task).output_columns
     return predictions.group_by("subject", maintain_order=True).agg(pl.col(columns).mean())
 
@@ -41,5 +37,4 @@ def write_eri_submission(challenge, predictions, index, path, layout="abaw5", me
     for subject in tests:
         decided = ERI.decide([list(by_subject[subject])])[0]
         lines.append(f"[{subject}],{ERI.kind.format_decision(decided)}")
-    buffer = io.StringIO("\n".join(lines) + "\n")
-    write_text(path, buffer.getvalue())
+    write_text(path, "\n".join(lines) + "\n")

@@ -94,7 +94,7 @@ class DeepSpectrum(nn.Module):
         super().__init__()
         from models.backbones import build_backbone
 
-        image_spec = {**{key: value for key, value in dict(spec).items() if key not in ("extractor", "audio")}}
+        image_spec = {key: value for key, value in dict(spec).items() if key not in ("extractor", "audio")}
         image_spec["format"] = "timm"
         self.spectrogram = MelSpectrogram(sample_rate, mels)
         self.network = build_backbone(backbone, image_spec, device)
