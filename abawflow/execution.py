@@ -24,3 +24,9 @@ def feature_batch_size(config, backbone):
         seen.add(spec["base"])
         spec = backbones[spec["base"]]
     return int(spec.get("batch_size", 64))
+
+
+def feature_memory_bytes(config):
+    """Bytes of feature matrices a training or prediction job keeps resident (RAM, or GPU memory on a GPU);
+    larger ones are read from disk window by window."""
+    return int(float(config.get("feature_memory_gb", 8)) * 1e9)

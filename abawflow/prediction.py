@@ -13,7 +13,7 @@ import polars as pl
 from abawflow.ensembles import KEYS
 from abawflow.submission import prediction_table
 from abawflow.tasks import TaskLayout, get_task
-from abawflow.training import build_model, predict_sequence
+from abawflow.training import build_model, predict_sequences
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +42,16 @@ def predict_table(tasks, checkpoints, sequences, windows, priors, device="cpu"):
         model.load_state_dict(checkpoint["state_dict"])
         runs += 1
         for split in ("validation", "test"):
-            for sequence in sequences[split]:
-                outputs = predict_sequence(
-                    layout.tasks,
-                    model,
-                    sequence,
-                    windows["window"],
-                    windows["stride"],
-                    device,
-                    windows.get("clip_steps", 0),
-                )
+            predicted = predict_sequences(
+                layout.tasks,
+                model,
+                sequences[split],
+                windows["window"],
+                windows["stride"],
+                device,
+                windows.get("clip_steps", 0),
+            )
+            for sequence, outputs in zip(sequences[split], predicted, strict=True):
                 for task in tasks:
                     key = (task, split, sequence.subject)
                     totals[key] = totals.get(key, 0.0) + outputs[:, layout.outputs[task]]

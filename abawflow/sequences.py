@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from abawflow.errors import ConfigError
+from abawflow.feature_matrix import FeatureStore
 from abawflow.tasks import TaskLayout, get_task
 
 log = logging.getLogger(__name__)
@@ -25,35 +25,56 @@ class Sequence:
     subject: str
     frames: np.ndarray  # frame numbers in order (1-based; every decoded frame of a video)
     face_found: np.ndarray  # bool (T,): the frame has every table's input (a face, for image backbones)
-    features: list  # one float32 (T, width) array per backbone
+    features: list = None  # one float32 (T, width) array per backbone, or None where ``store`` holds them
     targets: np.ndarray = None  # float32 (T, label columns of every task, in task order)
     annotated: np.ndarray = None  # bool (T, tasks)
     tasks: tuple = ()  # the tasks whose split this sequence belongs to
+    store: FeatureStore = None  # the features of this and other sequences: rows offset .. offset + T
+    offset: int = 0
 
 
-def read_feature_tables(paths):
-    """Read several backbones' feature tables into subject -> (frames, face_found, [features])."""
+def attach_store(sequences, device="cpu"):
+    """Make ``sequences`` share one feature store: sequences built from arrays (``features``) get a resident
+    store of them all, unless they already share one; sequences read from matrices keep theirs."""
+    if len({id(s.store) for s in sequences}) <= 1 and (not sequences or sequences[0].store is not None):
+        return
+    loose = [s for s in sequences if s.features is not None]
+    if len(loose) < len(sequences) and len({id(s.store) for s in sequences if s.features is None}) > 1:
+        raise ValueError("sequences of different feature matrices cannot share a batch")
+    count = len(loose[0].features)
+    store = FeatureStore([np.concatenate([s.features[k] for s in loose]) for k in range(count)], device=device)
+    offset = 0
+    for sequence in loose:
+        sequence.store, sequence.offset = store, offset
+        offset += len(sequence.frames)
+
+
+def read_feature_matrices(rows_paths, store):
+    """Subject -> Sequence over ``store`` from the row tables of its matrices (subject, frame, face_found in
+    matrix order; one per backbone, all with the same subjects and frames)."""
+    first = pl.read_parquet(rows_paths[0])
+    if len(first) != store.length:
+        raise ConfigError(f"{rows_paths[0]} lists {len(first)} rows, its matrix has {store.length}; rebuild them")
+    found = first["face_found"].to_numpy().copy()
+    for path in rows_paths[1:]:
+        other = pl.read_parquet(path)
+        if len(other) != len(first) or not other.select("subject", "frame").equals(first.select("subject", "frame")):
+            raise ConfigError(
+                f"{path}: subjects or frames differ from those in {rows_paths[0]}; rebuild the feature tables"
+            )
+        # A frame counts where every table has its input: audio tables have every frame, image tables
+        # the frames with a face.
+        found &= other["face_found"].to_numpy()
     sequences = {}
-    for index, path in enumerate(paths):
-        table = pq.read_table(path)
-        width = table.schema.field("feature").type.list_size
-        order = pl.from_arrow(table.select(["subject", "frame"])).with_row_index("row").sort(["subject", "frame"])
-        vectors = table.column("feature").combine_chunks().flatten().to_numpy().reshape(len(table), width)
-        found = table.column("face_found").to_numpy()
-        for (subject,), group in order.group_by("subject", maintain_order=True):
-            rows = group["row"].to_numpy()
-            frames = group["frame"].to_numpy()
-            if index == 0:
-                sequences[subject] = Sequence(subject, frames, found[rows], [vectors[rows]])
-                continue
-            if subject not in sequences or not np.array_equal(sequences[subject].frames, frames):
-                raise ConfigError(
-                    f"{path}: frames of {subject!r} differ from those in {paths[0]}; rebuild the feature tables"
-                )
-            sequences[subject].features.append(vectors[rows])
-            # A frame counts where every table has its input: audio tables have every frame, image tables
-            # the frames with a face.
-            sequences[subject].face_found = sequences[subject].face_found & found[rows]
+    bounds = (
+        first.with_row_index("row")
+        .group_by("subject", maintain_order=True)
+        .agg(pl.col("row").first().alias("start"), pl.len().alias("count"))
+    )
+    frames = first["frame"].to_numpy()
+    for subject, start, count in bounds.iter_rows():
+        rows = slice(start, start + count)
+        sequences[subject] = Sequence(subject, frames[rows], found[rows], store=store, offset=start)
     return sequences
 
 
@@ -111,8 +132,9 @@ def attach_labels(sequence, labels, tasks):
     return sequence
 
 
-def build_sequences(feature_paths, labels, splits, tasks):
-    """Return split -> list of Sequences for ``tasks`` (one name or several).
+def build_sequences(rows_paths, store, labels, splits, tasks):
+    """Return split -> list of Sequences for ``tasks`` (one name or several), over the feature matrices of
+    ``store`` and their row tables ``rows_paths``.
 
     ``labels``: task -> label table (or one table for one task). A subject enters a split if it belongs
     to that split of any of the tasks, and carries the labels of exactly those tasks: a video that is in
@@ -121,7 +143,7 @@ def build_sequences(feature_paths, labels, splits, tasks):
     layout = TaskLayout(tasks)
     if isinstance(labels, pl.DataFrame):
         labels = {layout.tasks[0]: labels}
-    available = read_feature_tables(feature_paths)
+    available = read_feature_matrices(rows_paths, store)
     by_subject = {
         task: labels[task].partition_by("subject", as_dict=True, maintain_order=True) for task in layout.tasks
     }

@@ -8,6 +8,7 @@ import torch
 
 from abawflow.errors import ConfigError
 from abawflow.reproducibility import seed_everything
+from abawflow.sequences import attach_store
 from abawflow.tasks import TaskLayout, score_outputs
 from abawflow.training_loop import LoopSettings, TrainingLoop, create_optimizer
 from models.losses import create_loss
@@ -73,25 +74,29 @@ def detach_state(state):
 
 
 def collate(items, window, with_labels):
+    """Pad and stack windows (sequence, start, stop) or clips (sequence, frame indices) of sequences that share
+    one feature store: the features are gathered by row index in one operation per backbone, on the store's
+    device (resident) or read from its matrices (on disk)."""
     batch = len(items)
-    widths = [f.shape[1] for f in items[0][0].features]
-    features = [np.zeros((batch, window, w), np.float32) for w in widths]
+    store = items[0][0].store
+    rows = np.full((batch, window), -1, np.int64)
     padding = np.ones((batch, window), bool)
     targets = mask = None
     if with_labels:
         targets = np.zeros((batch, window, items[0][0].targets.shape[1]), np.float32)
         mask = np.zeros((batch, window, items[0][0].annotated.shape[1]), bool)
     for b, item in enumerate(items):
-        # A window (sequence, start, stop), or a clip (sequence, frame indices).
-        sequence, rows = item[0], slice(item[1], item[2]) if len(item) == 3 else item[1]
-        n = item[2] - item[1] if len(item) == 3 else len(rows)
-        for k, f in enumerate(sequence.features):
-            features[k][b, :n] = f[rows]
-        padding[b, :n] = ~sequence.face_found[rows]
+        sequence = item[0]
+        if sequence.store is not store:
+            raise ValueError("a batch mixes sequences of different feature stores")
+        frames = slice(item[1], item[2]) if len(item) == 3 else item[1]
+        n = item[2] - item[1] if len(item) == 3 else len(frames)
+        rows[b, :n] = sequence.offset + (np.arange(item[1], item[2]) if len(item) == 3 else frames)
+        padding[b, :n] = ~sequence.face_found[frames]
         if with_labels:
-            targets[b, :n] = sequence.targets[rows]
-            mask[b, :n] = sequence.annotated[rows] & sequence.face_found[rows, None]
-    result = {"features": [torch.from_numpy(f) for f in features], "padding": torch.from_numpy(padding)}
+            targets[b, :n] = sequence.targets[frames]
+            mask[b, :n] = sequence.annotated[frames] & sequence.face_found[frames, None]
+    result = {"features": store.gather(rows), "padding": torch.from_numpy(padding)}
     if with_labels:
         result["targets"], result["mask"] = torch.from_numpy(targets), torch.from_numpy(mask)
     return result
@@ -214,13 +219,14 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
             f"{'/'.join(t.upper() for t in empty)}: no annotated training frame with a detected face "
             f"({len(train_sequences)} training videos); check the Train_Set annotations and the face logs"
         )
-    input_widths = [f.shape[1] for f in train_sequences[0].features]
+    attach_store([s for split in sequences.values() for s in split])
+    store = train_sequences[0].store
+    input_widths = list(store.widths)
     model = build_model(layout.tasks, input_widths, model_config)
     if hasattr(model.fusion, "set_input_statistics"):
-        visible = [
-            np.concatenate([s.features[k][s.face_found] for s in train_sequences]) for k in range(len(input_widths))
-        ]
-        model.fusion.set_input_statistics([v.mean(0) for v in visible], [v.std(0) for v in visible])
+        ranges = [(s.offset, s.face_found) for s in train_sequences]
+        statistics = [store.statistics(k, ranges) for k in range(len(input_widths))]
+        model.fusion.set_input_statistics([mean for mean, _ in statistics], [std for _, std in statistics])
     model = model.to(device)
     loss_function = create_task_losses(layout, recipe, train_sequences)
     optimizer = create_optimizer(
@@ -294,43 +300,74 @@ def decode_tasks(layout, outputs):
     return torch.cat([spec.decode(outputs[..., layout.outputs[task]]) for task, spec in layout.specs.items()], -1)
 
 
+PREDICTION_BATCH = 32  # windows (or videos, for recurrent encoders) per forward pass in prediction
+
+
 @torch.no_grad()
 def predict_sequence(tasks, model, sequence, window, stride, device="cpu", clip_steps=0):
-    """Per-frame outputs of one subject (all tasks' outputs, concatenated): overlapping windows averaged,
-    faceless frames interpolated; with ``clip_steps``, the output of the video's clip at every frame."""
+    """Per-frame outputs of one subject; see ``predict_sequences``."""
+    return predict_sequences(tasks, model, [sequence], window, stride, device, clip_steps)[0]
+
+
+@torch.no_grad()
+def predict_sequences(tasks, model, sequences, window, stride, device="cpu", clip_steps=0):
+    """Per-frame outputs of each subject (all tasks' outputs, concatenated), one array per sequence:
+    overlapping windows averaged, faceless frames interpolated; with ``clip_steps``, the output of the video's
+    clip at every frame. Windows, clips and recurrent segments of several videos share each forward pass."""
     layout = TaskLayout(tasks)
     model.eval()
-    length = len(sequence.frames)
+    attach_store(sequences)
+    width = sum(layout.head_sizes.values())
     if clip_steps:
-        rows = clip_indices(length, clip_steps)
-        batch = collate([(sequence, rows)], clip_steps, False)
-        raw = model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
-        outputs = decode_tasks(layout, raw)[0, : len(rows)].cpu().numpy().astype(np.float64)
-        seen = sequence.face_found[rows]
-        clip = outputs[seen].mean(axis=0) if seen.any() else outputs.mean(axis=0)
-        return np.tile(clip, (length, 1))
+        results = []
+        for begin in range(0, len(sequences), PREDICTION_BATCH):
+            chunk = sequences[begin : begin + PREDICTION_BATCH]
+            clips = [(s, clip_indices(len(s.frames), clip_steps)) for s in chunk]
+            batch = collate(clips, clip_steps, False)
+            outputs = decode_tasks(layout, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
+            outputs = outputs.cpu().numpy().astype(np.float64)
+            for b, (sequence, rows) in enumerate(clips):
+                seen = sequence.face_found[rows]
+                values = outputs[b, : len(rows)]
+                clip = values[seen].mean(axis=0) if seen.any() else values.mean(axis=0)
+                results.append(np.tile(clip, (len(sequence.frames), 1)))
+        return results
     if model.carries_state:  # consecutive segments, the state handed on: every frame sees its whole past
-        outputs, state = [], None
-        for start in range(0, length, window):
-            batch = collate([(sequence, start, min(start + window, length))], window, False)
-            raw, state = model.forward_with_state(
-                [f.to(device) for f in batch["features"]], batch["padding"].to(device), state
-            )
-            outputs.append(decode_tasks(layout, raw)[0, : min(window, length - start)].cpu().numpy())
-        return interpolate_faceless(np.concatenate(outputs).astype(np.float64), sequence.face_found)
-    total = np.zeros((length, sum(layout.head_sizes.values())), np.float64)
-    counts = np.zeros(length)
-    items = [(sequence, start, min(start + window, length)) for start in window_starts(length, window, stride)]
-    for begin in range(0, len(items), 32):
-        chunk = items[begin : begin + 32]
-        batch = collate(chunk, window, False)
+        results = []
+        for begin in range(0, len(sequences), PREDICTION_BATCH):
+            chunk = sequences[begin : begin + PREDICTION_BATCH]
+            outputs = [np.zeros((len(s.frames), width), np.float64) for s in chunk]
+            state = None
+            for start in range(0, max(len(s.frames) for s in chunk), window):
+                segments = [(s, min(start, len(s.frames)), min(start + window, len(s.frames))) for s in chunk]
+                batch = collate(segments, window, False)
+                raw, state = model.forward_with_state(
+                    [f.to(device) for f in batch["features"]], batch["padding"].to(device), state
+                )
+                decoded = decode_tasks(layout, raw).cpu().numpy()
+                for b, (_, first, stop) in enumerate(segments):
+                    outputs[b][first:stop] = decoded[b, : stop - first]
+            results += [interpolate_faceless(o, s.face_found) for o, s in zip(outputs, chunk, strict=True)]
+        return results
+    totals = [np.zeros((len(s.frames), width), np.float64) for s in sequences]
+    counts = [np.zeros(len(s.frames)) for s in sequences]
+    items = [
+        (k, (sequence, start, min(start + window, len(sequence.frames))))
+        for k, sequence in enumerate(sequences)
+        for start in window_starts(len(sequence.frames), window, stride)
+    ]
+    for begin in range(0, len(items), PREDICTION_BATCH):
+        chunk = items[begin : begin + PREDICTION_BATCH]
+        batch = collate([item for _, item in chunk], window, False)
         outputs = decode_tasks(layout, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
         outputs = outputs.cpu().numpy()
-        for b, (_, start, stop) in enumerate(chunk):
-            total[start:stop] += outputs[b, : stop - start]
-            counts[start:stop] += 1
-    values = total / counts[:, None]
-    return interpolate_faceless(values, sequence.face_found)
+        for b, (k, (_, start, stop)) in enumerate(chunk):
+            totals[k][start:stop] += outputs[b, : stop - start]
+            counts[k][start:stop] += 1
+    return [
+        interpolate_faceless(total / count[:, None], s.face_found)
+        for total, count, s in zip(totals, counts, sequences, strict=True)
+    ]
 
 
 def interpolate_faceless(values, face_found):
@@ -352,10 +389,10 @@ def evaluate(tasks, model, sequences, recipe, device="cpu"):
     layout = TaskLayout(tasks)
     labels = {task: [] for task in layout.tasks}
     values = {task: [] for task in layout.tasks}
-    for sequence in sequences:
-        outputs = predict_sequence(
-            layout.tasks, model, sequence, recipe["window"], recipe["stride"], device, recipe.get("clip_steps", 0)
-        )
+    predicted = predict_sequences(
+        layout.tasks, model, sequences, recipe["window"], recipe["stride"], device, recipe.get("clip_steps", 0)
+    )
+    for sequence, outputs in zip(sequences, predicted, strict=True):
         for k, task in enumerate(layout.tasks):
             mask = sequence.annotated[:, k]
             truth, predicted = sequence.targets[mask][:, layout.labels[task]], outputs[mask][:, layout.outputs[task]]

@@ -255,17 +255,27 @@ def target_splits(wildcards):
     return target_challenge(wildcards).splits
 
 
-def feature_tables(folder, experiment):
+def feature_matrices(folder, experiment, suffix):
+    """The matrices (suffix npy) or row tables (rows.parquet) of an experiment's backbones."""
     return expand(
-        "{folder}/{backbone}.parquet",
+        "{folder}/matrices/{backbone}.{suffix}",
         folder=folder,
         backbone=PLAN.experiments[experiment].backbones,
+        suffix=suffix,
     )
 
 
-def target_feature_tables(wildcards):
-    return feature_tables(
-        target_challenge(wildcards).features_folder, wildcards.experiment
+def target_feature_rows(wildcards):
+    return feature_matrices(
+        target_challenge(wildcards).features_folder,
+        wildcards.experiment,
+        "rows.parquet",
+    )
+
+
+def target_feature_matrices(wildcards):
+    return feature_matrices(
+        target_challenge(wildcards).features_folder, wildcards.experiment, "npy"
     )
 
 
@@ -329,9 +339,17 @@ def prediction_target(wildcards):
     return PLAN.experiments[wildcards.experiment].targets[wildcards.task]
 
 
-def prediction_feature_tables(wildcards):
-    return feature_tables(
-        CHALLENGES[wildcards.task].features_folder, wildcards.experiment
+def prediction_feature_rows(wildcards):
+    return feature_matrices(
+        CHALLENGES[wildcards.task].features_folder,
+        wildcards.experiment,
+        "rows.parquet",
+    )
+
+
+def prediction_feature_matrices(wildcards):
+    return feature_matrices(
+        CHALLENGES[wildcards.task].features_folder, wildcards.experiment, "npy"
     )
 
 

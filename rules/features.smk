@@ -43,6 +43,28 @@ rule merge_feature_shards:
         "../workflow_scripts/merge_parquet.py"
 
 
+# Training and prediction read each table as a matrix sorted by (subject, frame): a window is one
+# contiguous read, and host memory stays bounded by feature_memory_gb (abawflow/feature_matrix.py).
+rule cache_feature_matrix:
+    input:
+        "results/{dataset}/features/{backbone}.parquet",
+    output:
+        matrix="results/{dataset}/features/matrices/{backbone}.npy",
+        rows="results/{dataset}/features/matrices/{backbone}.rows.parquet",
+    log:
+        "logs/cache_feature_matrix/{dataset}/{backbone}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        code=script_fingerprint("cache_feature_matrix.py"),
+    script:
+        "../workflow_scripts/cache_feature_matrix.py"
+
+
 rule fine_tune_backbone:
     input:
         faces=face_tables(),

@@ -1,6 +1,7 @@
 rule train_temporal_model:
     input:
-        features=target_feature_tables,
+        features=target_feature_rows,
+        matrices=target_feature_matrices,
         splits=target_splits,
         labels=target_labels,
     output:
@@ -27,7 +28,8 @@ rule train_temporal_model:
 rule predict:
     input:
         models=experiment_models,
-        features=prediction_feature_tables,
+        features=prediction_feature_rows,
+        matrices=prediction_feature_matrices,
         splits=prediction_splits,
         labels=challenge_labels,
     output:

@@ -53,10 +53,14 @@ experiments:
 """,
     )
     jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
-    assert rules_of(jobs) == {"extract_features", "merge_feature_shards", *RETRAINED}
+    assert rules_of(jobs) == {"extract_features", "merge_feature_shards", "cache_feature_matrix", *RETRAINED}
     assert outputs_of(jobs, "extract_features") == [
         "results/aff_wild2/features/resnet18_random_b/shard0of2.parquet",
         "results/aff_wild2/features/resnet18_random_b/shard1of2.parquet",
+    ]
+    assert outputs_of(jobs, "cache_feature_matrix") == [
+        "results/aff_wild2/features/matrices/resnet18_random_b.npy",
+        "results/aff_wild2/features/matrices/resnet18_random_b.rows.parquet",
     ]
     assert outputs_of(jobs, "train_temporal_model") == [
         f"results/models/small_transformer/{task}/fold0_seed0/{name}"
@@ -113,7 +117,13 @@ experiments:
 """,
     )
     jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
-    assert rules_of(jobs) == {"fine_tune_backbone", "extract_features", "merge_feature_shards", *RETRAINED}
+    assert rules_of(jobs) == {
+        "fine_tune_backbone",
+        "extract_features",
+        "merge_feature_shards",
+        "cache_feature_matrix",
+        *RETRAINED,
+    }
     assert outputs_of(jobs, "fine_tune_backbone") == [
         "results/backbones/fer_va_ft/fine_tuned.pt",
         "results/backbones/fer_va_ft/fine_tuning_history.csv",
@@ -181,12 +191,12 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
 
 
 def test_execution_only_settings_rerun_nothing(small_dag_run, tmp_path):
-    """Batch sizes of the face and feature stages and the device change speed, not results."""
+    """Batch sizes of the face and feature stages, the device and the feature memory change speed, not results."""
     snakefile, workdir, configs = small_dag_run
     faster = layered(
         tmp_path,
         "execution.yaml",
-        "faces: {batch_size: 7}\ndevice: cpu\n"
+        "faces: {batch_size: 7}\ndevice: cpu\nfeature_memory_gb: 0.5\n"
         "backbones:\n  resnet18_random: {batch_size: 5}\n  fer_mini_xception: {batch_size: 3}\n",
     )
     assert plan(workdir, "submission", configs=[*configs, faster], snakefile=snakefile) == []
@@ -296,6 +306,10 @@ experiments:
     )
     jobs = plan(workdir, "submission", configs=[*configs, added], snakefile=snakefile)
     # No decoding of faces, no image features: the sound's table and the experiment that fuses it.
-    assert rules_of(jobs) == {"extract_audio_features", *RETRAINED}
+    assert rules_of(jobs) == {"extract_audio_features", "cache_feature_matrix", *RETRAINED}
     assert outputs_of(jobs, "extract_audio_features") == ["results/aff_wild2/features/log_mel_fine.parquet"]
+    assert outputs_of(jobs, "cache_feature_matrix") == [
+        "results/aff_wild2/features/matrices/log_mel_fine.npy",
+        "results/aff_wild2/features/matrices/log_mel_fine.rows.parquet",
+    ]
     assert {output.split("/")[2] for output in outputs_of(jobs, "train_temporal_model")} == {"small_transformer"}

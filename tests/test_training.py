@@ -253,3 +253,32 @@ def test_predictions_average_the_runs_and_a_faceless_video_gets_the_prior(caplog
     assert np.allclose(seen, (each[0] + each[1]) / 2, atol=1e-6)
     assert np.allclose(table.filter(table["subject"] == "grey").select(columns).to_numpy(), prior)
     assert "test video grey: no face in any of its 20 frames; predicting the training prior" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "encoder, clip_steps",
+    [
+        ({"name": "transformer", "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0}, 0),
+        ({"name": "gru", "hidden": 16}, 0),
+        ({"name": "transformer", "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0}, 8),
+    ],
+    ids=["windows", "recurrent", "clips"],
+)
+def test_videos_predicted_together_equal_each_predicted_alone(encoder, clip_steps):
+    """Windows, recurrent segments and clips of several videos share forward passes (more than one batch
+    of them here); each video's outputs are those it gets alone."""
+    from abawflow import training
+
+    rng = np.random.default_rng(4)
+    sequences = [s for length in (50, 7, 120, 33) for s in make_sequences(rng, 1, length)]
+    model = create_temporal_model([6], 12, {**MODEL["fusion"], "positional_encoding": False}, encoder).eval()
+    alone = [predict_sequence("au", model, s, 16, 8, clip_steps=clip_steps) for s in sequences]
+    original = training.PREDICTION_BATCH
+    training.PREDICTION_BATCH = 3
+    try:
+        together = training.predict_sequences("au", model, sequences, 16, 8, clip_steps=clip_steps)
+    finally:
+        training.PREDICTION_BATCH = original
+    for one, batched, sequence in zip(alone, together, sequences, strict=True):
+        assert batched.shape == (len(sequence.frames), 12)
+        np.testing.assert_allclose(batched, one, atol=1e-6)

@@ -6,6 +6,7 @@ import torch
 from abawflow import execution
 from abawflow.atomic import write_parquet
 from abawflow.devices import resolve_device
+from abawflow.feature_matrix import FeatureStore
 from abawflow.postprocessing import postprocess
 from abawflow.prediction import predict_table, training_priors
 from abawflow.rule_runner import run
@@ -18,7 +19,8 @@ def main(snakemake):
     device = resolve_device(execution.device(snakemake.config))
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
-    sequences = build_sequences(list(snakemake.input.features), labels, splits, tasks)
+    store = FeatureStore.open(list(snakemake.input.matrices), execution.feature_memory_bytes(snakemake.config), device)
+    sequences = build_sequences(list(snakemake.input.features), store, labels, splits, tasks)
     priors = training_priors(tasks, labels, splits)
     checkpoints = (torch.load(path, map_location=device, weights_only=True) for path in snakemake.input.models)
     table = predict_table(tasks, checkpoints, sequences, snakemake.params.windows, priors, device)

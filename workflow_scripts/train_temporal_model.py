@@ -9,6 +9,7 @@ import torch
 from abawflow import execution
 from abawflow.atomic import atomic_path
 from abawflow.devices import resolve_device
+from abawflow.feature_matrix import FeatureStore
 from abawflow.rule_runner import run
 from abawflow.sequences import build_sequences
 from abawflow.training import fold_sequences, train
@@ -23,7 +24,8 @@ def main(snakemake):
     device = resolve_device(execution.device(snakemake.config))
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
-    sequences = build_sequences(list(snakemake.input.features), labels, splits, tasks)
+    store = FeatureStore.open(list(snakemake.input.matrices), execution.feature_memory_bytes(snakemake.config), device)
+    sequences = build_sequences(list(snakemake.input.features), store, labels, splits, tasks)
     if recipe["folds"] > 1:
         sequences["train"], sequences["validation"] = fold_sequences(
             sequences["train"], recipe["folds"], recipe["fold"]
@@ -46,7 +48,7 @@ def main(snakemake):
                 "tasks": tasks,
                 "experiment": snakemake.wildcards.experiment,
                 "state_dict": model.state_dict(),
-                "input_widths": [f.shape[1] for f in sequences["train"][0].features],
+                "input_widths": list(store.widths),
                 "model": snakemake.params.model,
                 "recipe": recipe,
             },

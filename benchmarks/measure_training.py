@@ -1,0 +1,306 @@
+"""Measure stage two (temporal training and prediction) on synthetic Aff-Wild2-shaped features.
+
+Builds feature tables in the project's own Parquet format (videos of 5,000 frames, a face in 95 % of the
+frames, VA labels), converts them to feature matrices as the pipeline does (rule cache_feature_matrix), and
+for each encoder of the default config (transformer, gru, tcn_transformer) at the default recipe:
+
+- one training epoch through ``abawflow.training.train``: seconds, windows/s, and the ratio to the same
+  model's own throughput (forward, loss, backward, AdamW step) on random windows already on the device, at
+  the same batch size and window: the ceiling the data path can approach;
+- prediction over the validation videos: windows/s, and the ratio to the model's own forward throughput
+  on windows already on the device;
+- the peak resident memory of each (VmHWM, reset before each measurement).
+
+With ``--feature-memory-gb`` below the matrices' size, the features are read from disk per window, and the
+peak memory shows what a job holds whatever the dataset's size.
+
+Usage: python benchmarks/measure_training.py [--frames N] [--device cpu|cuda] [--feature-memory-gb G]
+       [--output benchmarks/training_cpu.json]
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+import yaml
+
+from abawflow.feature_matrix import FeatureStore, write_feature_matrix
+from abawflow.features import feature_schema
+from abawflow.sequences import build_sequences
+from abawflow.training import build_model, create_task_losses, make_windows, predict_sequence, train, window_starts
+from abawflow.training_loop import create_optimizer
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+VIDEO_FRAMES = 5000
+ENCODERS = ("transformer", "gru", "tcn_transformer")
+
+
+def peak_mib():
+    return int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]) / 1024
+
+
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def write_synthetic_tables(folder, frames, widths, seed=0):
+    """Feature tables (one per width) and VA labels for ``frames`` frames in videos of VIDEO_FRAMES; features
+    follow a slow random walk that the labels are a projection of, so the model has something to learn."""
+    rng = np.random.default_rng(seed)
+    videos = max(2, frames // VIDEO_FRAMES)
+    subjects = [f"video{k:04d}" for k in range(videos)]
+    writers = [
+        pq.ParquetWriter(folder / f"backbone{w}_{k}.parquet", feature_schema(w), compression="zstd")
+        for k, w in enumerate(widths)
+    ]
+    projections = [rng.normal(size=(w, 2)).astype(np.float32) / np.sqrt(w) for w in widths]
+    labels = []
+    for subject in subjects:
+        count = VIDEO_FRAMES
+        found = rng.random(count) > 0.05
+        frame_numbers = np.arange(1, count + 1, dtype=np.int32)
+        walk = np.cumsum(rng.normal(size=(count, 1)).astype(np.float32), axis=0) * 0.05
+        target = np.zeros((count, 2), np.float32)
+        for writer, width, projection in zip(writers, widths, projections, strict=True):
+            features = (rng.normal(size=(count, width)).astype(np.float32) + walk) * found[:, None]
+            target += features @ projection
+            table = pa.table(
+                [
+                    pa.array([subject] * count),
+                    pa.array([subject] * count),
+                    pa.array(["single"] * count),
+                    pa.array(frame_numbers),
+                    pa.array(found),
+                    pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width),
+                ],
+                schema=feature_schema(width),
+            )
+            writer.write_table(table)
+        target = np.tanh(target / len(widths))
+        labels.append(
+            pl.DataFrame(
+                {
+                    "subject": [subject] * count,
+                    "frame": frame_numbers,
+                    "annotated": found,
+                    "valence": target[:, 0],
+                    "arousal": target[:, 1],
+                }
+            )
+        )
+    for writer in writers:
+        writer.close()
+    validation = subjects[: max(1, videos // 10)]
+    splits = pl.DataFrame(
+        {
+            "task": ["va"] * videos,
+            "split": ["validation" if s in validation else "train" for s in subjects],
+            "subject": subjects,
+        }
+    )
+    return [folder / f"backbone{w}_{k}.parquet" for k, w in enumerate(widths)], pl.concat(labels), splits
+
+
+def default_experiments():
+    config = yaml.safe_load((REPOSITORY / "config.yaml").read_text())
+    recipe = {"shuffle_labels": False, **config["training"]}
+    experiments = {}
+    for name in ENCODERS:
+        spec = config["experiments"][name]
+        model = {key: spec[key] for key in ("fusion", "encoder") if key in spec}
+        experiments[name] = (model, {**recipe, **spec.get("recipe", {})})
+    return experiments
+
+
+def synchronize(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def ceiling_training(model_config, widths, recipe, device, steps):
+    """Windows/s of forward, loss, backward and AdamW step on random windows already on ``device``."""
+    torch.manual_seed(0)
+    model = build_model(["va"], widths, model_config).to(device)
+    model.train()
+    optimizer = create_optimizer("adamw", model.parameters(), recipe["learning_rate"], recipe["weight_decay"])
+    batch, window = recipe["batch_size"], recipe["window"]
+    features = [torch.randn(batch, window, w, device=device) for w in widths]
+    padding = torch.zeros(batch, window, dtype=torch.bool, device=device)
+    targets = torch.rand(batch, window, 2, device=device) * 2 - 1
+    mask = torch.ones(batch, window, 1, dtype=torch.bool, device=device)
+    loss_function = create_task_losses_for_ceiling(recipe)
+    state = None
+    for step in range(steps + 3):  # three warm-up steps
+        if step == 3:
+            synchronize(device)
+            started = time.perf_counter()
+        if model.carries_state:
+            outputs, state = model.forward_with_state(features, padding, state)
+            state = None
+        else:
+            outputs = model(features, padding)
+        loss = loss_function(outputs, targets, mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    synchronize(device)
+    return steps * batch / (time.perf_counter() - started)
+
+
+def create_task_losses_for_ceiling(recipe):
+    from abawflow.tasks import TaskLayout
+
+    class Labelled:  # create_task_losses reads targets of sequences only for label-fitted losses
+        targets = np.zeros((1, 2), np.float32)
+        annotated = np.ones((1, 1), bool)
+        face_found = np.ones(1, bool)
+
+    return create_task_losses(TaskLayout(["va"]), recipe, [Labelled()])
+
+
+@torch.no_grad()
+def ceiling_prediction(model_config, widths, recipe, device, batches):
+    """Windows/s of the forward pass alone on random windows already on ``device``, 32 windows at a time
+    (predict_sequence's batch)."""
+    model = build_model(["va"], widths, model_config).to(device).eval()
+    window = recipe["window"]
+    features = [torch.randn(32, window, w, device=device) for w in widths]
+    padding = torch.zeros(32, window, dtype=torch.bool, device=device)
+    for _ in range(2):
+        model(features, padding)
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in range(batches):
+        model(features, padding)
+    synchronize(device)
+    return batches * 32 / (time.perf_counter() - started)
+
+
+def commit():
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
+def machine(device):
+    if str(device).startswith("cuda"):
+        return f"{torch.cuda.get_device_name(0)}, {os.cpu_count()} CPU cores"
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=20000, help="synthetic frames (videos of 5,000)")
+    parser.add_argument("--widths", type=int, nargs="+", default=[128, 512], help="backbone feature widths")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--feature-memory-gb", type=float, default=8.0, help="as the config's feature_memory_gb")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the default recipe's batch size")
+    parser.add_argument("--encoders", nargs="+", default=list(ENCODERS))
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None)
+    arguments = parser.parse_args()
+    device = arguments.device
+    torch.set_num_threads(min(os.cpu_count() or 1, 16))
+
+    workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="abawflow-training-benchmark-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    tables, labels, splits = write_synthetic_tables(workdir, arguments.frames, arguments.widths)
+    table_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    matrices, rows = [], []
+    for table in tables:
+        matrix, row_table = table.with_suffix(".npy"), table.with_suffix(".rows.parquet")
+        write_feature_matrix(table, matrix, row_table)
+        matrices.append(matrix)
+        rows.append(row_table)
+    matrix_seconds = time.perf_counter() - started
+    matrix_bytes = sum(m.stat().st_size for m in matrices)
+
+    results = {
+        "machine": machine(device),
+        "commit": commit(),
+        "device": device,
+        "torch": torch.__version__,
+        "frames": int(arguments.frames // VIDEO_FRAMES * VIDEO_FRAMES),
+        "widths": arguments.widths,
+        "matrix_gb": round(matrix_bytes / 1e9, 3),
+        "feature_memory_gb": arguments.feature_memory_gb,
+        "synthetic_tables_seconds": round(table_seconds, 1),
+        "cache_feature_matrix_seconds": round(matrix_seconds, 1),
+        "encoders": {},
+    }
+    for name, (model_config, recipe) in default_experiments().items():
+        if name not in arguments.encoders:
+            continue
+        recipe = {**recipe, "epochs": 1}
+        if arguments.batch_size:
+            recipe["batch_size"] = arguments.batch_size
+        reset_peak()
+        store = FeatureStore.open(matrices, int(arguments.feature_memory_gb * 1e9), device)
+        sequences = build_sequences(rows, store, {"va": labels}, splits, "va")
+        windows = len(make_windows(sequences["train"], recipe["window"], recipe["stride"]))
+        if build_model(["va"], arguments.widths, model_config).carries_state:
+            windows = sum(-(-len(s.frames) // recipe["window"]) for s in sequences["train"])  # segments
+        validation = sequences["validation"]
+        sequences["validation"] = []  # one epoch of training alone
+        synchronize(device)
+        started = time.perf_counter()
+        model, history = train("va", sequences, model_config, recipe, device)
+        synchronize(device)
+        epoch_seconds = time.perf_counter() - started
+        training_peak = peak_mib()
+        started = time.perf_counter()
+        predicted = 0
+        for sequence in validation:
+            predict_sequence(["va"], model, sequence, recipe["window"], recipe["stride"], device)
+            if model.carries_state:
+                predicted += -(-len(sequence.frames) // recipe["window"])
+            else:
+                predicted += len(window_starts(len(sequence.frames), recipe["window"], recipe["stride"]))
+        synchronize(device)
+        prediction_seconds = time.perf_counter() - started
+        steps = max(20, min(200, windows // recipe["batch_size"]))
+        ceiling = ceiling_training(model_config, arguments.widths, recipe, device, steps)
+        forward_ceiling = ceiling_prediction(model_config, arguments.widths, recipe, device, 30)
+        store.close()
+        training_rate = windows / epoch_seconds
+        prediction_rate = predicted / prediction_seconds
+        results["encoders"][name] = {
+            "window": recipe["window"],
+            "stride": recipe["stride"],
+            "batch_size": recipe["batch_size"],
+            "training_windows": windows,
+            "epoch_seconds": round(epoch_seconds, 2),
+            "training_windows_per_second": round(training_rate, 1),
+            "ceiling_windows_per_second": round(ceiling, 1),
+            "training_over_ceiling": round(training_rate / ceiling, 3),
+            "train_loss": round(history[-1]["train_loss"], 4),
+            "prediction_windows_per_second": round(prediction_rate, 1),
+            "forward_ceiling_windows_per_second": round(forward_ceiling, 1),
+            "prediction_over_ceiling": round(prediction_rate / forward_ceiling, 3),
+            "peak_rss_mib": round(training_peak, 1),
+            "projected_25_epochs_at_2_8M_frames_minutes": round(
+                25 * epoch_seconds * 2_800_000 / results["frames"] / 60, 1
+            ),
+        }
+        print(name, json.dumps(results["encoders"][name]), flush=True)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if arguments.output:
+        arguments.output.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
