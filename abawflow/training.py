@@ -137,11 +137,13 @@ class MultiTaskLoss:
         self.layout, self.losses = layout, losses
         self.weights = {task: float((weights or {}).get(task, 1.0)) for task in layout.tasks}
 
-    def __call__(self, outputs, targets, mask):
+    def __call__(self, outputs, targets, mask, present=None):
+        """``present``: per task, whether the batch has an annotated frame of it (default: read from
+        ``mask``; the trainer passes it from the batch's CPU copy, so the GPU is not waited for)."""
         total = None
         for k, task in enumerate(self.layout.tasks):
             task_mask = mask[..., k]
-            if not task_mask.any():
+            if not (task_mask.any() if present is None else present[k]):
                 continue
             loss = self.weights[task] * self.losses[task](
                 outputs[..., self.layout.outputs[task]], targets[..., self.layout.labels[task]], task_mask
@@ -259,8 +261,9 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
             outputs, state = model.forward_with_state(features, padding, state)
         else:
             outputs = model(features, padding)
-        if batch["mask"].any():
-            loop.step(loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device)))
+        present = batch["mask"].flatten(0, 1).any(0).tolist()  # on the CPU copy: no wait for the GPU
+        if any(present):
+            loop.step(loss_function(outputs, batch["targets"].to(device), batch["mask"].to(device), present))
         return detach_state(state)  # truncated back-propagation: gradients stop at the segment border
 
     def run_epoch(loop, epoch):

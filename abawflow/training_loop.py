@@ -123,7 +123,7 @@ class TrainingLoop:
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
-        self.losses.append(loss.item())
+        self.losses.append(loss.detach())  # read once per epoch: .item() here would wait for the GPU every step
 
     def current(self):
         """The model evaluation and saving use: the EMA weights when on, else the trained ones."""
@@ -149,7 +149,7 @@ class TrainingLoop:
             row = {"epoch": epoch}
             if log_learning_rate:
                 row["learning_rate"] = settings.learning_rate * factor
-            row[loss_name] = float(np.mean(self.losses)) if self.losses else math.nan
+            row[loss_name] = float(np.mean(torch.stack(self.losses).tolist())) if self.losses else math.nan
             evaluated = self.current()
             if validate is not None:
                 scores = validate(evaluated)

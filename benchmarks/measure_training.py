@@ -37,6 +37,7 @@ import yaml
 
 from abawflow.feature_matrix import FeatureStore, write_feature_matrix
 from abawflow.features import feature_schema
+from abawflow.reproducibility import seed_everything
 from abawflow.sequences import build_sequences
 from abawflow.training import build_model, create_task_losses, make_windows, predict_sequences, train, window_starts
 from abawflow.training_loop import create_optimizer
@@ -216,6 +217,7 @@ def measure_encoder(name, workdir, arguments):
         windows = len(make_windows(sequences["train"], recipe["window"], recipe["stride"]))
     validation = sequences["validation"]
     sequences["validation"] = []  # one epoch of training alone
+    seed_everything(0)  # once per process: the first call also initialises torch's CUDA state (a second here)
     synchronize(device)
     started = time.perf_counter()
     model, history = train("va", sequences, model_config, recipe, device)
@@ -232,7 +234,7 @@ def measure_encoder(name, workdir, arguments):
         predicted = sum(len(window_starts(len(s.frames), recipe["window"], recipe["stride"])) for s in validation)
     steps = max(20, min(200, windows // recipe["batch_size"]))
     ceiling = ceiling_training(model_config, widths, recipe, device, steps)
-    forward_ceiling = ceiling_prediction(model_config, widths, recipe, device, 30)
+    forward_ceiling = ceiling_prediction(model_config, widths, recipe, device, 100)
     store.close()
     frames = sum(len(s.frames) for s in sequences["train"]) + sum(len(s.frames) for s in validation)
     return {
