@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # cannot load with ("operator torchvision::nms does not exist").
 PIP_ENVIRONMENT := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS=
 
-.PHONY: venv demo test test-fast lint benchmark clean
+.PHONY: venv demo report test test-fast lint benchmark clean
 
 $(BIN)/.installed: requirements.txt requirements-no-deps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ venv: $(BIN)/.installed
 
 demo: venv
 	$(BIN)/snakemake --cores all submission
+
+# The report of the finished run (make demo first): one self-contained HTML file.
+report: venv
+	$(BIN)/snakemake --cores all submission --report report.html
 
 test: venv
 	$(BIN)/python -m pytest tests
@@ -40,4 +44,4 @@ benchmark: venv
 	$(BIN)/python benchmarks/measure_pipeline.py
 
 clean:
-	rm -rf results logs resources .snakemake
+	rm -rf results logs resources .snakemake report.html

@@ -7,6 +7,10 @@
 configfile: workflow.source_path("config.yaml")
 
 
+# snakemake --report report.html: the run's scores, figures and runtimes in one HTML file.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/demo_data.smk"
 include: "rules/index.smk"
@@ -16,6 +20,7 @@ include: "rules/audio.smk"
 include: "rules/train.smk"
 include: "rules/ensemble.smk"
 include: "rules/submission.smk"
+include: "rules/report.smk"
 
 
 rule submission:
@@ -24,3 +29,4 @@ rule submission:
         submission_files,
         "results/metrics/validation.csv",
         mtl_outputs,
+        report_outputs,

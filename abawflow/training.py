@@ -327,8 +327,8 @@ def predict_sequences(tasks, model, sequences, window, stride, device="cpu", cli
             chunk = sequences[begin : begin + PREDICTION_BATCH]
             clips = [(s, clip_indices(len(s.frames), clip_steps)) for s in chunk]
             batch = collate(clips, clip_steps, False)
-            outputs = decode_tasks(layout, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
-            outputs = outputs.cpu().numpy().astype(np.float64)
+            raw = model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
+            outputs = decode_tasks(layout, raw).cpu().numpy().astype(np.float64)
             for b, (sequence, rows) in enumerate(clips):
                 seen = sequence.face_found[rows]
                 values = outputs[b, : len(rows)]

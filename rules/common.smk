@@ -438,3 +438,42 @@ def submission_files(wildcards=None):
             *(CHALLENGES[t].submission_file for t in TASKS if t not in AFF_WILD2_TASKS),
         ]
     return [CHALLENGES[task].submission_file for task in TASKS]
+
+
+def experiment_histories(wildcards):
+    """The history.csv of every run (target x fold x seed) of one experiment."""
+    spec = PLAN.experiments[wildcards.experiment]
+    targets = dict.fromkeys(
+        [*(spec.targets[task] for task in spec.tasks), *([MTL] if spec.mtl else [])]
+    )
+    return [
+        f"{run_folder(wildcards.experiment, target, fold, seed)}/history.csv"
+        for target in targets
+        for fold, seed in spec.runs
+    ]
+
+
+def submitted_name(wildcards):
+    return PLAN.submitted[wildcards.task]
+
+
+def face_tables_of_dataset(wildcards):
+    dataset = DATASETS[wildcards.dataset]
+    source = PLAN.face_sources[wildcards.dataset]
+    return [dataset.face_shard(source, shard) for shard in SHARD_NAMES]
+
+
+def report_outputs(wildcards=None):
+    """The figures and tables of the run report, made by every run so that --report finds them."""
+    datasets = dict.fromkeys(CHALLENGES[name].dataset for name in scored_challenges())
+    return [
+        *expand(
+            "results/report/learning_curves/{experiment}.png",
+            experiment=PLAN.experiments,
+        ),
+        *expand("results/report/validation/{task}.png", task=AFF_WILD2_TASKS),
+        *expand("results/report/faces/{dataset}.png", dataset=datasets),
+        *expand(
+            "results/report/scores/{challenge}.html", challenge=scored_challenges()
+        ),
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 CONFIGS = REPOSITORY / "tests" / "configs"
 WORKFLOW_PARTS = ["Snakefile", "config.yaml", "config.schema.yaml", "README.md"]
-WORKFLOW_FOLDERS = ["abawflow", "models", "rules", "workflow_scripts", "profiles", "envs"]
+WORKFLOW_FOLDERS = ["abawflow", "models", "rules", "workflow_scripts", "profiles", "envs", "report"]
 
 
 def snakemake(workdir, *arguments, configs=(), snakefile=None, timeout=1800):

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.e2e
 
 # What a user would call expensive: decoding, detection, feature extraction, training.
 EXPENSIVE = {"demo_data", "index_annotations", "detect_and_align_faces", "extract_features", "train_temporal_model"}
-# What follows a changed prediction table: the ensembles, the scores and the target rule.
-AFTER_PREDICTION = {"ensemble_predictions", "evaluate_validation", "submission"}
-RETRAINED = {"train_temporal_model", "predict", *AFTER_PREDICTION}
+# What follows a changed prediction table: the ensembles, the scores (and their report tables), the target rule.
+AFTER_PREDICTION = {"ensemble_predictions", "evaluate_validation", "write_score_table", "submission"}
+RETRAINED = {"train_temporal_model", "predict", "plot_learning_curves", *AFTER_PREDICTION}
 
 
 def rules_of(jobs):
@@ -89,7 +89,7 @@ def test_changing_one_experiments_hyperparameter_reruns_that_experiment_only(sma
     # The submitted experiment's hyperparameter: its submissions are rewritten too.
     changed = layered(tmp_path, "changed_submitted.yaml", "experiments:\n  transformer:\n    recipe: {epochs: 3}\n")
     jobs = plan(workdir, "submission", configs=[*configs, changed], snakefile=snakefile)
-    assert rules_of(jobs) == {*RETRAINED, "write_submission"}
+    assert rules_of(jobs) == {*RETRAINED, "write_submission", "plot_validation"}
     assert all("/transformer/" in output for output in outputs_of(jobs, "train_temporal_model"))
     assert [o for o in outputs_of(jobs, "write_submission") if o.endswith(".txt")] == [
         "results/submission/au.txt",
@@ -177,8 +177,9 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     snakefile, workdir, configs = edited_workflow
     edit(snakefile.parent / "abawflow" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
-    # submission.py is imported by predict, the ensembles, evaluation and submission, not by training or features.
-    assert rules_of(jobs) == {"predict", "write_submission", *AFTER_PREDICTION}
+    # submission.py is imported by predict, the ensembles, evaluation, submission and the validation figures,
+    # not by training or features.
+    assert rules_of(jobs) == {"predict", "write_submission", "plot_validation", *AFTER_PREDICTION}
     assert not rules_of(jobs) & EXPENSIVE
     # The trainer: training and what follows it, never the features.
     edit(
@@ -187,7 +188,7 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
         "TRAINER_VERSION = 2\n\n\ndef window_starts(",
     )
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
-    assert rules_of(jobs) == {*RETRAINED, "write_submission"}
+    assert rules_of(jobs) == {*RETRAINED, "write_submission", "plot_validation"}
 
 
 def test_execution_only_settings_rerun_nothing(small_dag_run, tmp_path):

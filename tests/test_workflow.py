@@ -1,9 +1,16 @@
 """End-to-end runs of the Snakemake DAG on the tiny demo config (real decoding, detection, features, training)."""
 
+import base64
+import os
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import polars as pl
 import pytest
 from dag import CONFIGS, snakemake
+from PIL import Image
 
 from abawflow.tasks import get_task
 
@@ -68,6 +75,57 @@ def test_faces_were_found_and_aligned(tiny_run):
     assert features.columns == ["subject", "video", "person", "frame", "face_found", "feature"]
     assert set(features["person"].unique()) == {"single", "left", "right"}
     assert features.schema["feature"] == pl.Array(pl.Float32, 512)
+
+
+EMBEDDED = re.compile(r'"(results/report/[^"]+)": \{"name".*?"data_uri": "data:([^;,]+)[^,]*;base64,([A-Za-z0-9+/=]+)"')
+
+
+def browser():
+    """Debian's Chromium, or a skip (a failure under .ci/run, which installs it)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("ABAWFLOW_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    return found
+
+
+def test_the_report_holds_every_figure_and_score_table_and_renders(tiny_run):
+    report = tiny_run / "report.html"
+    result = run(tiny_run, "submission", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = report.read_text()
+    embedded = {path: (mime, base64.b64decode(data)) for path, mime, data in EMBEDDED.findall(text)}
+    made = {str(p.relative_to(tiny_run)) for p in (tiny_run / "results" / "report").rglob("*") if p.is_file()}
+    assert set(embedded) == made and len(made) > 20  # self-contained: every figure and table inside
+    for path, (mime, data) in embedded.items():
+        assert (mime, data[:4]) == ("image/png", b"\x89PNG") if path.endswith(".png") else mime == "text/html"
+    scores = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
+    table = embedded["results/report/scores/va.html"][1].decode()
+    for experiment, score in scores.select("experiment", "score").rows():
+        assert f"<td>{experiment}</td>" in table and f"<td>{score:.4f}</td>" in table
+    assert "abawflow: from the Aff-Wild2 videos" in text
+
+    chromium = browser()
+    screenshot = tiny_run / "report.png"  # kept beside the run, the test's artifact
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000"]
+    rendered = subprocess.run(
+        [*common, "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    for words in ("abawflow: from the Aff-Wild2 videos", "Learning curves", "Validation", "Scores", "Faces"):
+        assert words in rendered.stdout, words
+    subprocess.run(
+        [*common, "--virtual-time-budget=5000", f"--screenshot={screenshot}", report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    pixels = np.asarray(Image.open(screenshot).convert("L"))
+    assert pixels.shape == (1000, 1400) and pixels.std() > 20  # not blank: text, the menu and the DAG drawn
+    print(f"report screenshot: {screenshot}")
 
 
 def test_nothing_left_to_do_after_a_complete_run(tiny_run):

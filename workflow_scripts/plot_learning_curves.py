@@ -1,0 +1,11 @@
+"""Rule plot_learning_curves: training loss and validation score per epoch of every run of one experiment."""
+
+from abawflow.report_figures import learning_curves
+from abawflow.rule_runner import run
+
+
+def main(snakemake):
+    learning_curves(list(snakemake.input), snakemake.output[0], snakemake.wildcards.experiment)
+
+
+run(snakemake, main)  # noqa: F821
