@@ -23,7 +23,9 @@ def va_over_time(predictions, labels, output, name, videos=3):
     rows = validation_rows(predictions, labels)
     subjects = rows["subject"].unique(maintain_order=True).to_list()[:videos]
     height = 2.4 * max(len(subjects), 1)
-    figure, axes = plt.subplots(len(subjects), 2, figsize=(11, height), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(max(len(subjects), 1), 2, figsize=(11, height), squeeze=False, layout="constrained")
+    if not subjects:
+        axes[0, 0].text(0.5, 0.5, "no annotated validation frame", ha="center", va="center")
     for row, subject in enumerate(subjects):
         video = rows.filter(pl.col("subject") == subject)
         for column, dimension in enumerate(("valence", "arousal")):
@@ -34,7 +36,8 @@ def va_over_time(predictions, labels, output, name, videos=3):
             axis.set_ylim(-1.05, 1.05)
             axis.set_title(f"{subject}: {dimension} (CCC {ccc(truth, predicted):.3f})", fontsize=9)
             axis.set_xlabel("frame")
-    axes[0, 0].legend(fontsize=7)
+    if subjects:
+        axes[0, 0].legend(fontsize=7)
     figure.suptitle(f"VA, {name}, validation videos")
     save(figure, output)
 
@@ -52,7 +55,7 @@ def confusion_matrix(predictions, labels, output, name):
     rows = validation_rows(predictions, labels)
     probabilities = rows.select(spec.output_columns).to_numpy()
     truth = rows[spec.label_columns[0]].to_numpy().astype(int)
-    decided = np.asarray(spec.decide(probabilities)).reshape(len(rows), -1)[:, 0].astype(int)
+    decided = np.asarray(spec.decide(probabilities), np.int64)  # the class of each frame
     classes = spec.head_size
     counts = confusion_counts(truth, decided, classes)
     shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)

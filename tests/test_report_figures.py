@@ -84,3 +84,12 @@ def test_score_table_html_holds_every_row(tmp_path):
     page = (tmp_path / "va.html").read_text()
     assert "<td>gru</td>" in page and "<td>0.5123</td>" in page and "<td>0.7000</td>" in page
     assert "&lt;b&gt;odd&lt;/b&gt;" in page  # names are escaped
+
+
+def test_figures_of_a_validation_set_without_annotated_frames(tmp_path):
+    """Nothing to score still gives each figure (saying so), not a crash of the run."""
+    rng = np.random.default_rng(3)
+    for task, draw in (("va", va_over_time), ("expr", confusion_matrix), ("au", action_unit_scores)):
+        predictions, labels = predictions_and_labels(task, rng)
+        draw(predictions, labels.with_columns(annotated=False), tmp_path / f"{task}.png", "an_experiment")
+        assert Image.open(tmp_path / f"{task}.png").format == "PNG", task
