@@ -101,7 +101,8 @@ class FeatureStore:
     ``gather`` returns the features of a batch of windows, one (batch, window, width) tensor per backbone,
     zeros where a window is padded."""
 
-    def __init__(self, matrices=None, paths=None, device="cpu", resident=True):
+    def __init__(self, matrices=None, paths=None, device="cpu"):
+        """``matrices``: arrays, held resident; or ``paths``: matrix files, read from disk (see ``open``)."""
         self.device, self.paths = torch.device(device), list(paths or [])
         if matrices is not None:  # arrays given: resident
             self.resident = [torch.as_tensor(np.asarray(m, np.float32)).to(self.device) for m in matrices]
@@ -110,22 +111,19 @@ class FeatureStore:
             self.files = []
             return
         layouts = [matrix_layout(path) for path in self.paths]
+        if len({rows for rows, _, _ in layouts}) > 1:
+            raise ConfigError(f"feature matrices {', '.join(map(str, self.paths))} differ in rows; rebuild them")
         self.length = layouts[0][0]
         self.widths = [width for _, width, _ in layouts]
         self.offsets = [offset for _, _, offset in layouts]
         self.files = [os.open(path, os.O_RDONLY) for path in self.paths]
         self.resident = None
-        if resident:
-            self.resident = [self._load(k) for k in range(len(self.files))]
 
     @classmethod
     def open(cls, paths, memory_limit_bytes, device="cpu"):
         """The matrices at ``paths``, resident when together they fit ``memory_limit_bytes``."""
-        layouts = [matrix_layout(path) for path in paths]
-        lengths = {rows for rows, _, _ in layouts}
-        if len(lengths) > 1:
-            raise ConfigError(f"feature matrices {', '.join(map(str, paths))} differ in rows; rebuild them")
-        size = sum(4 * rows * width for rows, width, _ in layouts)
+        store = cls(paths=paths, device=device)
+        size = sum(4 * store.length * width for width in store.widths)
         resident = size <= memory_limit_bytes
         log.info(
             "%d feature matrices, %.2f GB: %s",
@@ -135,7 +133,9 @@ class FeatureStore:
             if resident
             else f"read from disk per window (limit {memory_limit_bytes / 1e9:.2f} GB)",
         )
-        return cls(paths=paths, device=device, resident=resident)
+        if resident:
+            store.resident = [store._load(k) for k in range(len(store.files))]
+        return store
 
     def _load(self, k):
         """Matrix ``k`` onto the device, in chunks (host memory: one chunk)."""

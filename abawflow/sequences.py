@@ -36,15 +36,14 @@ class Sequence:
 def attach_store(sequences, device="cpu"):
     """Make ``sequences`` share one feature store: sequences built from arrays (``features``) get a resident
     store of them all, unless they already share one; sequences read from matrices keep theirs."""
-    if len({id(s.store) for s in sequences}) <= 1 and (not sequences or sequences[0].store is not None):
+    if not sequences or (sequences[0].store is not None and all(s.store is sequences[0].store for s in sequences)):
         return
-    loose = [s for s in sequences if s.features is not None]
-    if len(loose) < len(sequences) and len({id(s.store) for s in sequences if s.features is None}) > 1:
+    if any(s.features is None for s in sequences):
         raise ValueError("sequences of different feature matrices cannot share a batch")
-    count = len(loose[0].features)
-    store = FeatureStore([np.concatenate([s.features[k] for s in loose]) for k in range(count)], device=device)
+    count = len(sequences[0].features)
+    store = FeatureStore([np.concatenate([s.features[k] for s in sequences]) for k in range(count)], device=device)
     offset = 0
-    for sequence in loose:
+    for sequence in sequences:
         sequence.store, sequence.offset = store, offset
         offset += len(sequence.frames)
 

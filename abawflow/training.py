@@ -89,9 +89,12 @@ def collate(items, window, with_labels):
         sequence = item[0]
         if sequence.store is not store:
             raise ValueError("a batch mixes sequences of different feature stores")
-        frames = slice(item[1], item[2]) if len(item) == 3 else item[1]
-        n = item[2] - item[1] if len(item) == 3 else len(frames)
-        rows[b, :n] = sequence.offset + (np.arange(item[1], item[2]) if len(item) == 3 else frames)
+        if len(item) == 3:  # a window: a slice of the sequence
+            frames, indices = slice(item[1], item[2]), np.arange(item[1], item[2])
+        else:  # a clip: frame indices
+            frames = indices = item[1]
+        n = len(indices)
+        rows[b, :n] = sequence.offset + indices
         padding[b, :n] = ~sequence.face_found[frames]
         if with_labels:
             targets[b, :n] = sequence.targets[frames]
@@ -100,6 +103,11 @@ def collate(items, window, with_labels):
     if with_labels:
         result["targets"], result["mask"] = torch.from_numpy(targets), torch.from_numpy(mask)
     return result
+
+
+def model_inputs(batch, device):
+    """A batch's features and padding mask on ``device``, as the model takes them."""
+    return [f.to(device) for f in batch["features"]], batch["padding"].to(device)
 
 
 def shuffle_labels(sequences, seed):
@@ -256,7 +264,7 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
     )
 
     def optimisation_step(batch, state=None):
-        features, padding = [f.to(device) for f in batch["features"]], batch["padding"].to(device)
+        features, padding = model_inputs(batch, device)
         if model.carries_state:
             outputs, state = model.forward_with_state(features, padding, state)
         else:
@@ -327,7 +335,7 @@ def predict_sequences(tasks, model, sequences, window, stride, device="cpu", cli
             chunk = sequences[begin : begin + PREDICTION_BATCH]
             clips = [(s, clip_indices(len(s.frames), clip_steps)) for s in chunk]
             batch = collate(clips, clip_steps, False)
-            raw = model([f.to(device) for f in batch["features"]], batch["padding"].to(device))
+            raw = model(*model_inputs(batch, device))
             outputs = decode_tasks(layout, raw).cpu().numpy().astype(np.float64)
             for b, (sequence, rows) in enumerate(clips):
                 seen = sequence.face_found[rows]
@@ -344,9 +352,7 @@ def predict_sequences(tasks, model, sequences, window, stride, device="cpu", cli
             for start in range(0, max(len(s.frames) for s in chunk), window):
                 segments = [(s, min(start, len(s.frames)), min(start + window, len(s.frames))) for s in chunk]
                 batch = collate(segments, window, False)
-                raw, state = model.forward_with_state(
-                    [f.to(device) for f in batch["features"]], batch["padding"].to(device), state
-                )
+                raw, state = model.forward_with_state(*model_inputs(batch, device), state)
                 decoded = decode_tasks(layout, raw).cpu().numpy()
                 for b, (_, first, stop) in enumerate(segments):
                     outputs[b][first:stop] = decoded[b, : stop - first]
@@ -362,8 +368,7 @@ def predict_sequences(tasks, model, sequences, window, stride, device="cpu", cli
     for begin in range(0, len(items), PREDICTION_BATCH):
         chunk = items[begin : begin + PREDICTION_BATCH]
         batch = collate([item for _, item in chunk], window, False)
-        outputs = decode_tasks(layout, model([f.to(device) for f in batch["features"]], batch["padding"].to(device)))
-        outputs = outputs.cpu().numpy()
+        outputs = decode_tasks(layout, model(*model_inputs(batch, device))).cpu().numpy()
         for b, (k, (_, start, stop)) in enumerate(chunk):
             totals[k][start:stop] += outputs[b, : stop - start]
             counts[k][start:stop] += 1
@@ -392,10 +397,10 @@ def evaluate(tasks, model, sequences, recipe, device="cpu"):
     layout = TaskLayout(tasks)
     labels = {task: [] for task in layout.tasks}
     values = {task: [] for task in layout.tasks}
-    predicted = predict_sequences(
+    per_video = predict_sequences(
         layout.tasks, model, sequences, recipe["window"], recipe["stride"], device, recipe.get("clip_steps", 0)
     )
-    for sequence, outputs in zip(sequences, predicted, strict=True):
+    for sequence, outputs in zip(sequences, per_video, strict=True):
         for k, task in enumerate(layout.tasks):
             mask = sequence.annotated[:, k]
             truth, predicted = sequence.targets[mask][:, layout.labels[task]], outputs[mask][:, layout.outputs[task]]

@@ -39,8 +39,10 @@ from abawflow.feature_matrix import FeatureStore, write_feature_matrix
 from abawflow.features import feature_schema
 from abawflow.reproducibility import seed_everything
 from abawflow.sequences import build_sequences
-from abawflow.training import build_model, create_task_losses, make_windows, predict_sequences, train, window_starts
+from abawflow.tasks import TaskLayout
+from abawflow.training import MultiTaskLoss, build_model, make_windows, predict_sequences, train, window_starts
 from abawflow.training_loop import create_optimizer
+from models.losses import create_loss
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 VIDEO_FRAMES = 5000
@@ -136,7 +138,8 @@ def ceiling_training(model_config, widths, recipe, device, steps):
     padding = torch.zeros(batch, window, dtype=torch.bool, device=device)
     targets = torch.rand(batch, window, 2, device=device) * 2 - 1
     mask = torch.ones(batch, window, 1, dtype=torch.bool, device=device)
-    loss_function = create_task_losses_for_ceiling(recipe)
+    layout = TaskLayout(["va"])
+    loss_function = MultiTaskLoss(layout, {"va": create_loss(layout.specs["va"].loss)})
     state = None
     for step in range(steps + 3):  # three warm-up steps
         if step == 3:
@@ -153,17 +156,6 @@ def ceiling_training(model_config, widths, recipe, device, steps):
         optimizer.step()
     synchronize(device)
     return steps * batch / (time.perf_counter() - started)
-
-
-def create_task_losses_for_ceiling(recipe):
-    from abawflow.tasks import TaskLayout
-
-    class Labelled:  # create_task_losses reads targets of sequences only for label-fitted losses
-        targets = np.zeros((1, 2), np.float32)
-        annotated = np.ones((1, 1), bool)
-        face_found = np.ones(1, bool)
-
-    return create_task_losses(TaskLayout(["va"]), recipe, [Labelled()])
 
 
 @torch.no_grad()

@@ -163,10 +163,15 @@ def face_shard(wildcards):
     return DATASETS[wildcards.dataset].face_shard(source, wildcards.shard)
 
 
+def dataset_face_tables(name):
+    """Every face shard of a dataset, from the face source the config picks for it."""
+    source = PLAN.face_sources[name]
+    return [DATASETS[name].face_shard(source, shard) for shard in SHARD_NAMES]
+
+
 def face_tables(wildcards=None):
     """Aff-Wild2's face tables, which fine-tuning and MAE pre-training read."""
-    dataset, source = DATASETS["aff_wild2"], PLAN.face_sources["aff_wild2"]
-    return [dataset.face_shard(source, shard) for shard in SHARD_NAMES]
+    return dataset_face_tables("aff_wild2")
 
 
 def backbone_shards(wildcards):
@@ -265,18 +270,14 @@ def feature_matrices(folder, experiment, suffix):
     )
 
 
-def target_feature_rows(wildcards):
-    return feature_matrices(
-        target_challenge(wildcards).features_folder,
-        wildcards.experiment,
-        "rows.parquet",
-    )
+def target_feature_files(suffix):
+    """Input function: the matrices or row tables a training target reads."""
 
+    def files(wildcards):
+        folder = target_challenge(wildcards).features_folder
+        return feature_matrices(folder, wildcards.experiment, suffix)
 
-def target_feature_matrices(wildcards):
-    return feature_matrices(
-        target_challenge(wildcards).features_folder, wildcards.experiment, "npy"
-    )
+    return files
 
 
 def run_folder(experiment, target, fold, seed):
@@ -339,18 +340,14 @@ def prediction_target(wildcards):
     return PLAN.experiments[wildcards.experiment].targets[wildcards.task]
 
 
-def prediction_feature_rows(wildcards):
-    return feature_matrices(
-        CHALLENGES[wildcards.task].features_folder,
-        wildcards.experiment,
-        "rows.parquet",
-    )
+def prediction_feature_files(suffix):
+    """Input function: the matrices or row tables an experiment's prediction of a challenge reads."""
 
+    def files(wildcards):
+        folder = CHALLENGES[wildcards.task].features_folder
+        return feature_matrices(folder, wildcards.experiment, suffix)
 
-def prediction_feature_matrices(wildcards):
-    return feature_matrices(
-        CHALLENGES[wildcards.task].features_folder, wildcards.experiment, "npy"
-    )
+    return files
 
 
 def prediction_splits(wildcards):
@@ -458,9 +455,7 @@ def submitted_name(wildcards):
 
 
 def face_tables_of_dataset(wildcards):
-    dataset = DATASETS[wildcards.dataset]
-    source = PLAN.face_sources[wildcards.dataset]
-    return [dataset.face_shard(source, shard) for shard in SHARD_NAMES]
+    return dataset_face_tables(wildcards.dataset)
 
 
 def report_outputs(wildcards=None):

@@ -1,7 +1,7 @@
 rule train_temporal_model:
     input:
-        features=target_feature_rows,
-        matrices=target_feature_matrices,
+        features=target_feature_files("rows.parquet"),
+        matrices=target_feature_files("npy"),
         splits=target_splits,
         labels=target_labels,
     output:
@@ -28,8 +28,8 @@ rule train_temporal_model:
 rule predict:
     input:
         models=experiment_models,
-        features=prediction_feature_rows,
-        matrices=prediction_feature_matrices,
+        features=prediction_feature_files("rows.parquet"),
+        matrices=prediction_feature_files("npy"),
         splits=prediction_splits,
         labels=challenge_labels,
     output:
