@@ -21,6 +21,7 @@ include: "rules/train.smk"
 include: "rules/ensemble.smk"
 include: "rules/submission.smk"
 include: "rules/report.smk"
+include: "rules/bundle.smk"
 
 
 rule submission:
@@ -30,3 +31,15 @@ rule submission:
         "results/metrics/validation.csv",
         mtl_outputs,
         report_outputs,
+
+
+# snakemake bundle: the submitted models, loadable without the training data (abawflow predict).
+rule bundle:
+    input:
+        "results/bundle",
+
+
+# snakemake predict_videos: the bundle on the videos config.yaml's predict.videos lists.
+rule predict_videos:
+    input:
+        predicted_videos,

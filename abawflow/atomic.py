@@ -54,8 +54,10 @@ def write_parquet(frame, path):
         frame.write_parquet(temporary)
 
 
-def write_folder(path, files):
-    """Write ``files`` (name -> text) as the folder ``path``, which appears only once complete."""
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yield a temporary folder beside ``path``; it replaces ``path`` once the block ends without error, and
+    is deleted otherwise. Nothing appears under ``path`` half-written."""
     import shutil
 
     path = Path(path)
@@ -64,8 +66,7 @@ def write_folder(path, files):
         shutil.rmtree(stale, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
-        for name, text in files.items():
-            (temporary / name).write_text(text)
+        yield temporary
         os.chmod(temporary, _mode(0o777))
         if path.exists():
             shutil.rmtree(path)
@@ -73,3 +74,10 @@ def write_folder(path, files):
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def write_folder(path, files):
+    """Write ``files`` (name -> text) as the folder ``path``, which appears only once complete."""
+    with atomic_folder(path) as temporary:
+        for name, text in files.items():
+            (temporary / name).write_text(text)

@@ -31,3 +31,7 @@ class ConfigError(AbawflowError):
 
 class SubmissionError(AbawflowError):
     """Predictions that cannot make a valid challenge submission (not finite, out of range, incomplete)."""
+
+
+class BundleError(AbawflowError):
+    """A model bundle folder that is incomplete, altered or of another format."""

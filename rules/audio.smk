@@ -10,6 +10,8 @@ rule extract_audio_features:
         "results/{dataset}/features/{backbone}.parquet",
     log:
         "logs/extract_audio_features/{dataset}/{backbone}.log",
+    benchmark:
+        "logs/benchmarks/extract_audio_features/{dataset}/{backbone}.tsv"
     wildcard_constraints:
         dataset="|".join(datasets_with_sound()) or "(?!)",
         backbone=AUDIO_BACKBONES,

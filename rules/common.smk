@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -6,6 +7,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 try:
+    from abawflow.bundle import bundle_plan, bundle_runs
     from abawflow.challenges import CHALLENGES
     from abawflow.code_fingerprint import code_fingerprint
     from abawflow.datasets import DATASETS, datasets_with_sound, datasets_with_source
@@ -23,6 +25,7 @@ try:
         load_schema,
         validate_config,
     )
+    from abawflow.video_prediction import find_videos
 except ModuleNotFoundError as error:
     raise WorkflowError(
         f"the abawflow package is not installed in this Python ({error}); run `make venv`, "
@@ -472,3 +475,51 @@ def report_outputs(wildcards=None):
             "results/report/scores/{challenge}.html", challenge=scored_challenges()
         ),
     ]
+
+
+# The model bundle (rules/bundle.smk) and the videos it predicts.
+
+BUNDLE = bundle_plan(
+    PLAN, config["faces"], config["bundle"]["tasks"], config["bundle"]["models"]
+)
+PREDICT_VIDEOS = find_videos(config["predict"]["videos"])
+
+
+def bundle_contents():
+    return canonical(BUNDLE)
+
+
+def bundle_run_list():
+    """(experiment, target, fold, seed) of each model file the bundle rule reads, in input order."""
+    return [list(run) for run in bundle_runs(BUNDLE)]
+
+
+def bundle_model_files(wildcards):
+    return [f"{run_folder(*run)}/model.pt" for run in bundle_runs(BUNDLE)]
+
+
+def bundle_backbone_weights(wildcards):
+    return [w for name in BUNDLE["backbones"] for w in trained_weights(name)]
+
+
+def bundle_predictions(wildcards):
+    """The bundled predictions of each task, whose AU thresholds the bundle keeps."""
+    return [
+        f"results/predictions/{task}/{entry['name']}.parquet"
+        for task, entry in BUNDLE["tasks"].items()
+    ]
+
+
+def bundle_labels(wildcards):
+    return [DATASETS["aff_wild2"].labels(task) for task in BUNDLE["tasks"]]
+
+
+PREDICT_VIDEO_NAMES = "|".join(re.escape(name) for name in PREDICT_VIDEOS) or "(?!)"
+
+
+def prediction_video(wildcards):
+    return str(PREDICT_VIDEOS[wildcards.video])
+
+
+def predicted_videos(wildcards=None):
+    return expand("results/predict/{video}", video=PREDICT_VIDEOS)

@@ -3,6 +3,8 @@ rule demo_data:
         directory("resources/demo"),
     log:
         "logs/demo_data.log",
+    benchmark:
+        "logs/benchmarks/demo_data.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -23,6 +25,8 @@ rule demo_mtl_data:
         directory("resources/demo_mtl"),
     log:
         "logs/demo_mtl_data.log",
+    benchmark:
+        "logs/benchmarks/demo_mtl_data.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -44,6 +48,8 @@ rule demo_eri_data:
         directory("resources/demo_eri"),
     log:
         "logs/demo_eri_data.log",
+    benchmark:
+        "logs/benchmarks/demo_eri_data.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1

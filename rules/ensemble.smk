@@ -6,6 +6,8 @@ rule ensemble_predictions:
         "results/predictions/{task}/{ensemble}.parquet",
     log:
         "logs/ensemble_predictions/{task}/{ensemble}.log",
+    benchmark:
+        "logs/benchmarks/ensemble_predictions/{task}/{ensemble}.tsv"
     wildcard_constraints:
         task="|".join([*TASKS, MTL]),  # mtl: the members' MTL-challenge predictions
     conda:

@@ -11,6 +11,8 @@ rule detect_and_align_faces:
         "results/{dataset}/faces/detected/shard{shard}.parquet",
     log:
         "logs/detect_and_align_faces/{dataset}/shard{shard}.log",
+    benchmark:
+        "logs/benchmarks/detect_and_align_faces/{dataset}/shard{shard}.tsv"
     wildcard_constraints:
         dataset="|".join(datasets_with_source("detected")),
     conda:
@@ -42,6 +44,8 @@ rule read_face_crops:
         "results/{dataset}/faces/cropped_aligned/shard{shard}.parquet",
     log:
         "logs/read_face_crops/{dataset}/shard{shard}.log",
+    benchmark:
+        "logs/benchmarks/read_face_crops/{dataset}/shard{shard}.tsv"
     wildcard_constraints:
         dataset="|".join(datasets_with_source("cropped_aligned")),
     conda:

@@ -6,6 +6,8 @@ rule extract_features:
         "results/{dataset}/features/{backbone}/shard{shard}.parquet",
     log:
         "logs/extract_features/{dataset}/{backbone}/shard{shard}.log",
+    benchmark:
+        "logs/benchmarks/extract_features/{dataset}/{backbone}/shard{shard}.tsv"
     wildcard_constraints:
         backbone=IMAGE_BACKBONES,
     conda:
@@ -29,6 +31,8 @@ rule merge_feature_shards:
         "results/{dataset}/features/{backbone}.parquet",
     log:
         "logs/merge_feature_shards/{dataset}/{backbone}.log",
+    benchmark:
+        "logs/benchmarks/merge_feature_shards/{dataset}/{backbone}.tsv"
     wildcard_constraints:
         backbone=IMAGE_BACKBONES,
     conda:
@@ -53,6 +57,8 @@ rule cache_feature_matrix:
         rows="results/{dataset}/features/matrices/{backbone}.rows.parquet",
     log:
         "logs/cache_feature_matrix/{dataset}/{backbone}.log",
+    benchmark:
+        "logs/benchmarks/cache_feature_matrix/{dataset}/{backbone}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -76,6 +82,8 @@ rule fine_tune_backbone:
         history="results/backbones/{backbone}/fine_tuning_history.csv",
     log:
         "logs/fine_tune_backbone/{backbone}.log",
+    benchmark:
+        "logs/benchmarks/fine_tune_backbone/{backbone}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -101,6 +109,8 @@ rule pretrain_mae:
         history="results/backbones/{backbone}/mae_history.csv",
     log:
         "logs/pretrain_mae/{backbone}.log",
+    benchmark:
+        "logs/benchmarks/pretrain_mae/{backbone}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 2

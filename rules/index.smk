@@ -8,6 +8,8 @@ rule index_videos:
         "results/aff_wild2/index/subjects.parquet",
     log:
         "logs/index_videos.log",
+    benchmark:
+        "logs/benchmarks/index_videos.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -38,6 +40,8 @@ rule index_annotations:
         ),
     log:
         "logs/index_annotations.log",
+    benchmark:
+        "logs/benchmarks/index_annotations.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -66,6 +70,8 @@ rule index_s_aff_wild2:
         labels=expand("results/s_aff_wild2/index/labels_{task}.parquet", task=MTL_TASKS),
     log:
         "logs/index_s_aff_wild2.log",
+    benchmark:
+        "logs/benchmarks/index_s_aff_wild2.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -91,6 +97,8 @@ rule index_hume_reaction:
         labels="results/hume_reaction/index/labels_eri.parquet",
     log:
         "logs/index_hume_reaction.log",
+    benchmark:
+        "logs/benchmarks/index_hume_reaction.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1

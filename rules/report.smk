@@ -14,6 +14,8 @@ rule plot_learning_curves:
         ),
     log:
         "logs/plot_learning_curves/{experiment}.log",
+    benchmark:
+        "logs/benchmarks/plot_learning_curves/{experiment}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -39,6 +41,8 @@ rule plot_validation:
         ),
     log:
         "logs/plot_validation/{task}.log",
+    benchmark:
+        "logs/benchmarks/plot_validation/{task}.tsv"
     wildcard_constraints:
         task="|".join(AFF_WILD2_TASKS) or "(?!)",
     conda:
@@ -66,6 +70,8 @@ rule plot_face_detection:
         ),
     log:
         "logs/plot_face_detection/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/plot_face_detection/{dataset}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -90,6 +96,8 @@ rule write_score_table:
         ),
     log:
         "logs/write_score_table/{challenge}.log",
+    benchmark:
+        "logs/benchmarks/write_score_table/{challenge}.tsv"
     wildcard_constraints:
         challenge="|".join([*TASKS, MTL]),
     conda:

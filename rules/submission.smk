@@ -12,6 +12,8 @@ rule evaluate_validation:
         ),
     log:
         "logs/evaluate_validation.log",
+    benchmark:
+        "logs/benchmarks/evaluate_validation.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -38,6 +40,8 @@ rule write_submission:
         coverage="results/submission/face_coverage/{task}.csv",
     log:
         "logs/write_submission/{task}.log",
+    benchmark:
+        "logs/benchmarks/write_submission/{task}.tsv"
     wildcard_constraints:
         task="|".join(TXT_SUBMISSIONS),  # mtl: results/submission/mtl.txt, one line per test image
     conda:
@@ -73,6 +77,8 @@ rule write_submission_per_video:
         coverage="results/submission/abaw3/face_coverage/{task}.csv",
     log:
         "logs/write_submission_per_video/{task}.log",
+    benchmark:
+        "logs/benchmarks/write_submission_per_video/{task}.tsv"
     wildcard_constraints:
         task="|".join(AFF_WILD2_TASKS),
     conda:

@@ -9,6 +9,8 @@ rule train_temporal_model:
         history="results/models/{experiment}/{target}/fold{fold}_seed{seed}/history.csv",
     log:
         "logs/train_temporal_model/{experiment}/{target}/fold{fold}_seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/train_temporal_model/{experiment}/{target}/fold{fold}_seed{seed}.tsv"
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -36,6 +38,8 @@ rule predict:
         "results/predictions/{task}/{experiment}.parquet",
     log:
         "logs/predict/{task}/{experiment}.log",
+    benchmark:
+        "logs/benchmarks/predict/{task}/{experiment}.tsv"
     wildcard_constraints:
         task="|".join([*TASKS, MTL]),  # mtl: the MTL challenge's three tasks, one table
     conda:

@@ -1,6 +1,8 @@
+import copy
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -15,6 +17,18 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def repository():
     return REPOSITORY
+
+
+@pytest.fixture(scope="session")
+def default_config(repository):
+    """config.yaml as read, before the schema fills in defaults."""
+    return yaml.safe_load((repository / "config.yaml").read_text())
+
+
+@pytest.fixture
+def config(default_config):
+    """A copy of config.yaml that a test may change."""
+    return copy.deepcopy(default_config)
 
 
 @pytest.fixture(scope="session")

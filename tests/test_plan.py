@@ -9,16 +9,6 @@ from abawflow.errors import ConfigError
 from abawflow.plan import MULTITASK, canonical, compile_plan, validate_config
 
 
-@pytest.fixture(scope="module")
-def default_config(repository):
-    return yaml.safe_load((repository / "config.yaml").read_text())
-
-
-@pytest.fixture
-def config(default_config):
-    return copy.deepcopy(default_config)
-
-
 def mistake(config, message):
     with pytest.raises(ConfigError) as raised:
         compile_plan(config)

@@ -298,3 +298,89 @@ def test_eri_table_one_and_submission(tiny_run):
     audio = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "features" / "log_mel.parquet")
     faces = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "features" / "fer_mini_xception.parquet")
     assert audio.select("subject", "frame").equals(faces.select("subject", "frame"))
+
+
+def bundle_predictions(tiny_run, task):
+    """The pipeline's own predictions of the bundled model of a task (the submitted ensemble)."""
+    return pl.read_parquet(tiny_run / "results" / "predictions" / task / "three_encoders.parquet")
+
+
+def thresholds(table, task):
+    from abawflow.submission import table_thresholds
+
+    return table_thresholds(task, table)
+
+
+def assert_same_as_pipeline(tiny_run, predicted, subjects, atol):
+    """Every output and decision of ``predicted`` (predictions.csv) equals the pipeline's own prediction table for
+    the subjects and tasks the pipeline predicted (validation and test videos)."""
+    compared = 0
+    for task in ("va", "expr", "au"):
+        spec = get_task(task)
+        pipeline = bundle_predictions(tiny_run, task).filter(pl.col("subject").is_in(subjects))
+        if pipeline.is_empty():
+            continue
+        joined = pipeline.join(predicted, on=["subject", "frame"], how="left", suffix="_bundle")
+        assert joined.height == pipeline.height and joined["face_found"].equals(joined["face_found_bundle"])
+        for column in spec.output_columns:
+            np.testing.assert_allclose(joined[f"{column}_bundle"], joined[column], atol=atol, err_msg=column)
+        if spec.kind.has_thresholds or spec.kind.has_classes:
+            decided = spec.decide(joined.select(spec.output_columns).to_numpy(), thresholds(joined, task))
+            columns = ["expression"] if spec.kind.has_classes else list(spec.header)
+            mine = joined.select(columns).to_numpy()
+            if spec.kind.has_classes:
+                mine = np.array([[spec.header.index(v) for v in row] for row in mine])
+            np.testing.assert_array_equal(mine.reshape(decided.shape), decided, err_msg=task)
+        compared += pipeline.height
+    assert compared > 0
+
+
+def test_the_bundle_predicts_a_video_as_the_pipeline_did(tiny_run, tmp_path):
+    """snakemake bundle, then snakemake predict_videos on a validation video of the demo: the bundle's faces,
+    features, models, ensemble and smoothing give the pipeline's own predictions of it."""
+    result = run(tiny_run, "bundle")
+    assert result.returncode == 0, result.stderr[-5000:]
+    bundle = tiny_run / "results" / "bundle"
+    manifest = __import__("json").loads((bundle / "bundle.json").read_text())
+    assert sorted(manifest["tasks"]) == ["au", "expr", "va"]
+    scores = metrics(tiny_run, "three_encoders")
+    assert manifest["tasks"]["va"]["validation"]["metrics"]["score"] == pytest.approx(scores[("va", "score")])
+    au = bundle_predictions(tiny_run, "au")
+    assert manifest["tasks"]["au"]["thresholds"] == pytest.approx(
+        list(au.select(f"threshold_{name}" for name in get_task("au").header).row(0))
+        if "threshold_AU1" in au.columns
+        else [0.5] * 12
+    )
+    # video1 is a VA validation video, 5-30-320x240 one of EXPR and AU.
+    subjects = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "subjects.parquet")
+    videos = [
+        tiny_run / "resources" / "demo" / subjects.filter(pl.col("subject") == name)["video_path"][0]
+        for name in ("video1", "5-30-320x240")
+    ]
+    layer = tmp_path / "predict.yaml"
+    layer.write_text(f"predict:\n  videos: [{', '.join(map(str, videos))}]\n")
+    result = run(tiny_run, "predict_videos", extra_config=[layer])
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "train_temporal_model" not in result.stderr  # the bundle's models, nothing retrained
+    for name in ("video1", "5-30-320x240"):
+        folder = tiny_run / "results" / "predict" / name
+        assert {"predictions.csv", "timeline.png", "summary.json"} <= {p.name for p in folder.iterdir()}
+        predicted = pl.read_csv(folder / "predictions.csv")
+        assert predicted["frame"].to_list() == list(range(1, predicted.height + 1))
+        assert_same_as_pipeline(tiny_run, predicted, [name], atol=1e-5)
+
+
+def test_the_command_line_predicts_two_people_with_a_copied_bundle(tiny_run, tmp_path):
+    """abawflow predict --people two, with the bundle copied away from its results folder: the demo's two-person
+    validation video, each person as the pipeline predicted them."""
+    result = run(tiny_run, "bundle")
+    assert result.returncode == 0, result.stderr[-5000:]
+    bundle = shutil.copytree(tiny_run / "results" / "bundle", tmp_path / "bundle")
+    video = next((tiny_run / "resources" / "demo" / "videos").rglob("2-30-448x252.*"))
+    command = [os.path.join(os.path.dirname(__import__("sys").executable), "abawflow"), "predict", str(video)]
+    command += ["--bundle", str(bundle), "--output", str(tmp_path / "out"), "--people", "two", "--batch-size", "32"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-5000:]
+    predicted = pl.read_csv(tmp_path / "out" / "2-30-448x252" / "predictions.csv")
+    assert sorted(predicted["subject"].unique()) == ["2-30-448x252_left", "2-30-448x252_right"]
+    assert_same_as_pipeline(tiny_run, predicted, ["2-30-448x252_left", "2-30-448x252_right"], atol=1e-5)

@@ -1,0 +1,83 @@
+"""The ``abawflow`` command: ``abawflow predict VIDEO... --bundle DIR`` runs a model bundle on any video."""
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from abawflow.errors import AbawflowError
+
+log = logging.getLogger("abawflow.predict")
+
+
+def parser():
+    main = argparse.ArgumentParser(prog="abawflow", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser(
+        "predict",
+        help="per-frame VA, expression and action units of videos, with a model bundle",
+        description="Run a model bundle (snakemake bundle -> results/bundle) on videos of any length, resolution "
+        "and container decord reads. Writes OUTPUT/<video name>/: predictions.csv, timeline.png, summary.json "
+        "and, with --overlay, overlay.mp4.",
+    )
+    predict.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, or folders of videos")
+    predict.add_argument("--bundle", required=True, type=Path, help="the model bundle folder")
+    predict.add_argument("--output", type=Path, default=Path("predictions"), help="where each video's folder goes")
+    predict.add_argument(
+        "--people",
+        choices=("one", "two"),
+        default="one",
+        help="one: the most confident face of each frame; two: two people followed as left and right",
+    )
+    predict.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (face boxes, predictions)")
+    predict.add_argument("--device", default="auto", help="auto (a GPU where there is one), cpu or cuda[:index]")
+    predict.add_argument("--batch-size", type=int, default=64, help="frames and face crops per batch")
+    predict.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1), help="CPU threads")
+    return main
+
+
+def predict(arguments):
+    import torch
+
+    from abawflow.bundle import load_bundle
+    from abawflow.devices import resolve_device
+    from abawflow.video_prediction import find_videos, predict_video
+
+    torch.set_num_threads(max(1, arguments.threads))
+    bundle = load_bundle(arguments.bundle)
+    videos = find_videos(arguments.videos)
+    device = resolve_device(arguments.device)
+    log.info("%d video(s); bundle %s (%s); device %s", len(videos), bundle.folder, describe(bundle), device)
+    for path in videos.values():
+        folder = predict_video(
+            path,
+            bundle,
+            arguments.output,
+            arguments.people,
+            arguments.overlay,
+            device,
+            arguments.batch_size,
+            arguments.threads,
+        )
+        print(folder)
+
+
+def describe(bundle):
+    return ", ".join(f"{task}: {entry['name']}" for task, entry in bundle.manifest["tasks"].items())
+
+
+def main(argv=None):
+    arguments = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.captureWarnings(True)
+    try:
+        predict(arguments)
+    except AbawflowError as error:
+        log.error("%s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

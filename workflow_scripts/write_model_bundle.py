@@ -1,0 +1,23 @@
+"""Rule write_model_bundle: the bundled tasks' models, backbone weights and settings -> results/bundle."""
+
+import polars as pl
+
+from abawflow.bundle import task_details, write_bundle
+from abawflow.rule_runner import run
+
+
+def main(snakemake):
+    contents = snakemake.params.contents
+    runs = {tuple(run): path for run, path in zip(snakemake.params.runs, snakemake.input.models, strict=True)}
+    splits = pl.read_parquet(snakemake.input.splits)
+    metrics = pl.read_csv(snakemake.input.metrics)
+    details = {
+        task: task_details(task, entry["name"], pl.read_parquet(predictions), pl.read_parquet(labels), splits, metrics)
+        for (task, entry), predictions, labels in zip(
+            contents["tasks"].items(), snakemake.input.predictions, snakemake.input.labels, strict=True
+        )
+    }
+    write_bundle(snakemake.output[0], contents, runs, details)
+
+
+run(snakemake, main)  # noqa: F821
