@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # cannot load with ("operator torchvision::nms does not exist").
 PIP_ENVIRONMENT := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS=
 
-.PHONY: venv demo report test test-fast lint benchmark clean
+.PHONY: venv demo predict report test test-fast lint benchmark clean
 
 $(BIN)/.installed: requirements.txt requirements-no-deps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ $(BIN)/.installed: requirements.txt requirements-no-deps.txt pyproject.toml
 venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/snakemake --cores all submission
+	$(BIN)/snakemake --cores all submission bundle
+
+# The demo's models on your videos (make demo first): make predict VIDEO=clip.mp4 (a file or a folder).
+predict: venv
+	@test -n "$(VIDEO)" || { echo "usage: make predict VIDEO=path/to/video.mp4 (a file or a folder of videos)"; exit 2; }
+	$(BIN)/abawflow predict $(VIDEO) --bundle results/bundle --output predictions --overlay
 
 # The report of the finished run (make demo first): one self-contained HTML file.
 report: venv

@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from abawflow.errors import AbawflowError
@@ -71,6 +72,7 @@ def main(argv=None):
     arguments = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     logging.captureWarnings(True)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="insightface")
     try:
         predict(arguments)
     except AbawflowError as error:

@@ -59,16 +59,16 @@ def face_detection_rates(face_tables, output, dataset):
     save(figure, output)
 
 
-def score_table_html(csv_path, output, title):
-    """A score table (results/metrics/<challenge>.csv) as a small HTML page for the report."""
-    table = pl.read_csv(csv_path)
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{v:.4f}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>" for v in row)
-        + "</tr>"
-        for row in table.iter_rows()
-    )
+def html_table(columns, rows, output, title):
+    """A table as a small self-contained HTML page for the report (floats to 4 decimals)."""
+
+    def cell(value):
+        if value is None:
+            return "<td></td>"
+        return f"<td>{value:.4f}</td>" if isinstance(value, float) else f"<td>{html.escape(str(value))}</td>"
+
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
     style = (
         "body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
         "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}"
@@ -79,3 +79,72 @@ def score_table_html(csv_path, output, title):
         f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>"
         f"<table><tr>{header}</tr>{body}</table></body></html>\n",
     )
+
+
+def score_table_html(csv_path, output, title):
+    """A score table (results/metrics/<challenge>.csv) as a small HTML page for the report."""
+    table = pl.read_csv(csv_path)
+    html_table(table.columns, table.iter_rows(), output, title)
+
+
+SPLIT_JOB = re.compile(r"^(shard\d+of\d+|fold\d+_seed\d+)$")  # a job among several of one rule and input
+
+
+def benchmark_group(path):
+    """logs/benchmarks/<rule>/<what...>.tsv -> (rule, what it ran on): shards and runs of one input together."""
+    parts = Path(path).with_suffix("").parts
+    start = parts.index("benchmarks") + 1
+    rule, rest = parts[start], list(parts[start + 1 :])
+    if rest and SPLIT_JOB.match(rest[-1]):
+        rest = rest[:-1]
+    return rule, "/".join(rest)
+
+
+def read_benchmark(path):
+    """Seconds and peak resident memory (MB, or None where not measured) of one benchmark file."""
+    row = pl.read_csv(path, separator="\t", infer_schema=False).row(0, named=True)
+
+    def number(key):
+        try:
+            return float(row.get(key))
+        except (TypeError, ValueError):
+            return None
+
+    return number("s") or 0.0, number("max_rss")
+
+
+def runtime_table_html(benchmarks, tables, output):
+    """Per rule and what it ran on: jobs, wall seconds (all, longest), peak memory, and the rows of its outputs per
+    second (``tables``: benchmark file -> the table whose rows its job processed)."""
+    import pyarrow.parquet as pq
+
+    groups = {}
+    for path in benchmarks:
+        seconds, memory = read_benchmark(path)
+        rows = pq.ParquetFile(tables[path]).metadata.num_rows if path in tables else None
+        group = groups.setdefault(
+            benchmark_group(path), {"jobs": 0, "seconds": 0.0, "longest": 0.0, "memory": None, "rows": None}
+        )
+        group["jobs"] += 1
+        group["seconds"] += seconds
+        group["longest"] = max(group["longest"], seconds)
+        if memory is not None:
+            group["memory"] = max(group["memory"] or 0.0, memory)
+        if rows is not None:
+            group["rows"] = (group["rows"] or 0) + rows
+    columns = ["rule", "on", "jobs", "seconds", "longest job (s)", "peak memory (MB)", "rows", "rows/s"]
+    body = [
+        [
+            rule,
+            what,
+            g["jobs"],
+            f"{g['seconds']:.1f}",
+            f"{g['longest']:.1f}",
+            None if g["memory"] is None else round(g["memory"]),
+            g["rows"],
+            None if g["rows"] is None or not g["seconds"] else f"{g['rows'] / g['seconds']:.1f}",
+        ]
+        for (rule, what), g in sorted(groups.items())
+    ]
+    title = f"Runtimes of {len(benchmarks)} jobs" if benchmarks else "No job has a benchmark file yet"
+    html_table(columns, body, output, title)

@@ -34,6 +34,7 @@ FACE_RULES = {
     "one": "the most confident face detected in each frame",
     "two": "two people followed as tracks, named left and right where both are first seen together",
 }
+TASK_ORDER = ("va", "expr", "au")  # the columns' order in predictions.csv
 FEATURE_MEMORY_BYTES = 2 * 10**9  # one video's features above this are read from disk, window by window
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -68,14 +69,15 @@ def video_subjects(name, people):
 
 
 def frame_times(path, frames):
-    """Seconds from the start of each of the first ``frames`` frames (the container's time stamps)."""
+    """Seconds from the first frame to each of the first ``frames`` frames (the container's time stamps)."""
     from abawflow.video import open_video
 
     reader = open_video(path)
-    return reader.get_frame_timestamp(range(frames))[:, 0].astype(np.float64)
+    starts = reader.get_frame_timestamp(range(frames))[:, 0].astype(np.float64)
+    return starts - starts[0]  # an edit list can start a container's clock below 0
 
 
-def extract_all_features(bundle, face_table, video_path, subjects, probe, work, device, batch_size, threads):
+def extract_all_features(bundle, face_table, video_path, subjects, probe, work, device, batch_size):
     """Each backbone the bundle's experiments read -> (matrix path, row-table path) of this video."""
     from abawflow.feature_matrix import write_feature_matrix
 
@@ -181,7 +183,8 @@ def frame_table(bundle, outputs, faces, times):
     """The per-frame CSV's table: time, face, then each task's outputs and decisions."""
     table = faces.with_columns(pl.Series("time_seconds", times[faces["frame"].to_numpy() - 1]))
     table = table.select("subject", "person", "frame", "time_seconds", *faces.columns[3:])
-    for task, entry in bundle.manifest["tasks"].items():
+    for task in [task for task in TASK_ORDER if task in bundle.manifest["tasks"]]:
+        entry = bundle.manifest["tasks"][task]
         spec = get_task(task)
         values = outputs[task].select(spec.output_columns)
         keys = outputs[task].select("subject", "frame")
@@ -255,9 +258,7 @@ def predict_video(
             settings["jpeg_quality"],
             threads,
         )
-        matrices = extract_all_features(
-            bundle, face_table, video_path, subjects, probe, work, device, batch_size, threads
-        )
+        matrices = extract_all_features(bundle, face_table, video_path, subjects, probe, work, device, batch_size)
         outputs = bundle_outputs(bundle, predict_members(bundle, matrices, device))
         faces = face_rows(face_table)
         table = frame_table(bundle, outputs, faces, frame_times(video_path, probe.frames))

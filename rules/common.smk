@@ -461,6 +461,74 @@ def face_tables_of_dataset(wildcards):
     return dataset_face_tables(wildcards.dataset)
 
 
+FACE_RULES = {"detected": "detect_and_align_faces", "cropped_aligned": "read_face_crops"}
+
+
+def timed_jobs():
+    """(benchmark file, the output that shows the job has run, the table whose rows it processed or None) of
+    the run's long jobs: faces, features, audio, feature matrices, fine-tuning, MAE, training and prediction.
+    A job that finished in a results folder from before benchmark files is left out: asking for its file
+    would rerun it."""
+    jobs, features = [], {}
+    for task, name in scored():
+        if name in PLAN.experiments:
+            table = f"results/predictions/{task}/{name}.parquet"
+            jobs.append((f"logs/benchmarks/predict/{task}/{name}.tsv", table, table))
+            dataset = CHALLENGES[task].dataset
+            features.update(dict.fromkeys((dataset, b) for b in PLAN.experiments[name].backbones))
+    for experiment, spec in PLAN.experiments.items():
+        targets = dict.fromkeys(
+            [*(spec.targets[t] for t in spec.tasks), *([MTL] if spec.mtl else [])]
+        )
+        for target in targets:
+            for fold, seed in spec.runs:
+                run = run_folder(experiment, target, fold, seed)
+                bench = f"logs/benchmarks/train_temporal_model/{run.removeprefix('results/models/')}.tsv"
+                jobs.append((bench, f"{run}/model.pt", None))
+    image = {d for d, b in features if PLAN.backbones[b].modality == "vision"}
+    for dataset in sorted(image):
+        face_rule = FACE_RULES[PLAN.face_sources[dataset]]
+        for shard, table in zip(SHARD_NAMES, dataset_face_tables(dataset)):
+            jobs.append((f"logs/benchmarks/{face_rule}/{dataset}/shard{shard}.tsv", table, table))
+    for dataset, backbone in features:
+        folder = DATASETS[dataset].features_folder
+        if PLAN.backbones[backbone].modality == "audio":
+            bench = f"logs/benchmarks/extract_audio_features/{dataset}/{backbone}.tsv"
+            jobs.append((bench, *[f"{folder}/{backbone}.parquet"] * 2))
+        else:
+            for shard in SHARD_NAMES:
+                bench = f"logs/benchmarks/extract_features/{dataset}/{backbone}/shard{shard}.tsv"
+                jobs.append((bench, *[f"{folder}/{backbone}/shard{shard}.parquet"] * 2))
+        bench = f"logs/benchmarks/cache_feature_matrix/{dataset}/{backbone}.tsv"
+        jobs.append((bench, *[f"{folder}/matrices/{backbone}.rows.parquet"] * 2))
+    trained = dict.fromkeys(
+        name
+        for _, backbone in features
+        for name in (backbone, PLAN.backbones[backbone].base)
+        if name and PLAN.backbones[name].weights
+    )
+    for name in trained:
+        weights = PLAN.backbones[name].weights
+        trainer = "pretrain_mae" if weights.endswith("mae.pt") else "fine_tune_backbone"
+        jobs.append((f"logs/benchmarks/{trainer}/{name}.tsv", weights, None))
+    return [
+        job
+        for job in dict.fromkeys(jobs)
+        if Path(job[0]).exists() or not Path(job[1]).exists()
+    ]
+
+
+TIMED_JOBS = timed_jobs()
+
+
+def timed_benchmarks(wildcards):
+    return [bench for bench, _, _ in TIMED_JOBS]
+
+
+def timed_tables(wildcards):
+    return list(dict.fromkeys(table for _, _, table in TIMED_JOBS if table))
+
+
 def report_outputs(wildcards=None):
     """The figures and tables of the run report, made by every run so that --report finds them."""
     datasets = dict.fromkeys(CHALLENGES[name].dataset for name in scored_challenges())
@@ -474,6 +542,7 @@ def report_outputs(wildcards=None):
         *expand(
             "results/report/scores/{challenge}.html", challenge=scored_challenges()
         ),
+        "results/report/runtimes.html",
     ]
 
 

@@ -110,3 +110,30 @@ rule write_score_table:
         code=script_fingerprint("write_score_table.py"),
     script:
         "../workflow_scripts/write_score_table.py"
+
+
+rule write_runtime_table:
+    input:
+        benchmarks=timed_benchmarks,
+        tables=timed_tables,
+    output:
+        report(
+            "results/report/runtimes.html",
+            caption="../report/runtimes.rst",
+            category="Runtimes",
+        ),
+    log:
+        "logs/write_runtime_table.log",
+    benchmark:
+        "logs/benchmarks/write_runtime_table.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tables={bench: table for bench, _, table in TIMED_JOBS if table},
+        code=script_fingerprint("write_runtime_table.py"),
+    script:
+        "../workflow_scripts/write_runtime_table.py"

