@@ -461,7 +461,10 @@ def face_tables_of_dataset(wildcards):
     return dataset_face_tables(wildcards.dataset)
 
 
-FACE_RULES = {"detected": "detect_and_align_faces", "cropped_aligned": "read_face_crops"}
+FACE_RULES = {
+    "detected": "detect_and_align_faces",
+    "cropped_aligned": "read_face_crops",
+}
 
 
 def timed_jobs():
@@ -475,7 +478,9 @@ def timed_jobs():
             table = f"results/predictions/{task}/{name}.parquet"
             jobs.append((f"logs/benchmarks/predict/{task}/{name}.tsv", table, table))
             dataset = CHALLENGES[task].dataset
-            features.update(dict.fromkeys((dataset, b) for b in PLAN.experiments[name].backbones))
+            features.update(
+                dict.fromkeys((dataset, b) for b in PLAN.experiments[name].backbones)
+            )
     for experiment, spec in PLAN.experiments.items():
         targets = dict.fromkeys(
             [*(spec.targets[t] for t in spec.tasks), *([MTL] if spec.mtl else [])]
@@ -489,7 +494,13 @@ def timed_jobs():
     for dataset in sorted(image):
         face_rule = FACE_RULES[PLAN.face_sources[dataset]]
         for shard, table in zip(SHARD_NAMES, dataset_face_tables(dataset)):
-            jobs.append((f"logs/benchmarks/{face_rule}/{dataset}/shard{shard}.tsv", table, table))
+            jobs.append(
+                (
+                    f"logs/benchmarks/{face_rule}/{dataset}/shard{shard}.tsv",
+                    table,
+                    table,
+                )
+            )
     for dataset, backbone in features:
         folder = DATASETS[dataset].features_folder
         if PLAN.backbones[backbone].modality == "audio":
