@@ -69,13 +69,14 @@ class Challenge:
             spec = get_task(task)
             if self.granularity == "video":  # one label row per video: its frames' outputs averaged
                 joined = annotated[task].join(video_outputs(predictions, task), on="subject", how="inner")
-                if joined.height < annotated[task].filter(pl.col("subject").is_in(predictions["subject"])).height:
+                expected = annotated[task].filter(pl.col("subject").is_in(predictions["subject"].implode()))
+                if joined.height < expected.height:
                     raise SubmissionError(f"{source}: an annotated {task.upper()} validation video has no prediction")
             else:
                 # Inner join on (subject, frame): annotation lines past a video's end have no prediction.
                 joined = annotated[task].join(predictions, on=["subject", "frame"], how="inner")
             if self.granularity == "image":  # every annotated validation image must have its prediction
-                expected = annotated[task].filter(pl.col("subject").is_in(predictions["subject"].unique()))
+                expected = annotated[task].filter(pl.col("subject").is_in(predictions["subject"].unique().implode()))
                 if joined.height < expected.height:
                     raise SubmissionError(
                         f"{source}: {expected.height - joined.height} annotated {task.upper()} validation images "
