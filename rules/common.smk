@@ -440,16 +440,23 @@ def submission_files(wildcards=None):
     return [CHALLENGES[task].submission_file for task in TASKS]
 
 
-def experiment_histories(wildcards):
-    """The history.csv of every run (target x fold x seed) of one experiment."""
-    spec = PLAN.experiments[wildcards.experiment]
+def experiment_run_folders(experiment):
+    """The folder of every run (target x fold x seed) of one experiment."""
+    spec = PLAN.experiments[experiment]
     targets = dict.fromkeys(
         [*(spec.targets[task] for task in spec.tasks), *([MTL] if spec.mtl else [])]
     )
     return [
-        f"{run_folder(wildcards.experiment, target, fold, seed)}/history.csv"
+        run_folder(experiment, target, fold, seed)
         for target in targets
         for fold, seed in spec.runs
+    ]
+
+
+def experiment_histories(wildcards):
+    """The history.csv of every run of one experiment."""
+    return [
+        f"{run}/history.csv" for run in experiment_run_folders(wildcards.experiment)
     ]
 
 
@@ -481,15 +488,10 @@ def timed_jobs():
             features.update(
                 dict.fromkeys((dataset, b) for b in PLAN.experiments[name].backbones)
             )
-    for experiment, spec in PLAN.experiments.items():
-        targets = dict.fromkeys(
-            [*(spec.targets[t] for t in spec.tasks), *([MTL] if spec.mtl else [])]
-        )
-        for target in targets:
-            for fold, seed in spec.runs:
-                run = run_folder(experiment, target, fold, seed)
-                bench = f"logs/benchmarks/train_temporal_model/{run.removeprefix('results/models/')}.tsv"
-                jobs.append((bench, f"{run}/model.pt", None))
+    for experiment in PLAN.experiments:
+        for run in experiment_run_folders(experiment):
+            bench = f"logs/benchmarks/train_temporal_model/{run.removeprefix('results/models/')}.tsv"
+            jobs.append((bench, f"{run}/model.pt", None))
     image = {d for d, b in features if PLAN.backbones[b].modality == "vision"}
     for dataset in sorted(image):
         face_rule = FACE_RULES[PLAN.face_sources[dataset]]
