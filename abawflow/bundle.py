@@ -213,7 +213,10 @@ class Bundle:
 
     @property
     def tasks(self):
-        return list(self.manifest["tasks"])
+        """The bundled tasks in the order of abawflow.tasks.TASKS (VA, EXPR, AU): the outputs' column order."""
+        from abawflow.tasks import TASKS
+
+        return [task for task in TASKS if task in self.manifest["tasks"]]
 
     @property
     def faces(self):

@@ -50,7 +50,7 @@ def draw_person(image, row, tasks, scale):
 
 def write_overlay(video_path, table, bundle, output, probe, batch_size=64, threads=1):
     """Decode the video again, batch by batch, and write the annotated frames (MPEG-4, the video's frame rate)."""
-    tasks = list(bundle.manifest["tasks"])
+    tasks = bundle.tasks
     writer = None
     by_frame = table.sort(["frame", "subject"]).partition_by("frame", as_dict=True, maintain_order=True)
     scale = max(0.6, probe.height / 480)

@@ -16,7 +16,7 @@ ROW_HEIGHTS = {"faces": 0.5, "va": 2.0, "expr": 2.0, "au": 2.4}
 
 def plot_timeline(table, bundle, output, title):
     """``table``: predictions.csv's table (abawflow.video_prediction.frame_table)."""
-    tasks = [task for task in ("va", "expr", "au") if task in bundle.manifest["tasks"]]
+    tasks = bundle.tasks
     subjects = table["subject"].unique(maintain_order=True).to_list()
     rows = [(subject, part) for subject in subjects for part in [*tasks, "faces"]]
     heights = [ROW_HEIGHTS[part] for _, part in rows]

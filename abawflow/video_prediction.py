@@ -34,7 +34,6 @@ FACE_RULES = {
     "one": "the most confident face detected in each frame",
     "two": "two people followed as tracks, named left and right where both are first seen together",
 }
-TASK_ORDER = ("va", "expr", "au")  # the columns' order in predictions.csv
 FEATURE_MEMORY_BYTES = 2 * 10**9  # one video's features above this are read from disk, window by window
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -183,7 +182,7 @@ def frame_table(bundle, outputs, faces, times):
     """The per-frame CSV's table: time, face, then each task's outputs and decisions."""
     table = faces.with_columns(pl.Series("time_seconds", times[faces["frame"].to_numpy() - 1]))
     table = table.select("subject", "person", "frame", "time_seconds", *faces.columns[3:])
-    for task in [task for task in TASK_ORDER if task in bundle.manifest["tasks"]]:
+    for task in bundle.tasks:
         entry = bundle.manifest["tasks"][task]
         spec = get_task(task)
         values = outputs[task].select(spec.output_columns)
