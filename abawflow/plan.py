@@ -60,6 +60,7 @@ FEATURE_KEYS = (
     "input_size",
     "mean",
     "std",
+    "precision",
 )
 
 
@@ -368,6 +369,7 @@ def _compile_backbones(configured, tasks):
             "output_width": spec["output_width"],
             "weights": f"results/backbones/{name}/fine_tuned.pt",
             "features": spec.get("features", "backbone"),
+            "precision": spec.get("precision", "auto"),
         }
 
     backbones = {}

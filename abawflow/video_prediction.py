@@ -124,6 +124,7 @@ def extract_all_features(bundle, face_table, video_path, subjects, probe, work, 
                 batch_size,
                 device,
                 spec.get("channels", "rgb"),
+                spec.get("precision", "auto"),
             )
         matrices[name] = (work / f"{name}.npy", work / f"{name}.rows.parquet")
         write_feature_matrix(table, *matrices[name])

@@ -21,6 +21,8 @@ def main(snakemake):
         execution.feature_batch_size(snakemake.config, snakemake.wildcards.backbone),
         device,
         spec["channels"],
+        spec["precision"],
+        workers=snakemake.threads,
     )
 
 
