@@ -23,6 +23,64 @@ def template_landmarks(size=112):
     return template
 
 
+def similarity_transforms(landmarks, size=112):
+    """(faces, 5, 2) landmarks -> (faces, 2, 3) frame-to-crop similarity transforms, batched: Umeyama's
+    least-squares estimate (1991, eq. 40-42), as scikit-image's SimilarityTransform that ``norm_crop`` uses."""
+    source = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
+    target = template_landmarks(size).astype(np.float64)
+    source_mean, target_mean = source.mean(1, keepdims=True), target.mean(0)
+    source_centred, target_centred = source - source_mean, target - target_mean
+    covariance = np.einsum("pi,npj->nij", target_centred, source_centred) / 5
+    signs = np.ones((len(source), 2))
+    signs[np.linalg.det(covariance) < 0, 1] = -1
+    u, singular, vt = np.linalg.svd(covariance)
+    rotation = u @ (signs[:, :, None] * vt)
+    scale = (singular * signs).sum(1) / source_centred.var(1).sum(1)
+    linear = rotation * scale[:, None, None]
+    offset = target_mean - np.einsum("nij,nj->ni", linear, source_mean[:, 0])
+    return np.concatenate([linear, offset[:, :, None]], axis=2)
+
+
+def align_faces(frames, frame_indices, landmarks, size=112):
+    """Aligned crops of many faces at once: face k is cut from ``frames[frame_indices[k]]`` with its 5
+    landmarks. OpenCV's bilinear warp, as ``align_face``; (faces, size, size, 3) uint8."""
+    import cv2
+
+    if len(frame_indices) == 0:
+        return np.empty((0, size, size, 3), np.uint8)
+    transforms = similarity_transforms(landmarks, size)
+    crops = np.empty((len(transforms), size, size, 3), np.uint8)
+    for k, (index, transform) in enumerate(zip(frame_indices, transforms, strict=True)):
+        crops[k] = cv2.warpAffine(frames[index], transform, (size, size), borderValue=0.0)
+    return crops
+
+
+def align_faces_on_device(frames, frame_indices, landmarks, size=112, chunk=64):
+    """``align_faces`` for frames already on a torch device, (frames, H, W, 3) uint8: one bilinear
+    ``grid_sample`` per chunk of faces, so the frames never come back to the host; only the crops do.
+    Equal to OpenCV's warp within its fixed-point rounding (tests/test_alignment.py)."""
+    import torch
+    import torch.nn.functional as F
+
+    transforms = similarity_transforms(landmarks, size)
+    inverse = np.linalg.inv(np.concatenate([transforms, np.tile([[[0.0, 0.0, 1.0]]], (len(transforms), 1, 1))], 1))
+    height, width = frames.shape[1:3]
+    # Each crop pixel's centre in frame pixels, then in grid_sample's [-1, 1] (pixel centres at (2i + 1) / n - 1).
+    axis = torch.arange(size, dtype=torch.float64)
+    v, u = torch.meshgrid(axis, axis, indexing="ij")
+    pixels = torch.stack([u, v, torch.ones_like(u)], -1).reshape(-1, 3)
+    source = torch.einsum("nij,pj->npi", torch.from_numpy(inverse[:, :2]), pixels)
+    extent = torch.tensor([width, height], dtype=torch.float64)
+    grid = ((2 * source + 1) / extent - 1).reshape(-1, size, size, 2).float().to(frames.device)
+    indices = torch.as_tensor(np.asarray(frame_indices), device=frames.device)
+    crops = []
+    for start in range(0, len(transforms), chunk):
+        images = frames[indices[start : start + chunk]].permute(0, 3, 1, 2).float()
+        warped = F.grid_sample(images, grid[start : start + chunk], mode="bilinear", align_corners=False)
+        crops.append(warped.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
+    return torch.cat(crops) if crops else torch.empty((0, size, size, 3), dtype=torch.uint8, device=frames.device)
+
+
 class PersonPicker:
     """Choose, frame by frame, the detection that belongs to each annotated person of one video.
 

@@ -32,6 +32,20 @@ def create_detector(name, **options):
     return DETECTORS[name](**options)
 
 
+def detector_from_settings(settings, device, threads):
+    """The face stage's detector from its settings: the config's ``faces`` section, or a bundle's copy."""
+    backend = settings.get("detector_backend", "auto")
+    return create_detector(
+        settings["detector"],
+        **({"backend": backend} if settings["detector"] == "retinaface_mobilenet" else {}),
+        model_path=settings.get("detector_model_path") or None,
+        score_threshold=settings["score_threshold"],
+        input_size=settings["detector_input_size"],
+        device="cpu" if device == "cpu" else "auto",
+        threads=threads,
+    )
+
+
 @dataclass
 class Detection:
     box: np.ndarray  # x1, y1, x2, y2 in frame pixels
@@ -137,7 +151,10 @@ class RetinaFaceMobileNet:
 
 class RetinaFaceTorch:
     """The torch backend of retinaface_mobilenet: downscaling, mean subtraction, the network, prior decoding and
-    NMS (torchvision) run batched on the device; only the kept detections come back to the host."""
+    NMS (torchvision) run batched on the device; only the kept detections come back to the host. ``detect``
+    also takes frames already on the device, as a uint8 (frames, H, W, 3) tensor."""
+
+    takes_tensors = True
 
     def __init__(
         self, score_threshold=0.8, nms_threshold=0.4, input_size=640, device="cpu", threads=1, model_path=None
@@ -177,7 +194,9 @@ class RetinaFaceTorch:
         count, height, width = frames.shape[:3]
         scale = detection_scale(height, width, self.input_size)
         with torch.inference_mode():
-            batch = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+            if not isinstance(frames, torch.Tensor):
+                frames = torch.from_numpy(np.ascontiguousarray(frames))
+            batch = frames.to(self.device, non_blocking=True)
             batch = batch.permute(0, 3, 1, 2).flip(1).float()  # RGB -> BGR, as the network was trained
             if scale < 1.0:
                 size = (round(height * scale), round(width * scale))

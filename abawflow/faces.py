@@ -8,7 +8,12 @@ face as JPEG bytes, null without a face).
 """
 
 import logging
+import queue
+import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import cv2
@@ -16,8 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from abawflow.alignment import PersonPicker, align_face
+from abawflow.alignment import PersonPicker, align_faces, align_faces_on_device
 from abawflow.atomic import atomic_path
+from abawflow.errors import VideoDecodeError
 from abawflow.progress import Progress
 from abawflow.video import iter_frame_batches
 
@@ -77,103 +83,184 @@ def decode_jpeg(data):
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
 
 
-def process_video(
-    video_path,
-    subjects,
-    detector,
-    writer,
-    batch_size,
-    crop_size,
-    jpeg_quality,
-    threads=1,
-    frame_count=None,
-    progress=None,
-):
-    """Detect and align the faces of ``subjects`` (subject -> person) in one video (its first ``frame_count``
-    frames: the decodable ones the index probed).
+def decoder_count(threads):
+    """Videos decoded at once by a face job of ``threads`` cores: one per four cores, each decoding with up
+    to four threads (decord's own), the rest of the cores left to the detector and the writer."""
+    return max(1, threads // 4)
 
-    Returns per-subject counts (frames, frames with a face), the number of
-    decoded frames and the seconds spent in the detector itself.
+
+def decoder_threads(threads):
+    return max(1, min(4, threads // 2))
+
+
+def decode_videos(videos, root, batch_size, decoders, threads, depth=2):
+    """``(entry, first_frame, frames)`` for every frame batch of every video, in video order, decoded by
+    ``decoders`` worker threads (decord releases the GIL) so that several videos are in flight.
+
+    Each video has its own queue of at most ``depth`` batches, so memory is bounded by decoders x depth
+    batches whatever the videos' lengths. A worker's failure is raised here, naming its video.
     """
-    picker = None
-    counts = {subject: [0, 0] for subject in subjects}
-    decoded, detector_seconds = 0, 0.0
-    for first_frame, frames in iter_frame_batches(video_path, batch_size, threads, frame_count):
-        if picker is None:
-            picker = PersonPicker(subjects.values(), frames.shape[2])
-        started = time.perf_counter()
-        detections = detector.detect(frames)
-        detector_seconds += time.perf_counter() - started
-        decoded += len(frames)
-        rows = {name: [] for name in FACE_SCHEMA.names}
-        for offset, (frame, frame_detections) in enumerate(zip(frames, detections, strict=True)):
-            chosen = picker.pick(frame_detections)
-            for subject, person in subjects.items():
+    stop = threading.Event()
+
+    def decode(entry, output):
+        video_path, _, *frames = entry
+        path = root / video_path
+        try:
+            for first_frame, batch in iter_frame_batches(path, batch_size, threads, frames[0] if frames else None):
+                while not stop.is_set():
+                    try:
+                        output.put((first_frame, batch), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            output.put(None)
+        except VideoDecodeError as error:
+            output.put(error)
+        except Exception as error:  # a decoder's own exception types: named with the video here
+            output.put(VideoDecodeError(f"{path}: decoding failed ({type(error).__name__}: {error})"))
+
+    with ThreadPoolExecutor(max_workers=decoders, thread_name_prefix="decode") as pool:
+        pending = deque()
+        entries = iter(videos)
+        try:
+            while True:
+                while len(pending) < decoders:
+                    entry = next(entries, None)
+                    if entry is None:
+                        break
+                    output = queue.Queue(maxsize=depth)
+                    pending.append((entry, output, pool.submit(decode, entry, output)))
+                if not pending:
+                    return
+                entry, output, _ = pending.popleft()
+                while (item := output.get()) is not None:
+                    if isinstance(item, Exception):
+                        raise item
+                    yield (entry, *item)
+        finally:
+            stop.set()
+
+
+class VideoFaces:
+    """The face rows of one video's subjects, batch by batch: the annotated person's face picked per frame
+    (PersonPicker keeps its tracks across batches), counts of frames and faces per subject."""
+
+    def __init__(self, video, subjects):
+        self.video, self.subjects = video, subjects
+        self.picker = None
+        self.counts = {subject: [0, 0] for subject in subjects}
+
+    def pick(self, first_frame, frame_width, detections):
+        """-> rows (subject, person, frame, detection or None) and the faces to align: (frame offset, detection)."""
+        if self.picker is None:
+            self.picker = PersonPicker(self.subjects.values(), frame_width)
+        rows, faces = [], []
+        for offset, frame_detections in enumerate(detections):
+            chosen = self.picker.pick(frame_detections)
+            for subject, person in self.subjects.items():
                 detection = chosen[person]
-                counts[subject][0] += 1
-                rows["subject"].append(subject)
-                rows["video"].append(video_path.stem)
-                rows["person"].append(person)
-                rows["frame"].append(first_frame + offset)
-                rows["face_found"].append(detection is not None)
-                if detection is None:
-                    for column in ("score", "box", "landmarks", "crop"):
-                        rows[column].append(None)
-                    continue
-                counts[subject][1] += 1
-                rows["score"].append(detection.score)
-                rows["box"].append(detection.box.tolist())
-                rows["landmarks"].append(detection.landmarks.reshape(-1).tolist())
-                rows["crop"].append(encode_jpeg(align_face(frame, detection.landmarks, crop_size), jpeg_quality))
-        writer.write_table(pa.table(rows, schema=FACE_SCHEMA))
-        if progress is not None:
-            progress.advance(len(frames))
-    return counts, decoded, detector_seconds
+                self.counts[subject][0] += 1
+                self.counts[subject][1] += detection is not None
+                rows.append((subject, person, first_frame + offset, detection))
+                if detection is not None:
+                    faces.append((offset, detection))
+        return rows, faces
 
 
-def run_face_stage(videos, root, detector, output_path, batch_size, crop_size, jpeg_quality, threads=1):
+def face_rows_table(video, rows, crops, jpeg_quality):
+    """One batch's rows as a face table; ``crops``: the aligned crop of each row with a face, in row order."""
+    columns = {name: [] for name in FACE_SCHEMA.names}
+    crops = iter(crops if crops is not None else ())
+    for subject, person, frame, detection in rows:
+        columns["subject"].append(subject)
+        columns["video"].append(video)
+        columns["person"].append(person)
+        columns["frame"].append(frame)
+        columns["face_found"].append(detection is not None)
+        if detection is None:
+            for column in ("score", "box", "landmarks", "crop"):
+                columns[column].append(None)
+            continue
+        columns["score"].append(detection.score)
+        columns["box"].append(detection.box.tolist())
+        columns["landmarks"].append(detection.landmarks.reshape(-1).tolist())
+        columns["crop"].append(encode_jpeg(next(crops), jpeg_quality))
+    return pa.table(columns, schema=FACE_SCHEMA)
+
+
+def run_face_stage(
+    videos, root, detector, output_path, batch_size, crop_size, jpeg_quality, threads=1, decoders=1, alignment="auto"
+):
     """``videos``: list of (video_path relative to ``root``, {subject: person}[, decodable frames]). Writes one
     Parquet file atomically.
 
+    A pipeline: ``decoders`` threads decode the next videos' frames, the detector runs on each batch (on the
+    GPU for the torch backend, the frames uploaded once), faces are aligned there too (``alignment`` auto:
+    on the detector's GPU, else OpenCV), and a writer thread encodes the crops and appends the rows.
     Returns throughput figures: decoded frames, stage seconds, detector seconds.
     """
     started = time.perf_counter()
+    root = Path(root)
     frames_total, detector_total = 0, 0.0
+    device = detector.device if getattr(detector, "takes_tensors", False) else None  # torch backend's device
+    on_device = device is not None and (alignment == "torch" or (alignment == "auto" and device.type == "cuda"))
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
-    with atomic_path(output_path) as temporary:
-        with pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer:
-            for video_path, subjects, *frames in videos:
-                counts, decoded, detector_seconds = process_video(
-                    root / video_path,
-                    subjects,
-                    detector,
-                    writer,
-                    batch_size,
-                    crop_size,
-                    jpeg_quality,
-                    threads,
-                    frames[0] if frames else None,
-                    progress,
-                )
-                frames_total += decoded
-                detector_total += detector_seconds
-                for subject, (frames, found) in counts.items():
-                    share = 100.0 * found / max(frames, 1)
-                    log.info(
-                        "%s (%s): %d frames decoded, face found in %d (%.1f%%)",
-                        subject,
-                        video_path,
-                        frames,
-                        found,
-                        share,
-                    )
-            if not videos:
-                log.info("this shard has no videos; writing an empty face table")
+
+    def write(writer, video, rows, crops, frames, faces):
+        if crops is None and faces:  # align on this thread, from the host frames
+            crops = align_faces(frames, [o for o, _ in faces], [d.landmarks for _, d in faces], crop_size)
+        writer.write_table(face_rows_table(video, rows, crops, jpeg_quality))
+
+    def report(entry, video):
+        for subject, (frames, found) in video.counts.items():
+            share = 100.0 * found / max(frames, 1)
+            log.info("%s (%s): %d frames decoded, face found in %d (%.1f%%)", subject, entry[0], frames, found, share)
+
+    with (
+        atomic_path(output_path) as temporary,
+        pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writing,
+        closing(decode_videos(videos, root, batch_size, decoders, threads)) as batches,
+    ):
+        written, current = deque(), None
+        for entry, first_frame, frames in batches:
+            if current is None or current[0] is not entry:
+                if current is not None:
+                    report(*current)
+                current = (entry, VideoFaces(Path(entry[0]).stem, entry[1]))
+            video = current[1]
+            batch_started = time.perf_counter()
+            if device is not None:
+                import torch
+
+                frames_in = torch.from_numpy(frames).to(device, non_blocking=True)
+            else:
+                frames_in = frames
+            detections = detector.detect(frames_in)
+            detector_total += time.perf_counter() - batch_started
+            rows, faces = video.pick(first_frame, frames.shape[2], detections)
+            crops = None
+            if on_device and faces:
+                landmarks = [d.landmarks for _, d in faces]
+                crops = align_faces_on_device(frames_in, [o for o, _ in faces], landmarks, crop_size).cpu().numpy()
+            written.append(writing.submit(write, writer, video.video, rows, crops, frames, faces))
+            while len(written) > 2:
+                written.popleft().result()
+            frames_total += len(frames)
+            progress.advance(len(frames))
+        if current is not None:
+            report(*current)
+        while written:
+            written.popleft().result()
+        if not videos:
+            log.info("this shard has no videos; writing an empty face table")
     stage_seconds = time.perf_counter() - started
     if frames_total:
         progress.finish()
         log.info(
-            "%d frames in %.1f s: stage %.1f frames/s, detector forward alone %.1f frames/s",
+            "%d frames in %.1f s: stage %.1f frames/s, detector alone %.1f frames/s",
             frames_total,
             stage_seconds,
             frames_total / stage_seconds,

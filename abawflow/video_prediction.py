@@ -225,8 +225,8 @@ def predict_video(
 ):
     """Predict every frame of one video with ``bundle``; writes ``output_folder/<video name>/`` atomically and
     returns its path."""
-    from abawflow.detection import create_detector
-    from abawflow.faces import run_face_stage
+    from abawflow.detection import detector_from_settings
+    from abawflow.faces import decoder_threads, run_face_stage
     from abawflow.video import probe_video
 
     started = time.perf_counter()
@@ -237,16 +237,7 @@ def predict_video(
     settings = bundle.faces
     with atomic_folder(destination) as staging, tempfile.TemporaryDirectory(dir=staging.parent) as scratch:
         work = Path(scratch)
-        backend = {"backend": "auto"} if settings["detector"] == "retinaface_mobilenet" else {}
-        detector = create_detector(
-            settings["detector"],
-            **backend,
-            model_path=settings["detector_model_path"] or None,
-            score_threshold=settings["score_threshold"],
-            input_size=settings["detector_input_size"],
-            device="cpu" if device == "cpu" else "auto",
-            threads=threads,
-        )
+        detector = detector_from_settings(settings, device, threads)
         face_table = work / "faces.parquet"
         run_face_stage(
             [(video_path.name, subjects, probe.frames)],
@@ -256,7 +247,7 @@ def predict_video(
             batch_size,
             settings["crop_size"],
             settings["jpeg_quality"],
-            threads,
+            decoder_threads(threads),
         )
         matrices = extract_all_features(bundle, face_table, video_path, subjects, probe, work, device, batch_size)
         outputs = bundle_outputs(bundle, predict_members(bundle, matrices, device))

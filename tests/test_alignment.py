@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from skimage import data
 
 from abawflow.alignment import PersonPicker, align_face, template_landmarks
@@ -103,3 +104,46 @@ def test_an_unannotated_second_person_never_takes_the_annotated_persons_place():
     # The annotated person turns away: the lone face is the other person's, who keeps to the right.
     assert picker.pick([face_at(290)])["left"] is None
     assert picker.pick([face_at(110)])["left"].center_x == 110
+
+
+def real_face_landmarks():
+    """The astronaut's detected landmarks, jittered as a detector's would be from frame to frame."""
+    photograph = data.astronaut()
+    (faces,) = create_detector("retinaface_mobilenet").detect(photograph[None])
+    rng = np.random.default_rng(0)
+    landmarks = faces[0].landmarks
+    return photograph, np.stack([landmarks + rng.normal(0, 3, landmarks.shape) for _ in range(12)])
+
+
+@pytest.mark.parametrize("size", [112, 128, 224])
+def test_batched_alignment_equals_insightfaces_norm_crop(size):
+    from insightface.utils.face_align import estimate_norm, norm_crop
+
+    from abawflow.alignment import align_faces, align_faces_on_device, similarity_transforms
+
+    photograph, landmarks = real_face_landmarks()
+    expected = np.stack([estimate_norm(points.astype(np.float32), size) for points in landmarks])
+    assert np.abs(similarity_transforms(landmarks, size) - expected).max() < 1e-3
+    reference = np.stack([norm_crop(photograph, points.astype(np.float32), size) for points in landmarks])
+    frames = np.stack([photograph, photograph[::-1]])
+    for crops in (
+        align_faces(frames, [0] * len(landmarks), landmarks, size),
+        align_faces_on_device(torch.from_numpy(frames), [0] * len(landmarks), landmarks, size, chunk=5).numpy(),
+    ):
+        difference = np.abs(crops.astype(int) - reference)
+        assert difference.max() <= 1  # OpenCV's fixed-point bilinear weights round a few pixels the other way
+        assert (difference > 0).mean() < 0.001
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_alignment_on_the_gpu_equals_insightfaces_norm_crop():
+    from insightface.utils.face_align import norm_crop
+
+    from abawflow.alignment import align_faces_on_device
+
+    photograph, landmarks = real_face_landmarks()
+    reference = np.stack([norm_crop(photograph, points.astype(np.float32), 112) for points in landmarks])
+    frames = torch.from_numpy(photograph[None]).cuda()
+    crops = align_faces_on_device(frames, [0] * len(landmarks), landmarks, 112).cpu().numpy()
+    difference = np.abs(crops.astype(int) - reference)
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.001

@@ -6,11 +6,12 @@ from pathlib import Path
 import polars as pl
 
 from abawflow import execution
-from abawflow.detection import create_detector
-from abawflow.faces import assign_shards, parse_shard, run_face_stage, video_sizes
+from abawflow.detection import detector_from_settings
+from abawflow.faces import assign_shards, decoder_count, decoder_threads, parse_shard, run_face_stage, video_sizes
 from abawflow.rule_runner import run
 
 log = logging.getLogger("abawflow.faces")
+DETECTOR_SETTINGS = ("detector", "detector_model_path", "detector_backend", "score_threshold", "detector_input_size")
 
 
 def main(snakemake):
@@ -33,16 +34,8 @@ def main(snakemake):
         len(sizes),
         sum(sizes[v] for v, s in assignment.items() if s == shard) / 1e6,
     )
-    backend = {"backend": params.detector_backend} if params.detector == "retinaface_mobilenet" else {}
-    detector = create_detector(
-        params.detector,
-        **backend,
-        model_path=params.detector_model_path or None,
-        score_threshold=params.score_threshold,
-        input_size=params.detector_input_size,
-        device="cpu" if execution.device(snakemake.config) == "cpu" else "auto",
-        threads=snakemake.threads,
-    )
+    settings = {key: getattr(params, key) for key in DETECTOR_SETTINGS}
+    detector = detector_from_settings(settings, execution.device(snakemake.config), snakemake.threads)
     run_face_stage(
         videos,
         root,
@@ -51,7 +44,8 @@ def main(snakemake):
         execution.faces_batch_size(snakemake.config),
         params.crop_size,
         params.jpeg_quality,
-        snakemake.threads,
+        decoder_threads(snakemake.threads),
+        decoder_count(snakemake.threads),
     )
 
 
