@@ -12,13 +12,19 @@ def align_face(frame, landmarks, size=112):
     return norm_crop(frame, np.asarray(landmarks, dtype=np.float32), image_size=size)
 
 
+# insightface's ArcFace template (face_align.arcface_dst): where the eyes, nose and mouth corners land in a
+# 112 x 112 crop. Kept here so that the batched alignment needs no insightface (tests compare the two).
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float32,
+)
+
+
 def template_landmarks(size=112):
     """Where ``align_face`` puts the 5 landmarks in a ``size`` x ``size`` crop."""
-    from insightface.utils.face_align import arcface_dst
-
     ratio = size / 112.0 if size % 112 == 0 else size / 128.0
     offset = 0.0 if size % 112 == 0 else 8.0 * ratio
-    template = arcface_dst * ratio
+    template = ARCFACE_TEMPLATE * ratio
     template[:, 0] += offset
     return template
 

@@ -10,6 +10,11 @@ def device(config):
     return config.get("device", "auto")
 
 
+def jpeg_decoding(config):
+    """Where the feature stage decodes the crops: auto (the GPU when the job runs on one), host or device."""
+    return config.get("jpeg_decoding", "auto")
+
+
 def faces_batch_size(config):
     """Frames decoded and detected at a time."""
     return int(config["faces"]["batch_size"])

@@ -122,14 +122,47 @@ def decode_crop(data, face_table, batch, row):
     return image[..., ::-1]
 
 
-def decode_batch(face_table, batch, input_size, channels, pin):
-    """One batch of face-table rows -> (rows, face_found mask, resized uint8 crops of the found rows or None)."""
+def decode_batch(face_table, batch, input_size, channels, pin, on_device=False):
+    """One batch of face-table rows -> (table, rows, face_found mask, crops of the found rows or None): resized uint8
+    crops, or with ``on_device`` their JPEG bytes as uint8 tensors, for ``decode_on_device``."""
     found = batch.column("face_found").to_numpy(zero_copy_only=False)
     if not found.any():
-        return batch, found, None
-    crops = [decode_crop(batch.column("crop")[row].as_py(), face_table, batch, row) for row in np.flatnonzero(found)]
+        return face_table, batch, found, None
+    rows = np.flatnonzero(found)
+    if on_device:
+        data = [batch.column("crop")[row].as_py() or b"" for row in rows]
+        return face_table, batch, found, [torch.from_numpy(np.frombuffer(d, np.uint8).copy()) for d in data]
+    crops = [decode_crop(batch.column("crop")[row].as_py(), face_table, batch, row) for row in rows]
     images = torch.from_numpy(resize_crops(crops, input_size, channels))
-    return batch, found, images.pin_memory() if pin else images
+    return face_table, batch, found, images.pin_memory() if pin else images
+
+
+def decode_on_device(data, input_size, channels, device, face_table, batch):
+    """JPEG bytes -> (batch, size, size, 3 or 1) uint8 crops on the device, decoded there (nvJPEG on a GPU,
+    through torchvision), converted to grey and resized as ``resize_crops`` does on the host (within a grey
+    level or two: the decoders' and resamplers' rounding differ)."""
+    import torch.nn.functional as F
+    import torchvision.io
+
+    try:
+        images = torchvision.io.decode_jpeg(data, mode=torchvision.io.ImageReadMode.RGB, device=device)
+    except RuntimeError as error:
+        frames = batch.column("frame")
+        raise FaceTableError(
+            f"{face_table}: a crop of {batch.column('subject')[0]} frames {frames[0]}..{frames[-1]} is not a "
+            f"readable JPEG image ({str(error).splitlines()[0][-80:]}); rebuild this face table"
+        ) from None
+    resized = []
+    for image in images:
+        image = image.unsqueeze(0)
+        if channels == "gray":  # ITU-R 601 luma, OpenCV's RGB2GRAY
+            weights = torch.tensor([0.299, 0.587, 0.114], device=image.device).view(1, 3, 1, 1)
+            image = (image.float() * weights).sum(1, keepdim=True).round_().to(torch.uint8)
+        if image.shape[-1] != input_size or image.shape[-2] != input_size:
+            image = F.interpolate(image.float(), size=(input_size, input_size), mode="bilinear", align_corners=False)
+            image = image.round_().clamp_(0, 255).to(torch.uint8)
+        resized.append(image)
+    return torch.cat(resized).permute(0, 2, 3, 1)
 
 
 def prefetched(items, function, workers, depth):
@@ -156,14 +189,20 @@ def extract_features(
     channels="rgb",
     precision="auto",
     workers=2,
+    jpeg_decoding="auto",
 ):
     """Write the feature table of every row of ``face_tables`` (Parquet paths) to ``output_path`` atomically.
 
-    ``workers``: threads decoding crops ahead of the model. Returns throughput figures.
+    ``workers``: threads reading (and on the host, decoding) crops ahead of the model. ``jpeg_decoding``: host
+    (OpenCV on the workers), device (torchvision on the model's device: nvJPEG on a GPU) or auto (device on
+    a GPU, host on the CPU). Returns throughput figures.
     """
+    if jpeg_decoding not in ("auto", "host", "device"):
+        raise ValueError(f"jpeg_decoding must be auto, host or device, got {jpeg_decoding!r}")
     dtype = resolve_precision(precision, device)
     model = prepare_model(model, device, dtype)
     cuda = torch.device(device).type == "cuda"
+    on_device = jpeg_decoding == "device" or (jpeg_decoding == "auto" and cuda)
     channels_last = cuda and isinstance(model, torch.nn.Module) and dtype != torch.float32
     width = output_width(model, input_size, device, channels)
     schema = feature_schema(width)
@@ -181,7 +220,7 @@ def extract_features(
 
     decoded = prefetched(
         read_batches(face_tables, batch_size),
-        lambda item: decode_batch(*item, input_size, channels, pin=cuda),
+        lambda item: decode_batch(*item, input_size, channels, pin=cuda and not on_device, on_device=on_device),
         max(1, workers),
         PREFETCH_BATCHES,
     )
@@ -192,11 +231,15 @@ def extract_features(
         torch.inference_mode(),
     ):
         written = deque()
-        for batch, found, crops in decoded:
+        for face_table, batch, found, crops in decoded:
             output = None
             if crops is not None:
                 started = time.perf_counter()
-                inputs = normalise(crops.to(device, non_blocking=True), mean, std)
+                if on_device:
+                    images_in = decode_on_device(crops, input_size, channels, device, face_table, batch)
+                else:
+                    images_in = crops.to(device, non_blocking=True)
+                inputs = normalise(images_in, mean, std)
                 if channels_last:
                     inputs = inputs.contiguous(memory_format=torch.channels_last)
                 with autocast(device, dtype):

@@ -1,4 +1,4 @@
-"""Streaming video decoding with decord, in bounded batches of frames."""
+"""Streaming video decoding in bounded batches of frames (PyAV), frames numbered and probed with decord."""
 
 import logging
 from dataclasses import dataclass
@@ -23,7 +23,6 @@ def open_video(path, threads=1):
         raise VideoDecodeError(f"{path}: cannot open video ({error}); expected a readable .mp4/.avi file") from None
 
 
-DECODE_ATTEMPTS = 2
 # Container headers can be a frame or two off the decoder's count (edit lists, a last partial frame); a
 # truncated file misses many more.
 FRAME_COUNT_SLACK = 2
@@ -32,37 +31,61 @@ FRAME_COUNT_SLACK = 2
 def iter_frame_batches(path, batch_size, threads=1, frames=None):
     """Yield ``(first_frame_number, frames)`` with frames as an (n, H, W, 3) RGB uint8 array.
 
-    Frame numbers are 1-based, as in the annotation files. At most
-    ``batch_size`` frames are held at a time, whatever the video length.
-    ``frames``: the decodable frame count the index probed (a truncated file indexes a frame it cannot decode).
+    Frame numbers are 1-based, as in the annotation files. Frames are decoded one after the other with PyAV
+    (FFmpeg, ``threads`` decoding threads), so at most ``batch_size`` frames are held at a time, whatever the
+    video length: decord's threaded reader decodes ahead of a slow consumer without bound (the whole video,
+    dmlc/decord#157, #208), so it only numbers the frames here. PyAV's RGB frames are decord's, pixel for pixel
+    (tests/test_video.py). ``frames``: the decodable frame count the index probed (a truncated file indexes a
+    frame it cannot decode); by default decord's count.
     """
-    reader = open_video(path, threads)
-    count = len(reader) if frames is None else min(frames, len(reader))
+    import av
+
+    path = Path(path)
+    count = len(open_video(path)) if frames is None else frames
     if count == 0:
         raise VideoDecodeError(f"{path}: the video has no frames")
-    for start in range(0, count, batch_size):
-        indices = list(range(start, min(start + batch_size, count)))
-        for attempt in range(DECODE_ATTEMPTS):
+    try:
+        container = av.open(str(path))
+        stream = container.streams.video[0]
+    except (av.error.FFmpegError, IndexError) as error:
+        raise VideoDecodeError(f"{path}: cannot open video ({error}); expected a readable .mp4/.avi file") from None
+    stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = max(0, int(threads))
+    decoded = container.decode(stream)
+    try:
+        start = 0
+        while start < count:
+            size = min(batch_size, count - start)
+            batch, filled, failure = None, 0, "the decoder stopped early"
             try:
-                batch = reader.get_batch(indices).asnumpy()
-                break
-            except Exception as error:
-                # decord's decoder thread reads ahead: in a damaged file it can meet the broken tail before the
-                # frames asked for are out. A fresh reader may get them; past that, OpenCV reads on frame by frame.
-                if attempt == DECODE_ATTEMPTS - 1:
-                    log.warning(
-                        "%s: decord cannot decode frames %d..%d (%s); reading frames %d..%d with OpenCV",
-                        path,
-                        start + 1,
-                        indices[-1] + 1,
-                        str(error).splitlines()[0][:200],
-                        start + 1,
-                        count,
-                    )
-                    yield from opencv_frame_batches(path, start, count, batch_size)
-                    return
-                reader = open_video(path, threads)
-        yield start + 1, np.ascontiguousarray(batch)
+                for frame in decoded:
+                    if batch is None:
+                        height, width = frame.height, frame.width
+                        batch = np.empty((size, height, width, 3), np.uint8)
+                    batch[filled] = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    filled += 1
+                    if filled == size:
+                        break
+            except av.error.FFmpegError as error:
+                failure = str(error).splitlines()[0][:200]
+            if filled < size:
+                # A damaged file: OpenCV reads on frame by frame from where FFmpeg stopped.
+                log.warning(
+                    "%s: PyAV cannot decode frame %d (%s); reading frames %d..%d with OpenCV",
+                    path,
+                    start + filled + 1,
+                    failure,
+                    start + filled + 1,
+                    count,
+                )
+                if filled:
+                    yield start + 1, batch[:filled]
+                yield from opencv_frame_batches(path, start + filled, count, batch_size)
+                return
+            yield start + 1, batch
+            start += size
+    finally:
+        container.close()
 
 
 def opencv_frame_batches(path, start, count, batch_size):

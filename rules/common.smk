@@ -43,6 +43,8 @@ HUME_REACTION_ROOT = PLAN.dataset_roots["hume_reaction"]
 TASKS = list(PLAN.tasks)
 AFF_WILD2_TASKS = list(PLAN.aff_wild2_tasks)
 SHARD_NAMES = list(PLAN.shard_names)
+# Execution-only (threads are no rerun trigger): capped at --cores on one machine.
+STAGE_ONE_THREADS = config["stage_one_threads"]
 # Image backbones' tables are merged from face shards; audio backbones' come from the sound tracks.
 AUDIO_BACKBONES = (
     "|".join(n for n, b in PLAN.backbones.items() if b.modality == "audio") or "(?!)"

@@ -17,7 +17,7 @@ rule detect_and_align_faces:
         dataset="|".join(datasets_with_source("detected")),
     conda:
         "../envs/pipeline.yaml"
-    threads: 2
+    threads: STAGE_ONE_THREADS
     resources:
         gpu=1,
         mem_mb=4000,

@@ -12,7 +12,7 @@ rule extract_features:
         backbone=IMAGE_BACKBONES,
     conda:
         "../envs/pipeline.yaml"
-    threads: 2
+    threads: STAGE_ONE_THREADS
     resources:
         gpu=1,
         mem_mb=6000,

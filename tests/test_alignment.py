@@ -106,6 +106,14 @@ def test_an_unannotated_second_person_never_takes_the_annotated_persons_place():
     assert picker.pick([face_at(110)])["left"].center_x == 110
 
 
+def test_the_template_is_insightfaces():
+    from insightface.utils.face_align import arcface_dst
+
+    from abawflow.alignment import ARCFACE_TEMPLATE
+
+    assert np.array_equal(ARCFACE_TEMPLATE, arcface_dst)
+
+
 def real_face_landmarks():
     """The astronaut's detected landmarks, jittered as a detector's would be from frame to frame."""
     photograph = data.astronaut()
@@ -136,13 +144,12 @@ def test_batched_alignment_equals_insightfaces_norm_crop(size):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_alignment_on_the_gpu_equals_insightfaces_norm_crop():
-    from insightface.utils.face_align import norm_crop
+def test_alignment_on_the_gpu_equals_opencvs():
+    from abawflow.alignment import align_faces, align_faces_on_device
 
-    from abawflow.alignment import align_faces_on_device
-
+    # OpenCV's warp with these transforms is norm_crop's (above); the GPU image has no insightface.
     photograph, landmarks = real_face_landmarks()
-    reference = np.stack([norm_crop(photograph, points.astype(np.float32), 112) for points in landmarks])
+    reference = align_faces(photograph[None], [0] * len(landmarks), landmarks, 112)
     frames = torch.from_numpy(photograph[None]).cuda()
     crops = align_faces_on_device(frames, [0] * len(landmarks), landmarks, 112).cpu().numpy()
     difference = np.abs(crops.astype(int) - reference)

@@ -57,6 +57,19 @@ def test_torch_detections_equal_onnxruntimes_on_real_photographs(input_size):
     assert len(candidate.detect(scene[None])[0]) == 2  # both astronauts, not the cup
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_the_gpu_torch_detections_equal_onnxruntimes():
+    reference = RetinaFaceMobileNet(score_threshold=0.6)
+    candidate = RetinaFaceTorch(score_threshold=0.6, device="cuda")
+    for photograph in photographs():
+        (expected,) = reference.detect(photograph[None])
+        (got,) = candidate.detect(torch.from_numpy(photograph[None]).cuda())
+        assert len(got) == len(expected) >= 1
+        for a, b in zip(expected, got, strict=True):
+            assert np.abs(a.box - b.box).max() < 3.0 and np.abs(a.landmarks - b.landmarks).max() < 3.0
+            assert abs(a.score - b.score) < 0.02
+
+
 def test_torch_detects_a_batch_frame_by_frame():
     detector = RetinaFaceTorch(score_threshold=0.8)
     astronaut = data.astronaut()

@@ -86,15 +86,23 @@ def test_rows_come_out_in_order_each_with_its_own_crops_features(tmp_path, real_
             assert np.abs(features[row] - reference.numpy()[0]).max() < 1e-4
 
 
-def test_a_crop_that_does_not_decode_stops_the_stage_and_leaves_no_table(tmp_path, real_crops):
+@pytest.mark.parametrize(
+    ("decoding", "message"),
+    [
+        ("host", r"faces.parquet: the crop of video frame 9 is not a readable JPEG"),
+        ("device", r"faces.parquet: a crop of video frames 9..10 is not a readable JPEG"),
+    ],
+)
+def test_a_crop_that_does_not_decode_stops_the_stage_and_leaves_no_table(tmp_path, real_crops, decoding, message):
     path = face_table(tmp_path / "faces.parquet", "video", real_crops[:10], [True] * 10)
     table = pq.read_table(path)
     crops = table["crop"].to_pylist()
     crops[8] = b"not a jpeg"
     pq.write_table(table.set_column(8, "crop", pa.array(crops, pa.binary())), path)
     output = tmp_path / "features.parquet"
-    with pytest.raises(FaceTableError, match=r"faces.parquet: the crop of video frame 9 is not a readable JPEG"):
-        extract_features([path], small_backbone(), output, 112, [0.5] * 3, [0.25] * 3, 4, workers=2)
+    with pytest.raises(FaceTableError, match=message):
+        model = small_backbone()
+        extract_features([path], model, output, 112, [0.5] * 3, [0.25] * 3, 4, workers=2, jpeg_decoding=decoding)
     assert not output.exists()
     assert list(tmp_path.iterdir()) == [path]
 
@@ -133,3 +141,41 @@ def test_on_the_gpu_bf16_features_match_the_cpus_fp32(tmp_path, real_crops):
     full, half = (np.array(pq.read_table(tmp_path / f"{n}.parquet")["feature"].to_pylist()) for n in ("cpu", "gpu"))
     cosine = (full * half).sum(1) / np.linalg.norm(full, axis=1) / np.linalg.norm(half, axis=1)
     assert cosine.min() >= 0.999
+
+
+@pytest.mark.parametrize(("size", "channels"), [(112, "rgb"), (224, "rgb"), (64, "gray")])
+def test_crops_decoded_on_the_device_equal_the_hosts(real_crops, size, channels):
+    from abawflow.features import decode_on_device, resize_crops
+
+    data = [encode_jpeg(crop, 95) for crop in real_crops]
+    host = resize_crops([decode_jpeg(d) for d in data], size, channels)
+    tensors = [torch.from_numpy(np.frombuffer(d, np.uint8).copy()) for d in data]
+    device = decode_on_device(tensors, size, channels, "cpu", "faces.parquet", None).numpy()
+    assert device.shape == host.shape
+    difference = np.abs(device.astype(int) - host)
+    assert difference.max() <= 2 and difference.mean() < 0.25  # the two resamplers' and converters' rounding
+
+
+def test_device_decoding_gives_the_host_decodings_features(tmp_path, real_crops):
+    path = face_table(tmp_path / "faces.parquet", "video", real_crops, [True, False] * 12 + [True] * 12)
+    model = small_backbone()
+    tables = {}
+    for decoding in ("host", "device"):
+        output = tmp_path / f"{decoding}.parquet"
+        extract_features([path], model, output, 112, [0.5] * 3, [0.25] * 3, 5, jpeg_decoding=decoding)
+        tables[decoding] = pq.read_table(output)
+    assert tables["host"].drop(["feature"]).equals(tables["device"].drop(["feature"]))
+    host, device = (np.array(t["feature"].to_pylist()) for t in tables.values())
+    assert np.abs(host - device).max() < 1e-4  # no resizing at 112: the same pixels
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_crops_decoded_on_the_gpu_are_within_a_few_levels_of_the_hosts(real_crops):
+    from abawflow.features import decode_on_device, resize_crops
+
+    data = [encode_jpeg(crop, 95) for crop in real_crops]
+    host = resize_crops([decode_jpeg(d) for d in data], 224, "rgb")
+    tensors = [torch.from_numpy(np.frombuffer(d, np.uint8).copy()) for d in data]
+    device = decode_on_device(tensors, 224, "rgb", "cuda", "faces.parquet", None).cpu().numpy()
+    difference = np.abs(device.astype(int) - host)
+    assert difference.max() <= 4 and difference.mean() < 0.5  # nvJPEG's IDCT is not libjpeg-turbo's

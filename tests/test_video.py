@@ -86,3 +86,57 @@ def test_a_truncated_test_video_stops_the_index_and_a_truncated_training_video_w
     (tmp_path / "whole.avi").write_bytes(b"RIFF not really")
     with pytest.raises(VideoDecodeError, match="whole.avi: cannot open video"):
         probe_subject_videos(subjects, tmp_path, {})
+
+
+def write_h264(path, frames, size=(320, 240), rng=None):
+    """An H.264 video (libx264 through PyAV) with a long group of pictures, as Aff-Wild2's are."""
+    import av
+
+    rng = rng or np.random.default_rng(0)
+    scene = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"g": "120", "preset": "veryfast"}
+        for index in range(frames):
+            image = cv2.resize(np.roll(scene, index, axis=1), size, interpolation=cv2.INTER_LINEAR)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["h264", "mp4v", "mjpg"])
+def test_frames_are_decords_pixel_for_pixel(tmp_path, kind):
+    import decord
+
+    if kind == "h264":
+        path = write_h264(tmp_path / "v.mp4", 75)
+    else:
+        path = tmp_path / ("v.mp4" if kind == "mp4v" else "v.avi")
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*kind.upper()), 30, (96, 64))
+        rng = np.random.default_rng(1)
+        for _ in range(75):
+            writer.write(cv2.resize(rng.integers(0, 255, (8, 12, 3), dtype=np.uint8), (96, 64)))
+        writer.release()
+    reference = decord.VideoReader(str(path)).get_batch(list(range(75))).asnumpy()
+    batches = list(iter_frame_batches(path, 16, threads=2))
+    assert [first for first, _ in batches] == [1, 17, 33, 49, 65]
+    assert np.array_equal(np.concatenate([frames for _, frames in batches]), reference)
+
+
+def test_memory_stays_flat_behind_a_slow_consumer(tmp_path):
+    import time
+
+    path = write_h264(tmp_path / "long.mp4", 1500, size=(640, 360))
+
+    def resident_mib():
+        return int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS"))) / 1024
+
+    samples = []
+    for _ in iter_frame_batches(path, 32, threads=2):
+        time.sleep(0.02)  # a detector slower than the decoder
+        samples.append(resident_mib())
+    # 1,500 frames are 1 GB as RGB (500 MB as the decoder's YUV): a reader decoding ahead would hold them.
+    assert max(samples) - samples[0] < 120

@@ -23,6 +23,7 @@ def main(snakemake):
         spec["channels"],
         spec["precision"],
         workers=snakemake.threads,
+        jpeg_decoding=execution.jpeg_decoding(snakemake.config),
     )
 
 
