@@ -204,9 +204,15 @@ def backbone_weights(wildcards):
     return trained_weights(wildcards.backbone)
 
 
+def training_spec(feature_spec, drop=()):
+    """A backbone's feature spec as its training (fine-tuning, MAE) reads it: the precision of feature
+    extraction does not change the training, so it reruns none."""
+    return {k: v for k, v in feature_spec.items() if k not in ("precision", *drop)}
+
+
 def fine_tuning_base(wildcards):
     base = PLAN.backbones[wildcards.backbone].base
-    return canonical({"name": base, **PLAN.backbones[base].feature_spec})
+    return canonical({"name": base, **training_spec(PLAN.backbones[base].feature_spec)})
 
 
 def trained_weights(backbone):
@@ -233,9 +239,7 @@ def fine_tuning_labels(wildcards):
 
 def mae_spec(wildcards):
     backbone = PLAN.backbones[wildcards.backbone]
-    spec = {
-        key: value for key, value in backbone.feature_spec.items() if key != "weights"
-    }
+    spec = training_spec(backbone.feature_spec, drop=("weights",))
     return canonical({**spec, "format": backbone.format, "mae": backbone.mae})
 
 

@@ -204,10 +204,20 @@ def test_execution_only_settings_rerun_nothing(small_dag_run, tmp_path):
     faster = layered(
         tmp_path,
         "execution.yaml",
-        "faces: {batch_size: 7}\ndevice: cpu\nfeature_memory_gb: 0.5\n"
+        "faces: {batch_size: 7}\ndevice: cpu\nfeature_memory_gb: 0.5\nstage_one_threads: 1\njpeg_decoding: host\n"
         "backbones:\n  resnet18_random: {batch_size: 5}\n  fer_mini_xception: {batch_size: 3}\n",
     )
     assert plan(workdir, "submission", configs=[*configs, faster], snakefile=snakefile) == []
+
+
+def test_a_backbones_precision_reruns_its_features_and_not_the_fine_tuning_based_on_it(small_dag_run, tmp_path):
+    snakefile, workdir, configs = small_dag_run
+    bf16 = layered(tmp_path, "precision.yaml", "backbones:\n  fer_mini_xception: {precision: bf16}\n")
+    jobs = plan(workdir, "submission", configs=[*configs, bf16], snakefile=snakefile)
+    assert outputs_of(jobs, "extract_features") == [
+        f"results/aff_wild2/features/fer_mini_xception/shard{shard}of2.parquet" for shard in (0, 1)
+    ]
+    assert not rules_of(jobs) & {"fine_tune_backbone", "pretrain_mae", "detect_and_align_faces"}
 
 
 def reversed_keys(value):
