@@ -84,8 +84,8 @@ def decode_jpeg(data):
 
 
 def decoder_count(threads):
-    """Videos decoded at once by a face job of ``threads`` cores: one per four cores, each decoding with up
-    to four threads (decord's own), the rest of the cores left to the detector and the writer."""
+    """Videos decoded at once by a face job of ``threads`` cores: one per four cores, each with up to four
+    FFmpeg threads (``decoder_threads``), the rest of the cores left to the detector and the writer."""
     return max(1, threads // 4)
 
 
@@ -95,7 +95,7 @@ def decoder_threads(threads):
 
 def decode_videos(videos, root, batch_size, decoders, threads, depth=2):
     """``(entry, first_frame, frames)`` for every frame batch of every video, in video order, decoded by
-    ``decoders`` worker threads (decord releases the GIL) so that several videos are in flight.
+    ``decoders`` worker threads, so that several videos are in flight.
 
     Each video has its own queue of at most ``depth`` batches, so memory is bounded by decoders x depth
     batches whatever the videos' lengths. A worker's failure is raised here, naming its video.
