@@ -205,6 +205,8 @@ def run_face_stage(
     root = Path(root)
     frames_total, detector_total = 0, 0.0
     device = detector.device if getattr(detector, "takes_tensors", False) else None  # torch backend's device
+    if device is not None:
+        import torch  # only the torch backend needs it: onnxruntime jobs do not pay for the import
     on_device = device is not None and (alignment == "torch" or (alignment == "auto" and device.type == "cuda"))
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
 
@@ -232,12 +234,7 @@ def run_face_stage(
                 current = (entry, VideoFaces(Path(entry[0]).stem, entry[1]))
             video = current[1]
             batch_started = time.perf_counter()
-            if device is not None:
-                import torch
-
-                frames_in = torch.from_numpy(frames).to(device, non_blocking=True)
-            else:
-                frames_in = frames
+            frames_in = frames if device is None else torch.from_numpy(frames).to(device, non_blocking=True)
             detections = detector.detect(frames_in)
             detector_total += time.perf_counter() - batch_started
             rows, faces = video.pick(first_frame, frames.shape[2], detections)

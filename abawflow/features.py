@@ -86,14 +86,18 @@ def autocast(device, dtype):
     return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
+def channels_last(model, device, dtype):
+    """Whether a backbone runs in channels-last layout: a torch module at reduced precision on a GPU, where
+    convolutions run fastest so. Its inputs must then be laid out the same way."""
+    return isinstance(model, torch.nn.Module) and torch.device(device).type == "cuda" and dtype != torch.float32
+
+
 def prepare_model(model, device, dtype):
-    """Move a torch backbone to the device; on a GPU, convolutions run fastest in channels-last layout."""
+    """Move a torch backbone to the device, in the layout ``channels_last`` picks."""
     if not isinstance(model, torch.nn.Module):
         return model
     model = model.to(device).eval()
-    if torch.device(device).type == "cuda" and dtype != torch.float32:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return model.to(memory_format=torch.channels_last) if channels_last(model, device, dtype) else model
 
 
 @torch.inference_mode()
@@ -113,7 +117,7 @@ def read_batches(face_tables, batch_size):
 
 
 def decode_crop(data, face_table, batch, row):
-    image = cv2.imdecode(np.frombuffer(data or b"", np.uint8), cv2.IMREAD_COLOR) if data else None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if image is None:
         raise FaceTableError(
             f"{face_table}: the crop of {batch.column('subject')[row]} frame {batch.column('frame')[row]} is not a "
@@ -152,16 +156,18 @@ def decode_on_device(data, input_size, channels, device, face_table, batch):
             f"{face_table}: a crop of {batch.column('subject')[0]} frames {frames[0]}..{frames[-1]} is not a "
             f"readable JPEG image ({str(error).splitlines()[0][-80:]}); rebuild this face table"
         ) from None
+    # Crops of one size (the face stage writes one) are converted as one batch; others one by one.
+    same_size = len({tuple(image.shape) for image in images}) == 1
+    groups = [torch.stack(images)] if same_size else [image.unsqueeze(0) for image in images]
+    luma = torch.tensor([0.299, 0.587, 0.114], device=groups[0].device).view(1, 3, 1, 1)  # OpenCV's RGB2GRAY
     resized = []
-    for image in images:
-        image = image.unsqueeze(0)
-        if channels == "gray":  # ITU-R 601 luma, OpenCV's RGB2GRAY
-            weights = torch.tensor([0.299, 0.587, 0.114], device=image.device).view(1, 3, 1, 1)
-            image = (image.float() * weights).sum(1, keepdim=True).round_().to(torch.uint8)
-        if image.shape[-1] != input_size or image.shape[-2] != input_size:
-            image = F.interpolate(image.float(), size=(input_size, input_size), mode="bilinear", align_corners=False)
-            image = image.round_().clamp_(0, 255).to(torch.uint8)
-        resized.append(image)
+    for group in groups:
+        if channels == "gray":
+            group = (group.float() * luma).sum(1, keepdim=True).round_().to(torch.uint8)
+        if group.shape[-1] != input_size or group.shape[-2] != input_size:
+            group = F.interpolate(group.float(), size=(input_size, input_size), mode="bilinear", align_corners=False)
+            group = group.round_().clamp_(0, 255).to(torch.uint8)
+        resized.append(group)
     return torch.cat(resized).permute(0, 2, 3, 1)
 
 
@@ -203,7 +209,7 @@ def extract_features(
     model = prepare_model(model, device, dtype)
     cuda = torch.device(device).type == "cuda"
     on_device = jpeg_decoding == "device" or (jpeg_decoding == "auto" and cuda)
-    channels_last = cuda and isinstance(model, torch.nn.Module) and dtype != torch.float32
+    last = channels_last(model, device, dtype)
     width = output_width(model, input_size, device, channels)
     schema = feature_schema(width)
     images, forward_seconds = 0, 0.0
@@ -240,7 +246,7 @@ def extract_features(
                 else:
                     images_in = crops.to(device, non_blocking=True)
                 inputs = normalise(images_in, mean, std)
-                if channels_last:
+                if last:
                     inputs = inputs.contiguous(memory_format=torch.channels_last)
                 with autocast(device, dtype):
                     output = model(inputs).reshape(len(inputs), -1)

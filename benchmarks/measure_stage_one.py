@@ -41,6 +41,7 @@ from abawflow.detection import create_detector  # noqa: E402
 from abawflow.faces import decode_videos, decoder_count, decoder_threads, run_face_stage  # noqa: E402
 from abawflow.features import (  # noqa: E402
     autocast,
+    channels_last,
     decode_batch,
     extract_features,
     normalise,
@@ -165,7 +166,7 @@ def crop_table(faces_path, output, rows):
 def model_rate(model, inputs, device, dtype, seconds):
     """The backbone alone on a batch of real crops already on the device, at the stage's precision and memory
     layout (random input is no ceiling: on the CPU it runs slower than images do)."""
-    if torch.device(device).type == "cuda" and dtype != torch.float32:
+    if channels_last(model, device, dtype):
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), autocast(device, dtype):
         for _ in range(3):
