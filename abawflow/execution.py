@@ -15,6 +15,11 @@ def jpeg_decoding(config):
     return config.get("jpeg_decoding", "auto")
 
 
+def video_decoding(config):
+    """Who decodes the face stage's videos: host (FFmpeg on CPU threads) or nvdec (the GPU's decoders)."""
+    return config.get("video_decoding", "host")
+
+
 def faces_batch_size(config):
     """Frames decoded and detected at a time."""
     return int(config["faces"]["batch_size"])

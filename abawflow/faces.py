@@ -25,7 +25,7 @@ from abawflow.alignment import PersonPicker, align_faces, align_faces_on_device
 from abawflow.atomic import atomic_path
 from abawflow.errors import VideoDecodeError
 from abawflow.progress import Progress
-from abawflow.video import iter_frame_batches
+from abawflow.video import i420_to_rgb, iter_frame_batches, iter_nvdec_batches, nvdec_available
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +93,26 @@ def decoder_threads(threads):
     return max(1, min(4, threads // 2))
 
 
-def decode_videos(videos, root, batch_size, decoders, threads, depth=2):
+def decode_videos(videos, root, batch_size, decoders, threads, depth=2, pixel_format="rgb24", nvdec_gpu=None):
     """``(entry, first_frame, frames)`` for every frame batch of every video, in video order, decoded by
     ``decoders`` worker threads, so that several videos are in flight.
 
     Each video has its own queue of at most ``depth`` batches, so memory is bounded by decoders x depth
     batches whatever the videos' lengths. A worker's failure is raised here, naming its video.
+    ``pixel_format``: as in ``iter_frame_batches``; ``nvdec_gpu``: decode on that GPU's NVDEC engines instead.
     """
     stop = threading.Event()
+
+    def frame_batches(path, frames):
+        if nvdec_gpu is not None:
+            return iter_nvdec_batches(path, batch_size, threads, frames, nvdec_gpu)
+        return iter_frame_batches(path, batch_size, threads, frames, pixel_format)
 
     def decode(entry, output):
         video_path, _, *frames = entry
         path = root / video_path
         try:
-            for first_frame, batch in iter_frame_batches(path, batch_size, threads, frames[0] if frames else None):
+            for first_frame, batch in frame_batches(path, frames[0] if frames else None):
                 while not stop.is_set():
                     try:
                         output.put((first_frame, batch), timeout=0.1)
@@ -190,24 +196,67 @@ def face_rows_table(video, rows, crops, jpeg_quality):
     return pa.table(columns, schema=FACE_SCHEMA)
 
 
+def nvdec_device(device, video_decoding):
+    """The CUDA device index NVDEC decodes on for ``video_decoding`` (host or nvdec), or None for the host."""
+    if video_decoding not in ("host", "nvdec"):
+        raise ValueError(f"video_decoding must be host or nvdec, got {video_decoding!r}")
+    if video_decoding == "host":
+        return None
+    if device is None or device.type != "cuda":
+        raise ValueError(
+            "video_decoding: nvdec decodes on the GPU the face detector runs on; it needs the torch detector "
+            "(detector_backend: torch or auto) on a CUDA device, not the CPU. Set video_decoding: host."
+        )
+    if not nvdec_available():
+        raise ValueError(
+            "video_decoding: nvdec needs PyNvVideoCodec (pip install PyNvVideoCodec) and an NVIDIA driver; "
+            "it did not import here. Set video_decoding: host."
+        )
+    return device.index or 0
+
+
+def detector_frames(frames, device):
+    """A decoded batch as the detector takes it: the host RGB array for onnxruntime; for the torch backend an
+    RGB tensor on its device, I420 planes converted there."""
+    if device is None:
+        return frames
+    import torch
+
+    tensor = torch.from_numpy(frames) if isinstance(frames, np.ndarray) else frames
+    tensor = tensor.to(device, non_blocking=True)
+    return i420_to_rgb(tensor) if tensor.dim() == 3 else tensor
+
+
 def run_face_stage(
-    videos, root, detector, output_path, batch_size, crop_size, jpeg_quality, threads=1, decoders=1, alignment="auto"
+    videos,
+    root,
+    detector,
+    output_path,
+    batch_size,
+    crop_size,
+    jpeg_quality,
+    threads=1,
+    decoders=1,
+    alignment="auto",
+    video_decoding="host",
 ):
     """``videos``: list of (video_path relative to ``root``, {subject: person}[, decodable frames]). Writes one
     Parquet file atomically.
 
     A pipeline: ``decoders`` threads decode the next videos' frames, the detector runs on each batch (on the
     GPU for the torch backend, the frames uploaded once), faces are aligned there too (``alignment`` auto:
-    on the detector's GPU, else OpenCV), and a writer thread encodes the crops and appends the rows.
-    Returns throughput figures: decoded frames, stage seconds, detector seconds.
+    on the detector's GPU, else OpenCV), and a writer thread encodes the crops and appends the rows. When
+    the frames are detected and aligned on a device, the decoders hand over 4:2:0 planes, half the bytes of
+    RGB, and the device converts them. ``video_decoding``: host (FFmpeg on the decoder threads) or nvdec
+    (the GPU's hardware decoders). Returns throughput figures: decoded frames, stage seconds, detector seconds.
     """
     started = time.perf_counter()
     root = Path(root)
     frames_total, detector_total = 0, 0.0
     device = detector.device if getattr(detector, "takes_tensors", False) else None  # torch backend's device
-    if device is not None:
-        import torch  # only the torch backend needs it: onnxruntime jobs do not pay for the import
     on_device = device is not None and (alignment == "torch" or (alignment == "auto" and device.type == "cuda"))
+    nvdec_gpu = nvdec_device(device, video_decoding)
+    pixel_format = "yuv420p" if on_device else "rgb24"
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
 
     def write(writer, video, rows, crops, frames, faces):
@@ -224,7 +273,7 @@ def run_face_stage(
         atomic_path(output_path) as temporary,
         pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writing,
-        closing(decode_videos(videos, root, batch_size, decoders, threads)) as batches,
+        closing(decode_videos(videos, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu)) as batches,
     ):
         written, current = deque(), None
         for entry, first_frame, frames in batches:
@@ -234,14 +283,16 @@ def run_face_stage(
                 current = (entry, VideoFaces(Path(entry[0]).stem, entry[1]))
             video = current[1]
             batch_started = time.perf_counter()
-            frames_in = frames if device is None else torch.from_numpy(frames).to(device, non_blocking=True)
+            frames_in = detector_frames(frames, device)
             detections = detector.detect(frames_in)
             detector_total += time.perf_counter() - batch_started
-            rows, faces = video.pick(first_frame, frames.shape[2], detections)
+            rows, faces = video.pick(first_frame, frames_in.shape[2], detections)
             crops = None
             if on_device and faces:
                 landmarks = [d.landmarks for _, d in faces]
                 crops = align_faces_on_device(frames_in, [o for o, _ in faces], landmarks, crop_size).cpu().numpy()
+            elif faces and not isinstance(frames, np.ndarray):  # decoded on the GPU, aligned on the host
+                frames = frames_in.cpu().numpy()
             written.append(writing.submit(write, writer, video.video, rows, crops, frames, faces))
             while len(written) > 2:
                 written.popleft().result()

@@ -28,7 +28,7 @@ def open_video(path, threads=1):
 FRAME_COUNT_SLACK = 2
 
 
-def iter_frame_batches(path, batch_size, threads=1, frames=None):
+def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="rgb24"):
     """Yield ``(first_frame_number, frames)`` with frames as an (n, H, W, 3) RGB uint8 array.
 
     Frame numbers are 1-based, as in the annotation files. Frames are decoded one after the other with PyAV
@@ -36,7 +36,10 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None):
     video length: decord's threaded reader decodes ahead of a slow consumer without bound (the whole video,
     dmlc/decord#157, #208), so it only numbers the frames here. PyAV's RGB frames are decord's, pixel for pixel
     (tests/test_video.py). ``frames``: the decodable frame count the index probed (a truncated file indexes a
-    frame it cannot decode); by default decord's count.
+    frame it cannot decode); by default decord's count. ``pixel_format="yuv420p"``: batches of a 4:2:0 video
+    with even sides come as (n, H * 3 // 2, W) I420 planes instead, for ``i420_to_rgb`` on the GPU, which
+    takes FFmpeg's colour conversion, the CPU's largest cost after decoding, off the decoder threads; other
+    videos' batches stay RGB (tell them apart by ``ndim``).
     """
     import av
 
@@ -61,8 +64,14 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None):
                 for frame in decoded:
                     if batch is None:
                         height, width = frame.height, frame.width
-                        batch = np.empty((size, height, width, 3), np.uint8)
-                    batch[filled] = frame.to_ndarray(format="rgb24", width=width, height=height)
+                        planes = pixel_format == "yuv420p" and is_plain_i420(frame)
+                        shape = (size, height * 3 // 2, width) if planes else (size, height, width, 3)
+                        batch = np.empty(shape, np.uint8)
+                    if planes and is_plain_i420(frame, width, height):
+                        batch[filled] = frame.to_ndarray(format="yuv420p")
+                    else:
+                        converted = frame.to_ndarray(format="rgb24", width=width, height=height)
+                        batch[filled] = rgb_to_i420(converted) if planes else converted
                     filled += 1
                     if filled == size:
                         break
@@ -86,6 +95,99 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None):
             start += size
     finally:
         container.close()
+
+
+def is_plain_i420(frame, width=None, height=None):
+    """Whether a PyAV frame's planes are limited-range 4:2:0 with even sides (of ``width`` x ``height``)."""
+    return (
+        frame.format.name == "yuv420p"
+        and frame.width % 2 == 0
+        and frame.height % 2 == 0
+        and (width is None or (frame.width, frame.height) == (width, height))
+    )
+
+
+def rgb_to_i420(image):
+    """An RGB frame as I420 planes; for the rare frame of a planar batch that is not plain 4:2:0 itself."""
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+
+
+# swscale's yuv2rgb path, behind PyAV's and decord's RGB frames, truncates in fixed point: its pixels are the
+# exact BT.601 values less about 1.25 levels (fitted on H.264 video; tests/test_video.py bounds the rest).
+SWSCALE_TRUNCATION = 1.25
+
+
+def i420_to_rgb(planes):
+    """(n, H * 3 // 2, W) uint8 I420 planes (a torch tensor on any device) -> (n, H, W, 3) uint8 RGB.
+
+    BT.601 limited range with each chroma sample over its 2x2 pixels, as swscale converts an untagged
+    4:2:0 video by default: within two grey levels of ``iter_frame_batches``' RGB frames.
+    """
+    import torch
+
+    count, rows, width = planes.shape
+    height = rows * 2 // 3
+    # Luma viewed as 2x2 blocks, so that each chroma term broadcasts over its block without an upsampled copy.
+    luma = planes[:, :height].float().sub_(16 + SWSCALE_TRUNCATION * 219 / 255).mul_(255 / 219)
+    luma = luma.view(count, height // 2, 2, width // 2, 2)
+    chroma = planes[:, height:].reshape(count, 2, height // 2, 1, width // 2, 1).float().sub_(128).mul_(255 / 224)
+    blue_difference, red_difference = chroma[:, 0], chroma[:, 1]
+    rgb = torch.empty((count, height, width, 3), dtype=torch.uint8, device=planes.device)
+    terms = (1.402 * red_difference, -0.344136 * blue_difference - 0.714136 * red_difference, 1.772 * blue_difference)
+    for channel, term in enumerate(terms):
+        rgb[..., channel] = (luma + term).round_().clamp_(0, 255).view(count, height, width)
+    return rgb
+
+
+def nvdec_available():
+    """Whether PyNvVideoCodec (NVIDIA's hardware video decoding) imports: it needs the NVIDIA driver."""
+    try:
+        import PyNvVideoCodec  # noqa: F401
+    except (ImportError, RuntimeError, OSError):  # it raises RuntimeError without a driver
+        return False
+    return True
+
+
+def iter_nvdec_batches(path, batch_size, threads=1, frames=None, gpu=0):
+    """``iter_frame_batches`` on the GPU's hardware decoder (NVDEC, through PyNvVideoCodec): frames as an
+    (n, H, W, 3) uint8 RGB tensor on CUDA device ``gpu`` (an index among the visible cards).
+
+    A video NVDEC cannot open (a codec it lacks, such as MJPEG) is decoded on the host instead, and so is
+    the rest of one it stops decoding early: the frames and their numbers are the same either way.
+    """
+    import PyNvVideoCodec as nvc
+    import torch
+
+    path = Path(path)
+    count = len(open_video(path)) if frames is None else frames
+    try:
+        decoder = nvc.SimpleDecoder(
+            str(path), gpu_id=gpu, use_device_memory=True, output_color_type=nvc.OutputColorType.RGB
+        )
+    except Exception as error:  # PyNvVideoCodec raises plain Exception and RuntimeError
+        log.warning("%s: NVDEC cannot decode it (%s); decoding on the host", path, str(error).splitlines()[0][:200])
+        yield from iter_frame_batches(path, batch_size, threads, count)
+        return
+    start = 0
+    while start < count:
+        decoded = decoder.get_batch_frames(min(batch_size, count - start))
+        if not decoded:
+            log.warning("%s: NVDEC stopped at frame %d of %d; decoding the rest on the host", path, start + 1, count)
+            yield from skip_frames(iter_frame_batches(path, batch_size, threads, count), start)
+            return
+        # A copy: the decoder reuses its output surfaces for the next batch.
+        yield start + 1, torch.stack([torch.from_dlpack(frame) for frame in decoded])
+        start += len(decoded)
+
+
+def skip_frames(batches, skipped):
+    """``(first_frame, frames)`` batches without their first ``skipped`` frames."""
+    for first_frame, frames in batches:
+        offset = max(0, skipped - (first_frame - 1))
+        if offset < len(frames):
+            yield first_frame + offset, frames[offset:]
 
 
 def opencv_frame_batches(path, start, count, batch_size):

@@ -16,6 +16,7 @@ Last, the peak memory of a faces stage on one video and on one four times as lon
 Aff-Wild2's 2.8 M frames through faces and every backbone measured.
 
 Usage: python benchmarks/measure_stage_one.py --device cuda --output benchmarks/stage_one_gpu.json
+With PyNvVideoCodec: --video-decoding nvdec --backbones "" --memory-frames 0 measures the faces stage on NVDEC.
 """
 
 import argparse
@@ -38,7 +39,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 from abawflow.detection import create_detector  # noqa: E402
-from abawflow.faces import decode_videos, decoder_count, decoder_threads, run_face_stage  # noqa: E402
+from abawflow.faces import decode_videos, decoder_count, decoder_threads, nvdec_device, run_face_stage  # noqa: E402
 from abawflow.features import (  # noqa: E402
     autocast,
     channels_last,
@@ -80,18 +81,23 @@ def render_clip(width, height, frames, seed):
         FaceRenderer(),
         path,
     )
-    return np.concatenate([batch for _, batch in iter_frame_batches(path, 64)])
+    return np.concatenate([batch for _, batch in iter_frame_batches(path, 64, frames=frames)])  # no decord needed
 
 
 def write_video(arguments):
-    """A video of ``frames`` frames cycling through a rendered clip from ``offset`` (OpenCV, mp4v)."""
-    import cv2
+    """A video of ``frames`` frames cycling through a rendered clip from ``offset``: H.264 (libx264 through
+    PyAV, one thread) with a long group of pictures, as Aff-Wild2's videos are."""
+    import av
 
     clip, path, frames, offset = arguments
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (clip.shape[2], clip.shape[1]))
-    for index in range(frames):
-        writer.write(np.ascontiguousarray(clip[(offset + index) % len(clip)][..., ::-1]))
-    writer.release()
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
+        stream.options = {"g": "120", "preset": "veryfast", "threads": "1"}
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip[(offset + index) % len(clip)], format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
     return path
 
 
@@ -109,11 +115,15 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def decode_rate(entries, root, batch_size, decoders, threads):
-    started, count = time.perf_counter(), 0
-    for _, _, frames in decode_videos(entries, root, batch_size, decoders, threads):
+def decode_rate(entries, root, batch_size, decoders, threads, pixel_format="rgb24", nvdec_gpu=None):
+    """Decoding alone, as the stage decodes: the same decoder threads, pixel format and decoder. -> frames/s
+    and the share of frames NVDEC decoded (a video it cannot open falls back to the host)."""
+    started, count, on_gpu = time.perf_counter(), 0, 0
+    for _, _, frames in decode_videos(entries, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu):
         count += len(frames)
-    return count / (time.perf_counter() - started)
+        on_gpu += len(frames) if torch.is_tensor(frames) else 0
+    synchronize("cuda" if nvdec_gpu is not None else "cpu")
+    return count / (time.perf_counter() - started), on_gpu / max(count, 1)
 
 
 def detector_rate(detector, entries, root, batch_size, device, repeats):
@@ -129,18 +139,29 @@ def detector_rate(detector, entries, root, batch_size, device, repeats):
     return repeats * len(frames) / (time.perf_counter() - started)
 
 
-def faces_figures(root, entries, device, batch_size, threads, repeats):
+def faces_figures(root, entries, device, batch_size, threads, repeats, video_decoding="host"):
+    """The faces stage against decoding alone and the detector alone. On a GPU the torch detector takes 4:2:0
+    planes (converted on the device), and both ceilings and the stage decode them so; ``video_decoding``
+    nvdec decodes on the GPU's NVDEC engines instead."""
     decoders, decode_threads = decoder_count(threads), decoder_threads(threads)
     detector = create_detector("retinaface_mobilenet", device=device, threads=threads)
-    decode = decode_rate(entries, root, batch_size, decoders, decode_threads)
+    on_gpu = getattr(detector, "takes_tensors", False) and torch.device(device).type == "cuda"
+    pixel_format = "yuv420p" if on_gpu else "rgb24"
+    nvdec_gpu = nvdec_device(detector.device if on_gpu else None, video_decoding)
+    decode, nvdec_share = decode_rate(entries, root, batch_size, decoders, decode_threads, pixel_format, nvdec_gpu)
     alone = detector_rate(detector, entries, root, batch_size, device, repeats)
     output = root / "faces.parquet"
-    stage = run_face_stage(entries, root, detector, output, batch_size, 112, 95, decode_threads, decoders)
+    stage = run_face_stage(
+        entries, root, detector, output, batch_size, 112, 95, decode_threads, decoders, video_decoding=video_decoding
+    )
     rate = stage["frames"] / stage["stage_seconds"]
     return output, {
         "frames": stage["frames"],
         "decoders": decoders,
         "decoder_threads": decode_threads,
+        "video_decoding": video_decoding,
+        "frames_decoded_by_nvdec": round(nvdec_share, 3),
+        "pixel_format": "rgb24 (NVDEC)" if nvdec_gpu is not None else pixel_format,
         "detector_backend": "torch" if getattr(detector, "takes_tensors", False) else "onnxruntime",
         "decode_frames_per_second": round(decode, 1),
         "detector_frames_per_second": round(alone, 1),
@@ -293,11 +314,16 @@ def main():
     parser.add_argument("--frames", type=int, default=1500, help="per video")
     parser.add_argument("--faces-batch", type=int, default=256)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--backbones", default="resnet18@112,resnet50@224,vit_base_patch16_224@224")
+    parser.add_argument(
+        "--backbones", default="resnet18@112,resnet50@224,vit_base_patch16_224@224", help="empty: faces only"
+    )
     parser.add_argument("--feature-rows", type=int, default=60000)
     parser.add_argument("--feature-batch", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=5.0, help="timing of each model alone")
     parser.add_argument("--memory-frames", type=int, help="default 10 faces batches; 0: skip the memory figures")
+    parser.add_argument(
+        "--video-decoding", choices=["host", "nvdec"], default="host", help="nvdec: PyNvVideoCodec on the GPU"
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(max(1, arguments.threads if arguments.device == "cpu" else 4))
@@ -314,13 +340,13 @@ def main():
         root = arguments.workdir / size
         entries = make_videos(root / "videos", width, height, arguments.videos, arguments.frames, arguments.threads)
         faces_path, figures = faces_figures(
-            root, entries, arguments.device, arguments.faces_batch, arguments.threads, 5
+            root, entries, arguments.device, arguments.faces_batch, arguments.threads, 5, arguments.video_decoding
         )
         results["faces"][size] = figures
         print(size, json.dumps(figures), flush=True)
         crops = crops or crop_table(faces_path, arguments.workdir / "crops.parquet", arguments.feature_rows)
     workers = max(2, arguments.threads // 2)
-    for item in arguments.backbones.split(","):
+    for item in filter(None, arguments.backbones.split(",")):
         architecture, size = item.split("@")
         name = f"{architecture}@{size}"
         results["features"][name] = feature_figures(
@@ -343,10 +369,11 @@ def main():
                 arguments.faces_batch,
             ),
         }
-    results["projection"] = projection(results["faces"], results["features"])
+    if results["features"]:
+        results["projection"] = projection(results["faces"], results["features"])
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results["projection"]), flush=True)
+    print(json.dumps(results.get("projection")), flush=True)
 
 
 if __name__ == "__main__":

