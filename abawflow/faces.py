@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from abawflow.alignment import PersonPicker, align_faces, align_faces_on_device
 from abawflow.atomic import atomic_path
 from abawflow.errors import VideoDecodeError
+from abawflow.pipelining import OrderedWriter
 from abawflow.progress import Progress
 from abawflow.video import i420_to_rgb, iter_frame_batches, iter_nvdec_batches, nvdec_available
 
@@ -272,10 +273,10 @@ def run_face_stage(
     with (
         atomic_path(output_path) as temporary,
         pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writing,
+        OrderedWriter(depth=2) as writing,
         closing(decode_videos(videos, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu)) as batches,
     ):
-        written, current = deque(), None
+        current = None
         for entry, first_frame, frames in batches:
             if current is None or current[0] is not entry:
                 if current is not None:
@@ -293,15 +294,11 @@ def run_face_stage(
                 crops = align_faces_on_device(frames_in, [o for o, _ in faces], landmarks, crop_size).cpu().numpy()
             elif faces and not isinstance(frames, np.ndarray):  # decoded on the GPU, aligned on the host
                 frames = frames_in.cpu().numpy()
-            written.append(writing.submit(write, writer, video.video, rows, crops, frames, faces))
-            while len(written) > 2:
-                written.popleft().result()
+            writing.submit(write, writer, video.video, rows, crops, frames, faces)
             frames_total += len(frames)
             progress.advance(len(frames))
         if current is not None:
             report(*current)
-        while written:
-            written.popleft().result()
         if not videos:
             log.info("this shard has no videos; writing an empty face table")
     stage_seconds = time.perf_counter() - started

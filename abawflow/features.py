@@ -10,8 +10,6 @@ queue is bounded, so memory does not grow with the table.
 
 import logging
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 import cv2
@@ -23,6 +21,7 @@ import torch
 from abawflow.atomic import atomic_path
 from abawflow.errors import FaceTableError
 from abawflow.faces import FACE_SCHEMA
+from abawflow.pipelining import OrderedWriter, prefetched
 from abawflow.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -171,18 +170,6 @@ def decode_on_device(data, input_size, channels, device, face_table, batch):
     return torch.cat(resized).permute(0, 2, 3, 1)
 
 
-def prefetched(items, function, workers, depth):
-    """``function`` over ``items`` in a thread pool, results in order, at most ``depth`` in flight."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        pending = deque()
-        for item in items:
-            pending.append(pool.submit(function, item))
-            if len(pending) >= depth:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
 def extract_features(
     face_tables,
     model,
@@ -233,10 +220,9 @@ def extract_features(
     with (
         atomic_path(output_path) as temporary,
         pq.ParquetWriter(temporary, schema, compression="zstd") as writer,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writing,
+        OrderedWriter(depth=PREFETCH_BATCHES - 1) as writing,
         torch.inference_mode(),
     ):
-        written = deque()
         for face_table, batch, found, crops in decoded:
             output = None
             if crops is not None:
@@ -252,11 +238,7 @@ def extract_features(
                     output = model(inputs).reshape(len(inputs), -1)
                 forward_seconds += time.perf_counter() - started
                 images += len(inputs)
-            written.append(writing.submit(write, writer, batch, found, output))
-            while len(written) >= PREFETCH_BATCHES:
-                written.popleft().result()
-        while written:
-            written.popleft().result()
+            writing.submit(write, writer, batch, found, output)
     progress.finish()
     stage_seconds = time.perf_counter() - stage_started
     if images:

@@ -149,6 +149,9 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
     pixel_format = "yuv420p" if on_gpu else "rgb24"
     nvdec_gpu = nvdec_device(detector.device if on_gpu else None, video_decoding)
     decode, nvdec_share = decode_rate(entries, root, batch_size, decoders, decode_threads, pixel_format, nvdec_gpu)
+    # The other pixel format's decoding, for comparison: planes leave FFmpeg's colour conversion to the GPU.
+    other_format = {"rgb24": "yuv420p", "yuv420p": "rgb24"}[pixel_format]
+    other, _ = decode_rate(entries, root, batch_size, decoders, decode_threads, other_format)
     alone = detector_rate(detector, entries, root, batch_size, device, repeats)
     output = root / "faces.parquet"
     stage = run_face_stage(
@@ -164,6 +167,7 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
         "pixel_format": "rgb24 (NVDEC)" if nvdec_gpu is not None else pixel_format,
         "detector_backend": "torch" if getattr(detector, "takes_tensors", False) else "onnxruntime",
         "decode_frames_per_second": round(decode, 1),
+        f"host_decode_frames_per_second_as_{other_format}": round(other, 1),
         "detector_frames_per_second": round(alone, 1),
         "stage_frames_per_second": round(rate, 1),
         "ratio_to_decode": round(rate / decode, 3),
