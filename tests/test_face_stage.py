@@ -109,3 +109,29 @@ def test_faces_detected_and_aligned_on_the_torch_device_match_the_hosts(videos, 
     # levels on average, 2.5 at most).
     levels = [np.abs(decode_jpeg(a).astype(int) - decode_jpeg(b)).mean() for a, b in zip(*crops, strict=True)]
     assert max(levels) < 3.5 and np.mean(levels) < 2
+
+
+def test_frames_decoded_on_the_device_give_the_hosts_table(videos, tmp_path, monkeypatch):
+    """The stage's side of video_decoding: nvdec: batches that arrive as RGB tensors on the detector's device
+    (NVDEC's output; here the host's frames made tensors, as no NVDEC runs on the CPU) are detected, picked and
+    aligned on the host or on the device exactly as the host's arrays are. NVDEC itself: tests/test_video.py."""
+    import torch
+
+    root, entries = videos
+    detector = create_detector("retinaface_mobilenet", backend="torch")
+
+    def tensor_batches(path, batch_size, threads, frames, gpu):
+        assert gpu == 0
+        for first_frame, batch in faces.iter_frame_batches(path, batch_size, threads, frames):
+            yield first_frame, torch.from_numpy(batch)
+
+    tables = {}
+    for decoding in ("host", "nvdec"):
+        if decoding == "nvdec":
+            monkeypatch.setattr(faces, "nvdec_device", lambda device, decoding: 0)
+            monkeypatch.setattr(faces, "iter_nvdec_batches", tensor_batches)
+        output = tmp_path / f"{decoding}.parquet"
+        run_face_stage(entries, root, detector, output, 16, 112, 95, 1, 2, "opencv", video_decoding=decoding)
+        tables[decoding] = pl.read_parquet(output)
+    assert tables["host"].equals(tables["nvdec"])
+    assert tables["host"].height == 23 + 70 + 2 * 41
