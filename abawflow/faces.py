@@ -94,20 +94,31 @@ def decoder_threads(threads):
     return max(1, min(4, threads // 2))
 
 
-def decode_videos(videos, root, batch_size, decoders, threads, depth=2, pixel_format="rgb24", nvdec_gpu=None):
+def pinned_array(shape):
+    """A uint8 array in page-locked memory (torch's caching host allocator reuses the blocks)."""
+    import torch
+
+    return torch.empty(shape, dtype=torch.uint8, pin_memory=True).numpy()
+
+
+def decode_videos(
+    videos, root, batch_size, decoders, threads, depth=2, pixel_format="rgb24", nvdec_gpu=None, pinned=False
+):
     """``(entry, first_frame, frames)`` for every frame batch of every video, in video order, decoded by
     ``decoders`` worker threads, so that several videos are in flight.
 
     Each video has its own queue of at most ``depth`` batches, so memory is bounded by decoders x depth
     batches whatever the videos' lengths. A worker's failure is raised here, naming its video.
-    ``pixel_format``: as in ``iter_frame_batches``; ``nvdec_gpu``: decode on that GPU's NVDEC engines instead.
+    ``pixel_format``: as in ``iter_frame_batches``; ``nvdec_gpu``: decode on that GPU's NVDEC engines instead;
+    ``pinned``: batches in page-locked memory, which a GPU copies from without staging and without blocking.
     """
     stop = threading.Event()
+    allocate = pinned_array if pinned else None
 
     def frame_batches(path, frames):
         if nvdec_gpu is not None:
             return iter_nvdec_batches(path, batch_size, threads, frames, nvdec_gpu)
-        return iter_frame_batches(path, batch_size, threads, frames, pixel_format)
+        return iter_frame_batches(path, batch_size, threads, frames, pixel_format, allocate)
 
     def decode(entry, output):
         video_path, _, *frames = entry
@@ -258,6 +269,8 @@ def run_face_stage(
     on_device = device is not None and (alignment == "torch" or (alignment == "auto" and device.type == "cuda"))
     nvdec_gpu = nvdec_device(device, video_decoding)
     pixel_format = "yuv420p" if on_device else "rgb24"
+    # The copy reads a batch the writer thread still holds, and detect() returns only after the GPU is done.
+    pinned = device is not None and device.type == "cuda" and nvdec_gpu is None
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
 
     def write(writer, video, rows, crops, frames, faces):
@@ -274,7 +287,9 @@ def run_face_stage(
         atomic_path(output_path) as temporary,
         pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
         OrderedWriter(depth=2) as writing,
-        closing(decode_videos(videos, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu)) as batches,
+        closing(
+            decode_videos(videos, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu, pinned)
+        ) as batches,
     ):
         current = None
         for entry, first_frame, frames in batches:

@@ -28,7 +28,7 @@ def open_video(path, threads=1):
 FRAME_COUNT_SLACK = 2
 
 
-def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="rgb24"):
+def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="rgb24", allocate=None):
     """Yield ``(first_frame_number, frames)`` with frames as an (n, H, W, 3) RGB uint8 array.
 
     Frame numbers are 1-based, as in the annotation files. Frames are decoded one after the other with PyAV
@@ -39,7 +39,8 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
     frame it cannot decode); by default decord's count. ``pixel_format="yuv420p"``: batches of a 4:2:0 video
     with even sides come as (n, H * 3 // 2, W) I420 planes instead, for ``i420_to_rgb`` on the GPU, which
     takes FFmpeg's colour conversion, the CPU's largest cost after decoding, off the decoder threads; other
-    videos' batches stay RGB (tell them apart by ``ndim``).
+    videos' batches stay RGB (tell them apart by ``ndim``). ``allocate(shape)``: a uint8 array for a batch, e.g.
+    in page-locked memory for a fast copy to the GPU.
     """
     import av
 
@@ -66,7 +67,7 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
                         height, width = frame.height, frame.width
                         planes = pixel_format == "yuv420p" and is_plain_i420(frame)
                         shape = (size, height * 3 // 2, width) if planes else (size, height, width, 3)
-                        batch = np.empty(shape, np.uint8)
+                        batch = allocate(shape) if allocate else np.empty(shape, np.uint8)
                     if planes and is_plain_i420(frame, width, height):
                         batch[filled] = frame.to_ndarray(format="yuv420p")
                     else:

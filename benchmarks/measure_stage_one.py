@@ -115,11 +115,12 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def decode_rate(entries, root, batch_size, decoders, threads, pixel_format="rgb24", nvdec_gpu=None):
+def decode_rate(entries, root, batch_size, decoders, threads, pixel_format="rgb24", nvdec_gpu=None, pinned=False):
     """Decoding alone, as the stage decodes: the same decoder threads, pixel format and decoder. -> frames/s
     and the share of frames NVDEC decoded (a video it cannot open falls back to the host)."""
     started, count, on_gpu = time.perf_counter(), 0, 0
-    for _, _, frames in decode_videos(entries, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu):
+    batches = decode_videos(entries, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu, pinned)
+    for _, _, frames in batches:
         count += len(frames)
         on_gpu += len(frames) if torch.is_tensor(frames) else 0
     synchronize("cuda" if nvdec_gpu is not None else "cpu")
@@ -148,7 +149,10 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
     on_gpu = getattr(detector, "takes_tensors", False) and torch.device(device).type == "cuda"
     pixel_format = "yuv420p" if on_gpu else "rgb24"
     nvdec_gpu = nvdec_device(detector.device if on_gpu else None, video_decoding)
-    decode, nvdec_share = decode_rate(entries, root, batch_size, decoders, decode_threads, pixel_format, nvdec_gpu)
+    pinned = on_gpu and nvdec_gpu is None  # as the stage allocates its batches
+    decode, nvdec_share = decode_rate(
+        entries, root, batch_size, decoders, decode_threads, pixel_format, nvdec_gpu, pinned
+    )
     # The other pixel format's decoding, for comparison: planes leave FFmpeg's colour conversion to the GPU.
     other_format = {"rgb24": "yuv420p", "yuv420p": "rgb24"}[pixel_format]
     other, _ = decode_rate(entries, root, batch_size, decoders, decode_threads, other_format)

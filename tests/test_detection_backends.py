@@ -124,3 +124,30 @@ def test_the_face_stage_finds_the_same_faces_with_either_backend(tmp_path):
     landmarks = [np.array(t.filter(pl.col("face_found"))["landmarks"].to_list()) for t in (reference, candidate)]
     assert np.abs(landmarks[0] - landmarks[1]).max() < 0.05  # 320x240 frames are not downscaled
     assert found.sum() == len(landmarks[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_the_gpu_the_face_stage_finds_the_cpus_faces(tmp_path):
+    """The whole GPU path: 4:2:0 planes in page-locked memory, converted, detected and aligned on the GPU,
+    against onnxruntime and OpenCV on the host. pyarrow only: the GPU image has no polars."""
+    import pyarrow.parquet as pq
+
+    from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
+    from abawflow.faces import decode_jpeg, run_face_stage
+
+    plan = DemoVideo("clip", "videos", ".mp4", 640, 360, ("single",))
+    render_video(plan, 90, np.random.default_rng(5), FaceRenderer(), tmp_path / "videos" / "clip.mp4")
+    tables = {}
+    for device in ("cpu", "cuda"):
+        detector = create_detector("retinaface_mobilenet", device=device)
+        output = tmp_path / f"{device}.parquet"
+        run_face_stage([("videos/clip.mp4", {"clip": "single"}, 90)], tmp_path, detector, output, 32, 112, 95)
+        tables[device] = pq.read_table(output).to_pydict()
+    reference, candidate = tables["cpu"], tables["cuda"]
+    assert reference["frame"] == candidate["frame"] == list(range(1, 91))
+    assert reference["face_found"] == candidate["face_found"] and sum(reference["face_found"]) > 60
+    for row in (index for index, found in enumerate(reference["face_found"]) if found):
+        # Downscaled from 640 wide by area pooling on the GPU, by INTER_AREA on the host: a pixel or two.
+        assert np.abs(np.subtract(reference["landmarks"][row], candidate["landmarks"][row])).max() < 3.0
+        crops = (decode_jpeg(table["crop"][row]).astype(int) for table in (reference, candidate))
+        assert np.abs(np.subtract(*crops)).mean() < 6

@@ -68,7 +68,7 @@ def test_decoders_stay_a_bounded_distance_ahead_of_a_slow_consumer(monkeypatch, 
     produced = {}
     lock = threading.Lock()
 
-    def counting_batches(path, batch_size, threads, frames, pixel_format):
+    def counting_batches(path, batch_size, threads, frames, pixel_format, allocate):
         for first in range(1, frames + 1, batch_size):
             with lock:
                 produced[path.name] = produced.get(path.name, 0) + 1
