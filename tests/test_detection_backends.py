@@ -103,51 +103,48 @@ def test_an_operator_the_runner_lacks_is_named(tmp_path):
         OnnxGraph(path)
 
 
-def test_the_face_stage_finds_the_same_faces_with_either_backend(tmp_path):
-    import polars as pl
+def face_tables_of_a_clip(folder, detectors, width, height, frames, seed):
+    """One rendered demo clip through the face stage with each of ``detectors`` (name: detector): name -> the
+    face table as a dict of columns (pyarrow only: the GPU image has no polars)."""
+    import pyarrow.parquet as pq
 
     from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
     from abawflow.faces import run_face_stage
 
-    plan = DemoVideo("clip", "videos", ".mp4", 320, 240, ("single",))
-    render_video(plan, 60, np.random.default_rng(3), FaceRenderer(), tmp_path / "videos" / "clip.mp4")
+    plan = DemoVideo("clip", "videos", ".mp4", width, height, ("single",))
+    render_video(plan, frames, np.random.default_rng(seed), FaceRenderer(), folder / "videos" / "clip.mp4")
     tables = {}
-    for backend in ("onnxruntime", "torch"):
-        detector = create_detector("retinaface_mobilenet", backend=backend)
-        output = tmp_path / f"{backend}.parquet"
-        run_face_stage([("videos/clip.mp4", {"clip": "single"})], tmp_path, detector, output, 16, 112, 95)
-        tables[backend] = pl.read_parquet(output).sort("frame")
-    reference, candidate = tables["onnxruntime"], tables["torch"]
-    assert reference["face_found"].to_list() == candidate["face_found"].to_list()
-    assert reference["face_found"].sum() > 40
-    found = reference["face_found"].to_numpy()
-    landmarks = [np.array(t.filter(pl.col("face_found"))["landmarks"].to_list()) for t in (reference, candidate)]
+    for name, detector in detectors.items():
+        output = folder / f"{name}.parquet"
+        run_face_stage([("videos/clip.mp4", {"clip": "single"}, frames)], folder, detector, output, 32, 112, 95)
+        tables[name] = pq.read_table(output).to_pydict()
+        assert tables[name]["frame"] == list(range(1, frames + 1))
+    return tables
+
+
+def test_the_face_stage_finds_the_same_faces_with_either_backend(tmp_path):
+    detectors = {
+        backend: create_detector("retinaface_mobilenet", backend=backend) for backend in ("onnxruntime", "torch")
+    }
+    reference, candidate = face_tables_of_a_clip(tmp_path, detectors, 320, 240, 60, 3).values()
+    assert reference["face_found"] == candidate["face_found"] and sum(reference["face_found"]) > 40
+    rows = [index for index, found in enumerate(reference["face_found"]) if found]
+    landmarks = [np.array([table["landmarks"][row] for row in rows]) for table in (reference, candidate)]
     assert np.abs(landmarks[0] - landmarks[1]).max() < 0.05  # 320x240 frames are not downscaled
-    assert found.sum() == len(landmarks[0])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_on_the_gpu_the_face_stage_finds_the_cpus_faces(tmp_path):
     """The whole GPU path: 4:2:0 planes in page-locked memory, converted, detected and aligned on the GPU,
-    against onnxruntime and OpenCV on the host. pyarrow only: the GPU image has no polars."""
-    import pyarrow.parquet as pq
+    against onnxruntime and OpenCV on the host."""
+    from abawflow.faces import decode_jpeg
 
-    from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
-    from abawflow.faces import decode_jpeg, run_face_stage
-
-    plan = DemoVideo("clip", "videos", ".mp4", 640, 360, ("single",))
-    render_video(plan, 90, np.random.default_rng(5), FaceRenderer(), tmp_path / "videos" / "clip.mp4")
-    tables = {}
-    for device in ("cpu", "cuda"):
-        detector = create_detector("retinaface_mobilenet", device=device)
-        output = tmp_path / f"{device}.parquet"
-        run_face_stage([("videos/clip.mp4", {"clip": "single"}, 90)], tmp_path, detector, output, 32, 112, 95)
-        tables[device] = pq.read_table(output).to_pydict()
-    reference, candidate = tables["cpu"], tables["cuda"]
-    assert reference["frame"] == candidate["frame"] == list(range(1, 91))
+    detectors = {device: create_detector("retinaface_mobilenet", device=device) for device in ("cpu", "cuda")}
+    reference, candidate = face_tables_of_a_clip(tmp_path, detectors, 640, 360, 90, 5).values()
     assert reference["face_found"] == candidate["face_found"] and sum(reference["face_found"]) > 60
     for row in (index for index, found in enumerate(reference["face_found"]) if found):
-        # Downscaled from 640 wide by area pooling on the GPU, by INTER_AREA on the host: a pixel or two.
-        assert np.abs(np.subtract(reference["landmarks"][row], candidate["landmarks"][row])).max() < 3.0
+        # Frames converted from planes (within two levels), warped by grid_sample: on the CPU the same path
+        # measured 0.27 px and 2.5 levels at most (tests/test_face_stage.py).
+        assert np.abs(np.subtract(reference["landmarks"][row], candidate["landmarks"][row])).max() < 1.5
         crops = (decode_jpeg(table["crop"][row]).astype(int) for table in (reference, candidate))
-        assert np.abs(np.subtract(*crops)).mean() < 6
+        assert np.abs(np.subtract(*crops)).mean() < 4
