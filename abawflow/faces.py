@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from abawflow.alignment import PersonPicker, align_faces, align_faces_on_device
 from abawflow.atomic import atomic_path
-from abawflow.errors import VideoDecodeError
+from abawflow.errors import ConfigError, VideoDecodeError
 from abawflow.pipelining import OrderedWriter
 from abawflow.progress import Progress
 from abawflow.video import i420_to_rgb, iter_frame_batches, iter_nvdec_batches, nvdec_available
@@ -211,16 +211,16 @@ def face_rows_table(video, rows, crops, jpeg_quality):
 def nvdec_device(device, video_decoding):
     """The CUDA device index NVDEC decodes on for ``video_decoding`` (host or nvdec), or None for the host."""
     if video_decoding not in ("host", "nvdec"):
-        raise ValueError(f"video_decoding must be host or nvdec, got {video_decoding!r}")
+        raise ConfigError(f"video_decoding must be host or nvdec, got {video_decoding!r}")
     if video_decoding == "host":
         return None
     if device is None or device.type != "cuda":
-        raise ValueError(
+        raise ConfigError(
             "video_decoding: nvdec decodes on the GPU the face detector runs on; it needs the torch detector "
             "(detector_backend: torch or auto) on a CUDA device, not the CPU. Set video_decoding: host."
         )
     if not nvdec_available():
-        raise ValueError(
+        raise ConfigError(
             "video_decoding: nvdec needs PyNvVideoCodec (pip install PyNvVideoCodec) and an NVIDIA driver; "
             "it did not import here. Set video_decoding: host."
         )

@@ -276,6 +276,7 @@ def compile_plan(config, validate=True):
     mtl_ensembles = tuple(name for name, e in ensembles.items() if e.mtl)
     for experiment in experiments.values():
         check_components(experiment)
+    _check_video_decoding(config)
     return Plan(
         tasks=tasks,
         shards=config["faces"]["shards"],
@@ -292,6 +293,26 @@ def compile_plan(config, validate=True):
         ),
         face_sources=MappingProxyType(_compile_face_sources(config)),
     )
+
+
+def _check_video_decoding(config):
+    """NVDEC hands its frames to the torch detector on the GPU: a config that cannot have one is refused now."""
+    if config.get("video_decoding", "host") != "nvdec":
+        return
+    faces = config["faces"]
+    problem = None
+    if config.get("device", "auto") == "cpu":
+        problem = "device is cpu"
+    elif faces["detector"] != "retinaface_mobilenet":
+        problem = f"faces.detector is {faces['detector']}, which runs on onnxruntime only"
+    elif faces.get("detector_backend", "auto") == "onnxruntime":
+        problem = "faces.detector_backend is onnxruntime"
+    if problem:
+        raise ConfigError(
+            f"config.yaml: video_decoding is nvdec but {problem}; NVDEC decodes on the GPU for the torch "
+            "detector there (retinaface_mobilenet, detector_backend torch or auto, device auto or cuda). "
+            "Set video_decoding: host."
+        )
 
 
 def _compile_face_sources(config):

@@ -386,3 +386,23 @@ def test_one_multi_task_model_cannot_span_two_datasets(config):
     mistake(
         config, "experiments.basic trains one basic model on tasks of different datasets (aff_wild2, hume_reaction)"
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ({"device": "cpu"}, "device is cpu"),
+        ({"faces": {"detector_backend": "onnxruntime"}}, "faces.detector_backend is onnxruntime"),
+        ({"faces": {"detector": "insightface_scrfd"}}, "faces.detector is insightface_scrfd, which runs on"),
+    ],
+)
+def test_nvdec_without_the_torch_detector_on_a_gpu_is_refused_at_plan_time(config, setting, problem):
+    config["video_decoding"] = "nvdec"
+    compile_plan(config)  # the default: the torch detector on the GPU when there is one
+    for key, value in setting.items():
+        if isinstance(value, dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    with pytest.raises(ConfigError, match=f"video_decoding is nvdec but {problem}"):
+        compile_plan(config)

@@ -205,7 +205,7 @@ def test_execution_only_settings_rerun_nothing(small_dag_run, tmp_path):
     faster = layered(
         tmp_path,
         "execution.yaml",
-        "faces: {batch_size: 7}\ndevice: cpu\nfeature_memory_gb: 0.5\nstage_one_threads: 1\njpeg_decoding: host\n"
+        "faces: {batch_size: 7}\ndevice: cuda:1\nfeature_memory_gb: 0.5\nstage_one_threads: 1\njpeg_decoding: host\n"
         "video_decoding: nvdec\n"
         "backbones:\n  resnet18_random: {batch_size: 5}\n  fer_mini_xception: {batch_size: 3}\n",
     )

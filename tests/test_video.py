@@ -193,14 +193,15 @@ def test_skipping_frames_keeps_their_numbers():
 def test_nvdec_is_refused_with_a_reason_off_the_gpu():
     import torch
 
+    from abawflow.errors import ConfigError
     from abawflow.faces import nvdec_device
 
     assert nvdec_device(torch.device("cpu"), "host") is None
-    with pytest.raises(ValueError, match="needs the torch detector .* on a CUDA device"):
+    with pytest.raises(ConfigError, match="needs the torch detector .* on a CUDA device"):
         nvdec_device(torch.device("cpu"), "nvdec")
-    with pytest.raises(ValueError, match="needs the torch detector"):
+    with pytest.raises(ConfigError, match="needs the torch detector"):
         nvdec_device(None, "nvdec")  # onnxruntime
-    with pytest.raises(ValueError, match="host or nvdec"):
+    with pytest.raises(ConfigError, match="host or nvdec"):
         nvdec_device(None, "gpu")
 
 
