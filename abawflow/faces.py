@@ -14,6 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -227,6 +228,30 @@ def nvdec_device(device, video_decoding):
     return device.index or 0
 
 
+@dataclass(frozen=True)
+class FrameRoute:
+    """Where a face job's frames go, decided once from its detector: the device the torch backend runs on
+    (None for onnxruntime), whether faces are aligned there, and how the decoders hand the frames over."""
+
+    device: object
+    on_device: bool
+    pixel_format: str
+    nvdec_gpu: int | None
+    pinned: bool
+
+
+def frame_route(detector, alignment="auto", video_decoding="host"):
+    """The ``FrameRoute`` of ``detector``. ``alignment`` auto aligns on the detector's GPU, else with OpenCV.
+    Frames detected and aligned on a device travel as 4:2:0 planes and are converted there; on a GPU in
+    page-locked memory (the copy reads a batch the writer thread still holds, and detect() returns only
+    after the GPU is done), unless NVDEC decodes them there in the first place."""
+    device = detector.device if getattr(detector, "takes_tensors", False) else None  # torch backend's device
+    on_device = device is not None and (alignment == "torch" or (alignment == "auto" and device.type == "cuda"))
+    nvdec_gpu = nvdec_device(device, video_decoding)
+    pinned = device is not None and device.type == "cuda" and nvdec_gpu is None
+    return FrameRoute(device, on_device, "yuv420p" if on_device else "rgb24", nvdec_gpu, pinned)
+
+
 def detector_frames(frames, device):
     """A decoded batch as the detector takes it: the host RGB array for onnxruntime; for the torch backend an
     RGB tensor on its device, I420 planes converted there."""
@@ -265,12 +290,8 @@ def run_face_stage(
     started = time.perf_counter()
     root = Path(root)
     frames_total, detector_total = 0, 0.0
-    device = detector.device if getattr(detector, "takes_tensors", False) else None  # torch backend's device
-    on_device = device is not None and (alignment == "torch" or (alignment == "auto" and device.type == "cuda"))
-    nvdec_gpu = nvdec_device(device, video_decoding)
-    pixel_format = "yuv420p" if on_device else "rgb24"
-    # The copy reads a batch the writer thread still holds, and detect() returns only after the GPU is done.
-    pinned = device is not None and device.type == "cuda" and nvdec_gpu is None
+    route = frame_route(detector, alignment, video_decoding)
+    device, on_device = route.device, route.on_device
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
 
     def write(writer, video, rows, crops, frames, faces):
@@ -288,7 +309,9 @@ def run_face_stage(
         pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
         OrderedWriter(depth=2) as writing,
         closing(
-            decode_videos(videos, root, batch_size, decoders, threads, 2, pixel_format, nvdec_gpu, pinned)
+            decode_videos(
+                videos, root, batch_size, decoders, threads, 2, route.pixel_format, route.nvdec_gpu, route.pinned
+            )
         ) as batches,
     ):
         current = None

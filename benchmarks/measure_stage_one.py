@@ -39,7 +39,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 from abawflow.detection import create_detector  # noqa: E402
-from abawflow.faces import decode_videos, decoder_count, decoder_threads, nvdec_device, run_face_stage  # noqa: E402
+from abawflow.faces import decode_videos, decoder_count, decoder_threads, frame_route, run_face_stage  # noqa: E402
 from abawflow.features import (  # noqa: E402
     autocast,
     channels_last,
@@ -146,12 +146,10 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
     nvdec decodes on the GPU's NVDEC engines instead."""
     decoders, decode_threads = decoder_count(threads), decoder_threads(threads)
     detector = create_detector("retinaface_mobilenet", device=device, threads=threads)
-    on_gpu = getattr(detector, "takes_tensors", False) and torch.device(device).type == "cuda"
-    pixel_format = "yuv420p" if on_gpu else "rgb24"
-    nvdec_gpu = nvdec_device(detector.device if on_gpu else None, video_decoding)
-    pinned = on_gpu and nvdec_gpu is None  # as the stage allocates its batches
+    route = frame_route(detector, video_decoding=video_decoding)  # the stage's own decoding
+    pixel_format, nvdec_gpu = route.pixel_format, route.nvdec_gpu
     decode, nvdec_share = decode_rate(
-        entries, root, batch_size, decoders, decode_threads, pixel_format, nvdec_gpu, pinned
+        entries, root, batch_size, decoders, decode_threads, pixel_format, nvdec_gpu, route.pinned
     )
     # The other pixel format's decoding, for comparison: planes leave FFmpeg's colour conversion to the GPU.
     other_format = {"rgb24": "yuv420p", "yuv420p": "rgb24"}[pixel_format]
