@@ -56,6 +56,9 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
     stream.thread_type = "AUTO"
     stream.codec_context.thread_count = max(0, int(threads))
     decoded = container.decode(stream)
+    # One converter for the video: frame.to_ndarray(format=...) builds a new swscale context for every frame,
+    # which costs more than the conversion itself on small frames (benchmarks/stage_one_cpu.json).
+    reformatter = av.video.reformatter.VideoReformatter()
     try:
         start = 0
         while start < count:
@@ -71,7 +74,7 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
                     if planes and is_plain_i420(frame, width, height):
                         batch[filled] = frame.to_ndarray(format="yuv420p")
                     else:
-                        converted = frame.to_ndarray(format="rgb24", width=width, height=height)
+                        converted = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
                         batch[filled] = rgb_to_i420(converted) if planes else converted
                     filled += 1
                     if filled == size:
