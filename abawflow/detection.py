@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from abawflow.errors import ModelLoadError
+from abawflow.video import PIXELS_PER_CHUNK, frame_chunks
 
 DETECTORS = {}
 
@@ -155,6 +156,7 @@ class RetinaFaceTorch:
     also takes frames already on the device, as a uint8 (frames, H, W, 3) tensor."""
 
     takes_tensors = True
+    pixels_per_chunk = PIXELS_PER_CHUNK
 
     def __init__(
         self, score_threshold=0.8, nms_threshold=0.4, input_size=640, device="cpu", threads=1, model_path=None
@@ -196,13 +198,18 @@ class RetinaFaceTorch:
         with torch.inference_mode():
             if not isinstance(frames, torch.Tensor):
                 frames = torch.from_numpy(np.ascontiguousarray(frames))
-            batch = frames.to(self.device, non_blocking=True)
-            batch = batch.permute(0, 3, 1, 2).flip(1).float()  # RGB -> BGR, as the network was trained
-            if scale < 1.0:
-                size = (round(height * scale), round(width * scale))
-                batch = F.interpolate(batch, size=size, mode="area")
-            input_height, input_width = batch.shape[2:]
-            loc, conf, landmarks = self.network(batch - self.mean)
+            frames = frames.to(self.device, non_blocking=True)
+            input_height, input_width = (
+                (round(height * scale), round(width * scale)) if scale < 1.0 else (height, width)
+            )
+            batch = torch.empty((count, 3, input_height, input_width), device=self.device)
+            # In chunks, so that the full-size float frames never exist for the whole batch at once.
+            for chunk in frame_chunks(count, height, width, self.pixels_per_chunk):
+                part = frames[chunk].permute(0, 3, 1, 2).flip(1).float()  # RGB -> BGR, as the network was trained
+                if scale < 1.0:
+                    part = F.interpolate(part, size=(input_height, input_width), mode="area")
+                torch.sub(part, self.mean, out=batch[chunk])
+            loc, conf, landmarks = self.network(batch)
             anchors = self.priors(input_height, input_width)
             centres = anchors[:, :2] + anchors[:, 2:] * loc[..., :2] * V_C
             sizes = anchors[:, 2:] * torch.exp(loc[..., 2:] * V_S)

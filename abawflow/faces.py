@@ -285,7 +285,8 @@ def run_face_stage(
     on the detector's GPU, else OpenCV), and a writer thread encodes the crops and appends the rows. When
     the frames are detected and aligned on a device, the decoders hand over 4:2:0 planes, half the bytes of
     RGB, and the device converts them. ``video_decoding``: host (FFmpeg on the decoder threads) or nvdec
-    (the GPU's hardware decoders). Returns throughput figures: decoded frames, stage seconds, detector seconds.
+    (the GPU's hardware decoders). Returns throughput figures: decoded frames, stage seconds, the detector's
+    seconds and the writer thread's (alignment on the host, JPEG encoding and Parquet writing).
     """
     started = time.perf_counter()
     root = Path(root)
@@ -294,10 +295,14 @@ def run_face_stage(
     device, on_device = route.device, route.on_device
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
 
+    writer_seconds = [0.0]  # the writer thread's busy time: its own ceiling, next to the decoders' and detector's
+
     def write(writer, video, rows, crops, frames, faces):
+        write_started = time.perf_counter()
         if crops is None and faces:  # align on this thread, from the host frames
             crops = align_faces(frames, [o for o, _ in faces], [d.landmarks for _, d in faces], crop_size)
         writer.write_table(face_rows_table(video, rows, crops, jpeg_quality))
+        writer_seconds[0] += time.perf_counter() - write_started
 
     def report(entry, video):
         for subject, (frames, found) in video.counts.items():
@@ -343,10 +348,16 @@ def run_face_stage(
     if frames_total:
         progress.finish()
         log.info(
-            "%d frames in %.1f s: stage %.1f frames/s, detector alone %.1f frames/s",
+            "%d frames in %.1f s: stage %.1f frames/s; detector alone %.1f frames/s, writer alone %.1f frames/s",
             frames_total,
             stage_seconds,
             frames_total / stage_seconds,
             frames_total / detector_total,
+            frames_total / max(writer_seconds[0], 1e-9),
         )
-    return {"frames": frames_total, "stage_seconds": stage_seconds, "detector_seconds": detector_total}
+    return {
+        "frames": frames_total,
+        "stage_seconds": stage_seconds,
+        "detector_seconds": detector_total,
+        "writer_seconds": writer_seconds[0],
+    }

@@ -123,7 +123,18 @@ def rgb_to_i420(image):
 SWSCALE_TRUNCATION = 1.25
 
 
-def i420_to_rgb(planes):
+# Frames converted at a time: float temporaries of about 16 M pixels (some 200 MB) whatever the batch, so a
+# batch of 256 1080p frames does not take 10 GB of a GPU for a moment.
+PIXELS_PER_CHUNK = 1 << 24
+
+
+def frame_chunks(count, height, width, pixels=PIXELS_PER_CHUNK):
+    """Slices of a batch of ``count`` frames, each of at most ``pixels`` pixels (one frame at least)."""
+    step = max(1, pixels // (height * width))
+    return [slice(start, min(start + step, count)) for start in range(0, count, step)]
+
+
+def i420_to_rgb(planes, pixels_per_chunk=PIXELS_PER_CHUNK):
     """(n, H * 3 // 2, W) uint8 I420 planes (a torch tensor on any device) -> (n, H, W, 3) uint8 RGB.
 
     BT.601 limited range with each chroma sample over its 2x2 pixels, as swscale converts an untagged
@@ -133,15 +144,22 @@ def i420_to_rgb(planes):
 
     count, rows, width = planes.shape
     height = rows * 2 // 3
-    # Luma viewed as 2x2 blocks, so that each chroma term broadcasts over its block without an upsampled copy.
-    luma = planes[:, :height].float().sub_(16 + SWSCALE_TRUNCATION * 219 / 255).mul_(255 / 219)
-    luma = luma.view(count, height // 2, 2, width // 2, 2)
-    chroma = planes[:, height:].reshape(count, 2, height // 2, 1, width // 2, 1).float().sub_(128).mul_(255 / 224)
-    blue_difference, red_difference = chroma[:, 0], chroma[:, 1]
     rgb = torch.empty((count, height, width, 3), dtype=torch.uint8, device=planes.device)
-    terms = (1.402 * red_difference, -0.344136 * blue_difference - 0.714136 * red_difference, 1.772 * blue_difference)
-    for channel, term in enumerate(terms):
-        rgb[..., channel] = (luma + term).round_().clamp_(0, 255).view(count, height, width)
+    for chunk in frame_chunks(count, height, width, pixels_per_chunk):
+        part = planes[chunk]
+        frames = part.shape[0]
+        # Luma viewed as 2x2 blocks, so that each chroma term broadcasts over its block without an upsampled copy.
+        luma = part[:, :height].float().sub_(16 + SWSCALE_TRUNCATION * 219 / 255).mul_(255 / 219)
+        luma = luma.view(frames, height // 2, 2, width // 2, 2)
+        chroma = part[:, height:].reshape(frames, 2, height // 2, 1, width // 2, 1).float().sub_(128).mul_(255 / 224)
+        blue_difference, red_difference = chroma[:, 0], chroma[:, 1]
+        terms = (
+            1.402 * red_difference,
+            -0.344136 * blue_difference - 0.714136 * red_difference,
+            1.772 * blue_difference,
+        )
+        for channel, term in enumerate(terms):
+            rgb[chunk, ..., channel] = (luma + term).round_().clamp_(0, 255).view(frames, height, width)
     return rgb
 
 

@@ -57,6 +57,18 @@ def test_torch_detections_equal_onnxruntimes_on_real_photographs(input_size):
     assert len(candidate.detect(scene[None])[0]) == 2  # both astronauts, not the cup
 
 
+def test_a_batch_prepared_in_chunks_gives_the_same_detections():
+    scene = photographs()[1]
+    frames = np.stack([scene, scene[:, ::-1], np.roll(scene, 40, axis=1)])
+    whole = RetinaFaceTorch(score_threshold=0.6, input_size=320)
+    chunked = RetinaFaceTorch(score_threshold=0.6, input_size=320)
+    chunked.pixels_per_chunk = 2 * scene.shape[0] * scene.shape[1]  # two frames at a time: chunks of 2 and 1
+    for expected, got in zip(whole.detect(frames), chunked.detect(frames), strict=True):
+        assert len(got) == len(expected) >= 1
+        for a, b in zip(expected, got, strict=True):
+            assert np.array_equal(a.box, b.box) and np.array_equal(a.landmarks, b.landmarks) and a.score == b.score
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_on_the_gpu_torch_detections_equal_onnxruntimes():
     reference = RetinaFaceMobileNet(score_threshold=0.6)

@@ -51,6 +51,16 @@ def test_several_decoders_give_the_one_decoders_table_row_for_row(videos, tmp_pa
     assert three["face_found"].mean() > 0.5
 
 
+def test_the_stage_reports_its_frames_and_each_parts_busy_time(videos, tmp_path):
+    root, entries = videos
+    detector = create_detector("retinaface_mobilenet")
+    figures = run_face_stage(entries[:1], root, detector, tmp_path / "faces.parquet", 16, 112, 95)
+    assert figures["frames"] == entries[0][2]
+    # The detector runs on this thread and the writer on its own: each is busy for part of the stage's time.
+    assert 0 < figures["detector_seconds"] < figures["stage_seconds"]
+    assert 0 < figures["writer_seconds"] < figures["stage_seconds"]
+
+
 def test_a_video_that_fails_to_decode_is_named_and_no_table_is_left(videos, tmp_path):
     root, entries = videos
     broken = root / "videos" / "broken.mp4"

@@ -161,6 +161,9 @@ def test_planes_converted_by_torch_are_within_two_levels_of_ffmpegs_rgb(tmp_path
     height, width = rgb[0][1].shape[1:3]
     assert planes[0][1].shape == (8, height * 3 // 2, width)  # half the bytes of RGB
     converted = np.concatenate([i420_to_rgb(torch.from_numpy(frames)).numpy() for _, frames in planes])
+    # Converted a frame at a time, as a batch too large for the memory bound is: the same pixels.
+    one_at_a_time = i420_to_rgb(torch.from_numpy(planes[0][1]), pixels_per_chunk=height * width)
+    assert np.array_equal(one_at_a_time.numpy(), converted[:8])
     difference = np.abs(converted.astype(int) - np.concatenate([frames for _, frames in rgb]))
     # FFmpeg's swscale truncates in fixed point where torch rounds: measured 0.05 % of values 2 levels apart.
     assert difference.max() <= 2 and (difference > 1).mean() < 0.005 and difference.mean() < 0.5
