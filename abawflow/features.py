@@ -133,11 +133,23 @@ def decode_batch(face_table, batch, input_size, channels, pin, on_device=False):
         return face_table, batch, found, None
     rows = np.flatnonzero(found)
     if on_device:
-        data = [batch.column("crop")[row].as_py() or b"" for row in rows]
-        return face_table, batch, found, [torch.from_numpy(np.frombuffer(d, np.uint8).copy()) for d in data]
+        return face_table, batch, found, crop_bytes(batch.column("crop"), rows)
     crops = [decode_crop(batch.column("crop")[row].as_py(), face_table, batch, row) for row in rows]
     images = torch.from_numpy(resize_crops(crops, input_size, channels))
     return face_table, batch, found, images.pin_memory() if pin else images
+
+
+def crop_bytes(column, rows):
+    """The JPEG bytes of ``rows`` of a binary column as 1-d uint8 tensors (empty for a null): views into one
+    copy of their data, as a Python object per row would cost more than the GPU's decoding of it."""
+    crops = column.take(pa.array(rows))
+    if isinstance(crops, pa.ChunkedArray):
+        crops = crops.combine_chunks()
+    _, offsets, data = crops.buffers()
+    width = np.int64 if pa.types.is_large_binary(crops.type) else np.int32
+    offsets = np.frombuffer(offsets, width, count=len(crops) + 1, offset=crops.offset * np.dtype(width).itemsize)
+    data = torch.from_numpy(np.frombuffer(data, np.uint8).copy() if data is not None else np.empty(0, np.uint8))
+    return [data[start:end] for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
 
 
 def decode_on_device(data, input_size, channels, device, face_table, batch):

@@ -156,6 +156,18 @@ def test_crops_decoded_on_the_device_equal_the_hosts(real_crops, size, channels)
     assert difference.max() <= 2 and difference.mean() < 0.25  # the two resamplers' and converters' rounding
 
 
+@pytest.mark.parametrize("kind", [pa.binary(), pa.large_binary()])
+def test_crop_bytes_are_each_rows_own_bytes_in_sliced_and_chunked_columns(kind):
+    from abawflow.features import crop_bytes
+
+    values = [b"first", None, b"", b"fourth row", b"5", None, b"seventh"]
+    column = pa.array(values, kind)
+    for sliced, rows in ((column, [0, 2, 3, 6]), (column.slice(3), [0, 1, 2, 3]), (column.slice(1, 4), [0, 3])):
+        for part in (sliced, pa.chunked_array([sliced])):
+            got = [bytes(tensor.numpy()) for tensor in crop_bytes(part, np.array(rows))]
+            assert got == [sliced[row].as_py() or b"" for row in rows]
+
+
 def test_device_decoding_gives_the_host_decodings_features(tmp_path, real_crops):
     path = face_table(tmp_path / "faces.parquet", "video", real_crops, [True, False] * 12 + [True] * 12)
     model = small_backbone()
