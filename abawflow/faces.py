@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,24 @@ def decoder_count(threads):
 
 def decoder_threads(threads):
     return max(1, min(4, threads // 2))
+
+
+def jpeg_encoder_count(threads):
+    """Threads encoding a face job's crops: the writer thread alone up to 15 cores, then one more per eight.
+    At GPU rates a job encodes thousands of crops a second (about 0.1 ms each on one core, OpenCV releasing
+    the interpreter), which one thread would then set the pace of."""
+    return max(1, threads // 8)
+
+
+def encode_crops(crops, quality, pool=None, parts=1):
+    """Crops -> JPEG bytes, in order; split in ``parts`` encoded on ``pool``'s threads when one is given."""
+    if pool is None or parts < 2 or len(crops) < 2:
+        return [encode_jpeg(crop, quality) for crop in crops]
+    size = -(-len(crops) // parts)
+    encoded = pool.map(
+        lambda start: [encode_jpeg(c, quality) for c in crops[start : start + size]], range(0, len(crops), size)
+    )
+    return [data for part in encoded for data in part]
 
 
 def pinned_array(shape):
@@ -188,10 +206,10 @@ class VideoFaces:
         return rows, faces
 
 
-def face_rows_table(video, rows, crops, jpeg_quality):
-    """One batch's rows as a face table; ``crops``: the aligned crop of each row with a face, in row order."""
+def face_rows_table(video, rows, jpegs):
+    """One batch's rows as a face table; ``jpegs``: the encoded crop of each row with a face, in row order."""
     columns = {name: [] for name in FACE_SCHEMA.names}
-    crops = iter(crops if crops is not None else ())
+    jpegs = iter(jpegs)
     for subject, person, frame, detection in rows:
         columns["subject"].append(subject)
         columns["video"].append(video)
@@ -205,7 +223,7 @@ def face_rows_table(video, rows, crops, jpeg_quality):
         columns["score"].append(detection.score)
         columns["box"].append(detection.box.tolist())
         columns["landmarks"].append(detection.landmarks.reshape(-1).tolist())
-        columns["crop"].append(encode_jpeg(next(crops), jpeg_quality))
+        columns["crop"].append(next(jpegs))
     return pa.table(columns, schema=FACE_SCHEMA)
 
 
@@ -276,6 +294,7 @@ def run_face_stage(
     decoders=1,
     alignment="auto",
     video_decoding="host",
+    encoders=1,
 ):
     """``videos``: list of (video_path relative to ``root``, {subject: person}[, decodable frames]). Writes one
     Parquet file atomically.
@@ -285,8 +304,9 @@ def run_face_stage(
     on the detector's GPU, else OpenCV), and a writer thread encodes the crops and appends the rows. When
     the frames are detected and aligned on a device, the decoders hand over 4:2:0 planes, half the bytes of
     RGB, and the device converts them. ``video_decoding``: host (FFmpeg on the decoder threads) or nvdec
-    (the GPU's hardware decoders). Returns throughput figures: decoded frames, stage seconds, the detector's
-    seconds and the writer thread's (alignment on the host, JPEG encoding and Parquet writing).
+    (the GPU's hardware decoders). ``encoders``: threads encoding the crops' JPEGs (``jpeg_encoder_count``).
+    Returns throughput figures: decoded frames, stage seconds, the detector's seconds and the writer thread's
+    (alignment on the host, JPEG encoding and Parquet writing).
     """
     started = time.perf_counter()
     root = Path(root)
@@ -301,7 +321,8 @@ def run_face_stage(
         write_started = time.perf_counter()
         if crops is None and faces:  # align on this thread, from the host frames
             crops = align_faces(frames, [o for o, _ in faces], [d.landmarks for _, d in faces], crop_size)
-        writer.write_table(face_rows_table(video, rows, crops, jpeg_quality))
+        jpegs = encode_crops(crops, jpeg_quality, encoding, encoders) if faces else []
+        writer.write_table(face_rows_table(video, rows, jpegs))
         writer_seconds[0] += time.perf_counter() - write_started
 
     def report(entry, video):
@@ -312,6 +333,8 @@ def run_face_stage(
     with (
         atomic_path(output_path) as temporary,
         pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
+        # Entered before the writer, so that it is shut down after the writer's last write.
+        ThreadPoolExecutor(encoders, thread_name_prefix="jpeg") if encoders > 1 else nullcontext() as encoding,
         OrderedWriter(depth=2) as writing,
         closing(
             decode_videos(

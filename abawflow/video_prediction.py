@@ -226,7 +226,7 @@ def predict_video(
     """Predict every frame of one video with ``bundle``; writes ``output_folder/<video name>/`` atomically and
     returns its path."""
     from abawflow.detection import detector_from_settings
-    from abawflow.faces import decoder_threads, run_face_stage
+    from abawflow.faces import decoder_threads, jpeg_encoder_count, run_face_stage
     from abawflow.video import probe_video
 
     started = time.perf_counter()
@@ -248,6 +248,7 @@ def predict_video(
             settings["crop_size"],
             settings["jpeg_quality"],
             decoder_threads(threads),
+            encoders=jpeg_encoder_count(threads),
         )
         matrices = extract_all_features(bundle, face_table, video_path, subjects, probe, work, device, batch_size)
         outputs = bundle_outputs(bundle, predict_members(bundle, matrices, device))

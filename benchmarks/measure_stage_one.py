@@ -39,7 +39,14 @@ import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 from abawflow.detection import create_detector  # noqa: E402
-from abawflow.faces import decode_videos, decoder_count, decoder_threads, frame_route, run_face_stage  # noqa: E402
+from abawflow.faces import (  # noqa: E402
+    decode_videos,
+    decoder_count,
+    decoder_threads,
+    frame_route,
+    jpeg_encoder_count,
+    run_face_stage,
+)
 from abawflow.features import (  # noqa: E402
     autocast,
     channels_last,
@@ -171,6 +178,7 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
             decode_threads,
             decoders,
             video_decoding=video_decoding,
+            encoders=jpeg_encoder_count(threads),
         )
         rate = stage["frames"] / stage["stage_seconds"]
         measured.append(
@@ -192,6 +200,7 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
         "frames": stage["frames"],
         "decoders": decoders,
         "decoder_threads": decode_threads,
+        "jpeg_encoders": jpeg_encoder_count(threads),
         "video_decoding": video_decoding,
         "frames_decoded_by_nvdec": round(nvdec_share, 3),
         "pixel_format": "rgb24 (NVDEC)" if nvdec_gpu is not None else pixel_format,

@@ -7,7 +7,15 @@ import polars as pl
 
 from abawflow import execution
 from abawflow.detection import detector_from_settings
-from abawflow.faces import assign_shards, decoder_count, decoder_threads, parse_shard, run_face_stage, video_sizes
+from abawflow.faces import (
+    assign_shards,
+    decoder_count,
+    decoder_threads,
+    jpeg_encoder_count,
+    parse_shard,
+    run_face_stage,
+    video_sizes,
+)
 from abawflow.rule_runner import run
 
 log = logging.getLogger("abawflow.faces")
@@ -47,6 +55,7 @@ def main(snakemake):
         decoder_threads(snakemake.threads),
         decoder_count(snakemake.threads),
         video_decoding=execution.video_decoding(snakemake.config),
+        encoders=jpeg_encoder_count(snakemake.threads),
     )
 
 
