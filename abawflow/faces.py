@@ -282,6 +282,44 @@ def detector_frames(frames, device):
     return i420_to_rgb(tensor) if tensor.dim() == 3 else tensor
 
 
+def uploaded_ahead(batches, device):
+    """``(entry, first_frame, host frames, detector frames)`` for each decoded batch, the detector frames as
+    ``detector_frames`` makes them. On a GPU, the next batch's copy and colour conversion are issued on a
+    stream of their own before a batch is handed over, so they overlap with its detection (the copy engine
+    and the kernels run beside the detector's); the detector's stream waits for them before using a batch."""
+    if device is None or device.type != "cuda":
+        for entry, first_frame, frames in batches:
+            yield entry, first_frame, frames, detector_frames(frames, device)
+        return
+    import torch
+
+    side = torch.cuda.Stream(device)
+    pending = None
+    for entry, first_frame, frames in batches:
+        if isinstance(frames, torch.Tensor):  # decoded on the GPU (NVDEC), on the detector's stream already
+            uploaded, ready = frames, None
+        else:
+            with torch.cuda.stream(side):
+                uploaded = detector_frames(frames, device)
+                ready = side.record_event()
+        if pending is not None:
+            yield ready_for_detection(pending, device)
+        pending = (entry, first_frame, frames, uploaded, ready)
+    if pending is not None:
+        yield ready_for_detection(pending, device)
+
+
+def ready_for_detection(item, device):
+    import torch
+
+    entry, first_frame, frames, uploaded, ready = item
+    if ready is not None:
+        stream = torch.cuda.current_stream(device)
+        stream.wait_event(ready)
+        uploaded.record_stream(stream)  # the allocator must not reuse it before the detector is done with it
+    return entry, first_frame, frames, uploaded
+
+
 def run_face_stage(
     videos,
     root,
@@ -343,14 +381,13 @@ def run_face_stage(
         ) as batches,
     ):
         current = None
-        for entry, first_frame, frames in batches:
+        for entry, first_frame, frames, frames_in in uploaded_ahead(batches, device):
             if current is None or current[0] is not entry:
                 if current is not None:
                     report(*current)
                 current = (entry, VideoFaces(Path(entry[0]).stem, entry[1]))
             video = current[1]
             batch_started = time.perf_counter()
-            frames_in = detector_frames(frames, device)
             detections = detector.detect(frames_in)
             detector_total += time.perf_counter() - batch_started
             rows, faces = video.pick(first_frame, frames_in.shape[2], detections)

@@ -160,3 +160,26 @@ def test_on_the_gpu_the_face_stage_finds_the_cpus_faces(tmp_path):
         assert np.abs(np.subtract(reference["landmarks"][row], candidate["landmarks"][row])).max() < 1.5
         crops = (decode_jpeg(table["crop"][row]).astype(int) for table in (reference, candidate))
         assert np.abs(np.subtract(*crops)).mean() < 4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_the_gpu_batches_uploaded_ahead_equal_those_uploaded_in_turn():
+    """Each batch's copy and conversion on the side stream is complete, and not overwritten, when the
+    detector's stream reads it, however long that stream is kept busy."""
+    from abawflow.faces import detector_frames, pinned_array, uploaded_ahead
+
+    device = torch.device("cuda")
+    rng = np.random.default_rng(0)
+    batches = []
+    for index in range(6):
+        planes = pinned_array((16, 540, 640))  # 4:2:0 planes of 640x360 frames
+        planes[:] = rng.integers(0, 256, planes.shape, np.uint8)
+        batches.append((("video",), 16 * index + 1, planes))
+    received = []
+    for _, first_frame, frames, uploaded in uploaded_ahead(iter(batches), device):
+        torch.cuda._sleep(20_000_000)  # the detector's stream busy, as with a detection
+        received.append((first_frame, frames, uploaded.clone()))
+    assert [first for first, _, _ in received] == [first for _, first, _ in batches]
+    for (_, frames, uploaded), (_, _, planes) in zip(received, batches, strict=True):
+        assert frames is planes
+        assert torch.equal(uploaded, detector_frames(planes, device))
