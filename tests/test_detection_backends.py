@@ -39,6 +39,15 @@ def test_the_torch_graph_gives_onnxruntimes_outputs():
         assert np.abs(got.numpy() - expected).max() < 1e-4
 
 
+def test_the_cpu_input_is_bgr_minus_the_training_mean_in_planes():
+    from abawflow.detection import network_input
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 24, 40, 3), np.uint8)
+    expected = (frames[..., ::-1].astype(np.float32) - [104, 117, 123]).transpose(0, 3, 1, 2)
+    got = network_input(frames)
+    assert got.dtype == np.float32 and got.flags.c_contiguous and np.array_equal(got, expected)
+
+
 @pytest.mark.parametrize("input_size", [640, 256])
 def test_torch_detections_equal_onnxruntimes_on_real_photographs(input_size):
     reference = RetinaFaceMobileNet(score_threshold=0.6, input_size=input_size)
