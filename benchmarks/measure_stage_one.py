@@ -27,6 +27,7 @@ import platform
 import subprocess
 import sys
 import time
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -147,6 +148,11 @@ def detector_rate(detector, entries, root, batch_size, device, repeats):
     return repeats * len(frames) / (time.perf_counter() - started)
 
 
+def median_of(measured, key, digits=1):
+    """The median of ``key`` over the rounds' figures (dicts), rounded."""
+    return round(float(np.median([figures[key] for figures in measured])), digits)
+
+
 def faces_figures(root, entries, device, batch_size, threads, repeats, video_decoding="host", rounds=1):
     """The faces stage against decoding alone and the detector alone. On a GPU the torch detector takes 4:2:0
     planes (converted on the device), and both ceilings and the stage decode them so; ``video_decoding``
@@ -193,8 +199,7 @@ def faces_figures(root, entries, device, batch_size, threads, repeats, video_dec
             }
         )
 
-    def median(key, digits=1):
-        return round(float(np.median([figures[key] for figures in measured])), digits)
+    median = partial(median_of, measured)
 
     return output, {
         "frames": stage["frames"],
@@ -277,9 +282,9 @@ def feature_figures(name, architecture, size, table, device, batch_size, workers
         alone = model_rate(model, inputs, device, dtype, seconds)
         stage = extract_features([table], model, output, size, mean, std, batch_size, device, "rgb", "auto", workers)
         rate = stage["images"] / stage["stage_seconds"]
-        measured.append((alone, rate, rate / alone))
-    alone, rate, ratio = (float(np.median(column)) for column in zip(*measured, strict=True))
-    decodings = {"auto": round(rate, 1)}
+        measured.append({"model": alone, "stage": rate, "ratio": rate / alone})
+    median = partial(median_of, measured)
+    decodings = {"auto": median("stage")}
     if torch.device(device).type == "cuda":  # the other place to decode the crops, for comparison
         host = extract_features(
             [table], model, output, size, mean, std, batch_size, device, "rgb", "auto", workers, "host"
@@ -293,10 +298,10 @@ def feature_figures(name, architecture, size, table, device, batch_size, workers
         "batch_size": batch_size,
         "workers": workers,
         "images": stage["images"],
-        "model_images_per_second": round(alone, 1),
-        "stage_images_per_second": round(rate, 1),
-        "ratio": round(ratio, 3),
-        "ratio_by_round": [round(figures[2], 3) for figures in measured],
+        "model_images_per_second": median("model"),
+        "stage_images_per_second": median("stage"),
+        "ratio": median("ratio", 3),
+        "ratio_by_round": [round(figures["ratio"], 3) for figures in measured],
         "stage_images_per_second_by_jpeg_decoding": decodings,
     }
 
