@@ -1,13 +1,21 @@
 """The torch runner of the shipped RetinaFace ONNX graph against onnxruntime: the network's outputs, and the
 detections (boxes, landmarks, scores) on real photographs, with and without downscaling."""
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
 import torch
 from skimage import data, transform
 
-from abawflow.detection import RetinaFaceMobileNet, RetinaFaceTorch, create_detector, detector_backend
+from abawflow.detection import (
+    RetinaFaceMobileNet,
+    RetinaFaceTorch,
+    batches_in_flight,
+    create_detector,
+    detector_backend,
+)
 from abawflow.errors import ModelLoadError
 from models.onnx_graph import OnnxGraph
 
@@ -227,3 +235,57 @@ def test_on_the_gpu_batches_uploaded_ahead_equal_those_uploaded_in_turn():
     for (_, frames, uploaded), (_, _, planes) in zip(received, batches, strict=True):
         assert frames is planes
         assert torch.equal(uploaded, detector_frames(planes, device))
+
+
+def same_detections(expected, got):
+    assert len(got) == len(expected)
+    for frame_expected, frame_got in zip(expected, got, strict=True):
+        assert len(frame_got) == len(frame_expected)
+        for a, b in zip(frame_expected, frame_got, strict=True):
+            assert np.array_equal(a.box, b.box) and np.array_equal(a.landmarks, b.landmarks) and a.score == b.score
+
+
+@pytest.mark.parametrize("input_size", [640, 320])  # 320: the frames downscaled into a reused array too
+def test_reused_input_arrays_leave_nothing_of_an_earlier_batch(input_size):
+    astronaut, scene = photographs()
+    blank = np.full_like(scene, 128)
+    batches = [
+        np.stack([scene, scene[:, ::-1], np.roll(scene, 40, axis=1)]),
+        blank[None],  # smaller: a view of the kept arrays, the rest of which holds the faces above
+        np.stack([blank, scene]),
+        astronaut[None],  # another frame size: new arrays
+        np.stack([scene, blank]),
+    ]
+    reused = RetinaFaceMobileNet(score_threshold=0.6, input_size=input_size)
+    for batch in batches:
+        fresh = RetinaFaceMobileNet(score_threshold=0.6, input_size=input_size)
+        same_detections(fresh.detect(batch), reused.detect(batch))
+    assert [len(faces) for faces in reused.detect(batches[1])] == [0]
+
+
+def test_batches_detected_at_once_from_two_threads_equal_those_detected_in_turn():
+    from concurrent.futures import ThreadPoolExecutor
+
+    astronaut, scene = photographs()
+    batches = [np.stack([scene, np.roll(scene, shift, axis=1)]) for shift in range(0, 240, 30)]
+    in_turn = RetinaFaceMobileNet(score_threshold=0.6, threads=1)
+    expected = [in_turn.detect(batch) for batch in batches]
+    detector = RetinaFaceMobileNet(score_threshold=0.6, threads=2)
+    assert detector.concurrency == 2
+    both_running = threading.Barrier(2)
+
+    def input_array(_):
+        both_running.wait(timeout=10)  # two threads alive at once, each with its own arrays
+        return detector.array("input", (2, 3, 360, 640), np.float32)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(input_array, range(2))
+        assert not np.shares_memory(first, second)
+        for want, got in zip(expected, pool.map(detector.detect, batches), strict=True):
+            same_detections(want, got)
+
+
+def test_the_cpu_detector_takes_two_batches_at_once_then_one_more_per_four_cores():
+    assert [batches_in_flight(threads) for threads in (1, 2, 3, 4, 8, 16, 32)] == [1, 2, 2, 2, 2, 4, 8]
+    assert RetinaFaceMobileNet(threads=4).concurrency == 2
+    assert RetinaFaceMobileNet(threads=4, concurrency=1).concurrency == 1

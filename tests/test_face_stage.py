@@ -31,8 +31,9 @@ def videos(tmp_path_factory):
     return root, entries
 
 
-def face_table(root, entries, output, **options):
-    run_face_stage(entries, root, create_detector("retinaface_mobilenet"), output, 16, 112, 95, **options)
+def face_table(root, entries, output, detector=None, **options):
+    detector = detector or create_detector("retinaface_mobilenet")
+    run_face_stage(entries, root, detector, output, 16, 112, 95, **options)
     return pl.read_parquet(output)
 
 
@@ -146,3 +147,50 @@ def test_frames_decoded_on_the_device_give_the_hosts_table(videos, tmp_path, mon
         tables[decoding] = pl.read_parquet(output)
     assert tables["host"].equals(tables["nvdec"])
     assert tables["host"].height == 23 + 70 + 2 * 41
+
+
+def test_batches_detected_side_by_side_give_the_one_at_a_time_table(videos, tmp_path, monkeypatch):
+    root, entries = videos
+    side_by_side = create_detector("retinaface_mobilenet", threads=2)
+    assert side_by_side.concurrency == 2
+    got = face_table(root, entries, tmp_path / "side_by_side.parquet", side_by_side, decoders=2)
+    # The reference detects one batch at a time and never reuses a batch's array.
+    monkeypatch.setattr(faces.BatchArrays, "give_back", lambda self, array: None)
+    in_turn = create_detector("retinaface_mobilenet", threads=1)
+    assert in_turn.concurrency == 1
+    assert got.equals(face_table(root, entries, tmp_path / "in_turn.parquet", in_turn, decoders=2))
+
+
+def test_a_detection_that_fails_beside_another_is_raised_and_no_table_is_left(videos, tmp_path):
+    root, entries = videos
+    detector = create_detector("retinaface_mobilenet", threads=2)
+    calls, lock, real_detect = [0], threading.Lock(), detector.detect
+
+    def failing_detect(frames):
+        with lock:
+            calls[0] += 1
+            failing = calls[0] == 3
+        if failing:
+            raise RuntimeError("the detector broke on its third batch")
+        return real_detect(frames)
+
+    detector.detect = failing_detect
+    output = tmp_path / "faces.parquet"
+    with pytest.raises(RuntimeError, match="third batch"):
+        face_table(root, entries, output, detector)
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_batch_arrays_are_reused_by_shape_and_only_when_given_back():
+    arrays = faces.BatchArrays(keep=2)
+    first = arrays.take((4, 8, 8, 3))
+    assert arrays.take((4, 8, 8, 3)) is not first  # not given back yet
+    arrays.give_back(first)
+    assert arrays.take((2, 8, 8, 3)) is not first  # another shape
+    assert arrays.take((4, 8, 8, 3)) is first
+    arrays.give_back(first[:2])  # a view of a batch is not the batch's own memory: never kept
+    assert not arrays.free
+    kept = [np.empty((1, 2, 2, 3), np.uint8) for _ in range(3)]
+    for array in kept:
+        arrays.give_back(array)
+    assert len(arrays.free) == 2 and arrays.take((1, 2, 2, 3)) is kept[1]
