@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,6 +378,20 @@ class DetectionThreads:
         done.set_result(detect(frames))
         return done
 
+    def in_order(self, in_flight, drain=False):
+        """Pops and yields the items of ``in_flight`` (their detections' futures last) whose detections are
+        done, oldest first. Returns once a thread is free for the next batch, not when the oldest is done:
+        a video's short last batch ends before the full one beside it, and that thread would otherwise idle
+        (a tenth of the CPU stage's time on 600-frame videos). ``drain``: until all are done."""
+        while in_flight:
+            if in_flight[0][-1].done():
+                yield in_flight.popleft()
+                continue
+            running = [item[-1] for item in in_flight if not item[-1].done()]
+            if not drain and len(running) < self.concurrency and len(in_flight) <= 2 * self.concurrency:
+                return
+            wait(running, return_when=FIRST_COMPLETED)
+
 
 def run_face_stage(
     videos,
@@ -485,10 +499,10 @@ def run_face_stage(
             in_flight = deque()
             for entry, first_frame, frames, frames_in in uploaded_ahead(batches, device):
                 in_flight.append((entry, first_frame, frames, frames_in, detecting.submit(detect, frames_in)))
-                if len(in_flight) >= detecting.concurrency:
-                    finish(*in_flight.popleft())
-            while in_flight:
-                finish(*in_flight.popleft())
+                for done in detecting.in_order(in_flight):
+                    finish(*done)
+            for done in detecting.in_order(in_flight, drain=True):
+                finish(*done)
         if current is not None:
             report(*current)
         if not videos:

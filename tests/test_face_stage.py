@@ -194,3 +194,18 @@ def test_batch_arrays_are_reused_by_shape_and_only_when_given_back():
     for array in kept:
         arrays.give_back(array)
     assert len(arrays.free) == 2 and arrays.take((1, 2, 2, 3)) is kept[1]
+
+
+def test_a_thread_freed_by_a_newer_batch_takes_the_next_batch_while_the_oldest_runs():
+    from concurrent.futures import Future
+
+    detecting = faces.DetectionThreads(type("Detector", (), {"concurrency": 2})())
+    older, newer = Future(), Future()
+    in_flight = faces.deque([("older", older), ("newer", newer)])
+    newer.set_result([])  # a video's short last batch, done before the full one submitted before it
+    threading.Timer(1.0, older.set_result, [[]]).start()
+    # Nothing out of order, and back at once (before the older is done) for the next batch.
+    assert list(detecting.in_order(in_flight)) == [] and not older.done()
+    assert len(in_flight) == 2
+    assert [name for name, _ in detecting.in_order(in_flight, drain=True)] == ["older", "newer"]
+    assert not in_flight
