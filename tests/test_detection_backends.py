@@ -289,3 +289,15 @@ def test_the_cpu_detector_takes_two_batches_at_once_then_one_more_per_four_cores
     assert [batches_in_flight(threads) for threads in (1, 2, 3, 4, 8, 16, 32)] == [1, 2, 2, 2, 2, 4, 8]
     assert RetinaFaceMobileNet(threads=4).concurrency == 2
     assert RetinaFaceMobileNet(threads=4, concurrency=1).concurrency == 1
+
+
+@pytest.mark.parametrize("input_size", [640, 320])
+def test_a_batch_run_through_the_network_a_few_frames_at_a_time_gives_the_whole_batchs_detections(input_size):
+    astronaut, scene = photographs()
+    frames = np.stack([scene, scene[:, ::-1], np.full_like(scene, 128), np.roll(scene, 40, axis=1), scene[::-1]])
+    whole = RetinaFaceMobileNet(score_threshold=0.6, input_size=input_size)
+    whole.pixels_per_run = 1 << 30
+    in_runs = RetinaFaceMobileNet(score_threshold=0.6, input_size=input_size)
+    in_runs.pixels_per_run = 2 * 360 * 640 if input_size == 640 else 2 * 180 * 320  # runs of 2, 2 and 1
+    same_detections(whole.detect(frames), in_runs.detect(frames))
+    assert sum(len(faces) for faces in whole.detect(frames)) >= 4
