@@ -125,8 +125,8 @@ def batches_in_flight(threads):
     """Batches the onnxruntime detector of a ``threads``-core face job runs at once, each on ``threads`` // that
     many cores: two on two or more cores, then one per four cores. One session's threads wait for each other
     at every layer, so a core taken by the decoder or the writer stalls all of them; batches side by side on
-    fewer threads each do not stall one another. On two cores: 146 frames/s against 135 for one batch at a
-    time on both (the detector alone), and the stage's gain is larger (benchmarks/stage_one_cpu.json)."""
+    fewer threads each do not stall one another. On two cores, the detector alone: 206 frames/s against 161
+    for one batch at a time on both (benchmarks/stage_one_cpu.json)."""
     threads = max(1, int(threads))
     return max(min(threads, 2), threads // 4)
 
