@@ -509,7 +509,7 @@ def run_face_stage(
             log.info("this shard has no videos; writing an empty face table")
     stage_seconds = time.perf_counter() - started
     # Batches detected side by side share the cores: the detector's busy time is their sum over that many.
-    detector_total = sum(detector_seconds) / getattr(detector, "concurrency", 1)
+    detector_total = sum(detector_seconds) / detecting.concurrency
     if frames_total:
         progress.finish()
         log.info(
