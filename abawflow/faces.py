@@ -122,8 +122,9 @@ def pinned_array(shape):
 
 class BatchArrays:
     """Frame batches' arrays, reused: a new 64-frame 1280x720 batch is 177 MB of fresh pages, and the kernel's
-    zeroing of them cost 0.55 ms a frame, a quarter of decoding it. ``take(shape)`` -> an array, one given back
-    if one of that shape is; ``give_back(array)`` when nothing reads it any more. Keeps at most ``keep``."""
+    zeroing of them cost 0.55 ms a frame, a quarter of decoding it. ``take(shape)`` -> an array: a kept one
+    whose frames have that shape, as a view of its first frames if it holds more (a video's short last batch),
+    else a new one; ``give_back(array)`` when nothing reads it any more. Keeps at most ``keep``."""
 
     def __init__(self, keep=4):
         self.free = deque(maxlen=keep)
@@ -131,16 +132,28 @@ class BatchArrays:
 
     def take(self, shape):
         with self.lock:
-            for index, array in enumerate(self.free):
-                if array.shape == shape:
-                    del self.free[index]
-                    return array
+            fitting = [
+                i for i, array in enumerate(self.free) if array.shape[1:] == shape[1:] and len(array) >= shape[0]
+            ]
+            if fitting:
+                # The smallest that holds the batch, so that full-size arrays stay for full-size batches.
+                index = min(fitting, key=lambda i: len(self.free[i]))
+                array = self.free[index]
+                del self.free[index]
+                return array if len(array) == shape[0] else array[: shape[0]]
         return np.empty(shape, np.uint8)
 
     def give_back(self, array):
-        if isinstance(array, np.ndarray) and array.base is None and array.dtype == np.uint8:
+        """Keeps ``array``, or the whole batch array it is the first frames of; ignores anything else."""
+        if not isinstance(array, np.ndarray) or array.dtype != np.uint8:
+            return
+        whole = array.base if isinstance(array.base, np.ndarray) else array
+        if whole.base is not None or whole.dtype != np.uint8 or not whole.flags.c_contiguous:
+            return
+        leading = whole.shape[1:] == array.shape[1:] and whole.ctypes.data == array.ctypes.data
+        if whole is array or (leading and array.flags.c_contiguous):
             with self.lock:
-                self.free.append(array)
+                self.free.append(whole)
 
 
 def decode_videos(

@@ -186,14 +186,29 @@ def test_batch_arrays_are_reused_by_shape_and_only_when_given_back():
     first = arrays.take((4, 8, 8, 3))
     assert arrays.take((4, 8, 8, 3)) is not first  # not given back yet
     arrays.give_back(first)
-    assert arrays.take((2, 8, 8, 3)) is not first  # another shape
+    assert arrays.take((4, 8, 6, 3)) is not first  # frames of another shape
     assert arrays.take((4, 8, 8, 3)) is first
-    arrays.give_back(first[:2])  # a view of a batch is not the batch's own memory: never kept
-    assert not arrays.free
     kept = [np.empty((1, 2, 2, 3), np.uint8) for _ in range(3)]
     for array in kept:
         arrays.give_back(array)
     assert len(arrays.free) == 2 and arrays.take((1, 2, 2, 3)) is kept[1]
+
+
+def test_a_short_batch_is_the_first_frames_of_a_kept_batch_array_which_comes_back_whole():
+    arrays = faces.BatchArrays(keep=4)
+    full, larger = arrays.take((4, 8, 8, 3)), arrays.take((6, 8, 8, 3))
+    arrays.give_back(full)
+    arrays.give_back(larger)
+    short = arrays.take((3, 8, 8, 3))  # a video's last batch: the smallest kept array that holds it
+    assert short.shape == (3, 8, 8, 3) and short.base is full
+    arrays.give_back(short)
+    assert [id(array) for array in arrays.free] == [id(larger), id(full)]
+    # Nothing but a batch array's leading frames is kept: later frames, a crop of the frames, every other
+    # frame, a view of an array of another type.
+    strided = np.empty((4, 8, 8, 3), np.uint8)
+    for foreign in (larger[1:], larger[:, :4], strided[::2], np.empty((4, 8, 8, 3), np.float32)[:2]):
+        arrays.give_back(foreign)
+    assert [id(array) for array in arrays.free] == [id(larger), id(full)]
 
 
 def test_a_thread_freed_by_a_newer_batch_takes_the_next_batch_while_the_oldest_runs():
