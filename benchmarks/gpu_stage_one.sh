@@ -6,7 +6,8 @@
 #   run(command="bash benchmarks/gpu_stage_one.sh", carry=[".whl/stage_one"], timeout_s=540)   about 5 min
 #   run(command="bash benchmarks/gpu_stage_one.sh nvdec", carry=[".whl/nvdec"], timeout_s=300)  about 2 min
 # Results: $OUT/stage_one_gpu.json (every ratio of the issue's goal and the 2.8 M-frame projection) or
-# $OUT/stage_one_gpu_nvdec.json (the faces stage decoding on NVDEC), and the tests' output beside them.
+# $OUT/stage_one_gpu_nvdec.json (the faces stage decoding on NVDEC), and the tests' output beside them. The
+# JSON is rewritten after each part, "complete": false until the end, so a run cut short keeps what it measured.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=.whl/stage_one

@@ -401,6 +401,14 @@ def projection(faces, features):
     }
 
 
+def save(results, output, complete):
+    """Writes the results so far, atomically: a device run cut short by its time limit still leaves them."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(output.name + ".partial")
+    temporary.write_text(json.dumps({**results, "complete": complete}, indent=2) + "\n")
+    os.replace(temporary, output)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -449,6 +457,7 @@ def main():
         )
         results["faces"][size] = figures
         print(size, json.dumps(figures), flush=True)
+        save(results, arguments.output, complete=False)
         crops = crops or crop_table(faces_path, arguments.workdir / "crops.parquet", arguments.feature_rows)
     workers = max(2, arguments.threads // 2)
     for item in filter(None, arguments.backbones.split(",")):
@@ -466,6 +475,7 @@ def main():
             arguments.rounds,
         )
         print(name, json.dumps(results["features"][name]), flush=True)
+        save(results, arguments.output, complete=False)
     if arguments.memory_frames is None:
         arguments.memory_frames = 10 * arguments.faces_batch
     if arguments.memory_frames:
@@ -484,8 +494,7 @@ def main():
         }
     if results["features"]:
         results["projection"] = projection(results["faces"], results["features"])
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(results, indent=2) + "\n")
+    save(results, arguments.output, complete=True)
     print(json.dumps(results.get("projection")), flush=True)
 
 
