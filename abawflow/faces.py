@@ -151,7 +151,7 @@ class BatchArrays:
         if whole.base is not None or whole.dtype != np.uint8 or not whole.flags.c_contiguous:
             return
         leading = whole.shape[1:] == array.shape[1:] and whole.ctypes.data == array.ctypes.data
-        if whole is array or (leading and array.flags.c_contiguous):
+        if leading and array.flags.c_contiguous:
             with self.lock:
                 self.free.append(whole)
 

@@ -40,6 +40,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
+from abawflow.atomic import write_text  # noqa: E402
 from abawflow.detection import create_detector  # noqa: E402
 from abawflow.faces import (  # noqa: E402
     BatchArrays,
@@ -403,10 +404,7 @@ def projection(faces, features):
 
 def save(results, output, complete):
     """Writes the results so far, atomically: a device run cut short by its time limit still leaves them."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(output.name + ".partial")
-    temporary.write_text(json.dumps({**results, "complete": complete}, indent=2) + "\n")
-    os.replace(temporary, output)
+    write_text(output, json.dumps({**results, "complete": complete}, indent=2) + "\n")
 
 
 def main():

@@ -31,11 +31,12 @@ ABSENT_IN_GPU_IMAGE = (
     "snakemake",
 )
 
-IMPORT_BLOCKER = f"""
+# A sitecustomize.py: ``absent`` is filled in by ``without_packages``.
+IMPORT_BLOCKER = """
 import importlib.machinery
 import sys
 
-ABSENT = {ABSENT_IN_GPU_IMAGE!r}
+ABSENT = {absent!r}
 
 
 class PathFinderWithoutAbsent:
@@ -60,7 +61,7 @@ sys.meta_path[:] = [
 def without_packages(folder, absent=ABSENT_IN_GPU_IMAGE):
     """Environment variables under which a Python process (and its children) cannot import ``absent``."""
     folder.mkdir()
-    (folder / "sitecustomize.py").write_text(IMPORT_BLOCKER.replace(repr(ABSENT_IN_GPU_IMAGE), repr(tuple(absent))))
+    (folder / "sitecustomize.py").write_text(IMPORT_BLOCKER.format(absent=tuple(absent)))
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), environment.get("PYTHONPATH")]))
     return environment
@@ -85,12 +86,12 @@ def test_the_import_blocker_blocks(gpu_image_environment):
     assert result.stdout == "None\n" and "ModuleNotFoundError: No module named 'polars'" in result.stderr
 
 
-def run_benchmark(script, arguments, folder, environment):
+def run_benchmark(repository, script, arguments, folder, environment):
     """Run ``benchmarks/<script>`` on the CPU with ``arguments``: its results file, read."""
     output = folder / "results.json"
     command = [
         sys.executable,
-        str(script),
+        str(repository / "benchmarks" / script),
         "--device",
         "cpu",
         "--workdir",
@@ -110,8 +111,7 @@ def test_stage_one_benchmark_runs_with_only_the_gpu_images_packages(repository, 
         *("--backbones", "resnet18@32", "--feature-rows", "30", "--feature-batch", "16", "--seconds", "0.3"),
         *("--memory-frames", "32"),
     ]
-    script = repository / "benchmarks" / "measure_stage_one.py"
-    figures = run_benchmark(script, arguments, tmp_path, gpu_image_environment)
+    figures = run_benchmark(repository, "measure_stage_one.py", arguments, tmp_path, gpu_image_environment)
     faces = figures["faces"]["160x120"]
     assert figures["complete"] and faces["frames"] == 48 and faces["detector_backend"] == "onnxruntime"
     assert 0 < faces["faces_found"] <= 1 and faces["stage_frames_per_second_cold"] > 0
@@ -154,7 +154,7 @@ def test_stage_two_benchmark_runs_with_only_the_gpu_images_packages(repository, 
     # gpu_stage_two.sh carries polars' wheels.
     environment = without_packages(tmp_path / "blocker", [name for name in ABSENT_IN_GPU_IMAGE if name != "polars"])
     arguments = ["--frames", "3000", "--video-frames", "500", "--encoders", "gru", "--feature-memory-gb", "0.001"]
-    figures = run_benchmark(repository / "benchmarks" / "measure_training.py", arguments, tmp_path, environment)
+    figures = run_benchmark(repository, "measure_training.py", arguments, tmp_path, environment)
     assert figures["frames"] == 3000 and not figures["features_resident"]
     gru = figures["encoders"]["gru"]
     assert gru["training_over_ceiling"] == pytest.approx(
