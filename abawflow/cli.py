@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from abawflow.errors import AbawflowError
+from abawflow.core.errors import USER_ERRORS
 
 log = logging.getLogger("abawflow.predict")
 
@@ -41,9 +41,9 @@ def parser():
 def predict(arguments):
     import torch
 
-    from abawflow.bundle import load_bundle
-    from abawflow.devices import resolve_device
-    from abawflow.video_prediction import find_videos, predict_video
+    from abawflow.core.devices import resolve_device
+    from abawflow.predict.bundle import load_bundle
+    from abawflow.predict.video_prediction import find_videos, predict_video
 
     torch.set_num_threads(max(1, arguments.threads))
     bundle = load_bundle(arguments.bundle)
@@ -75,7 +75,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=FutureWarning, module="insightface")
     try:
         predict(arguments)
-    except AbawflowError as error:
+    except USER_ERRORS as error:
         log.error("%s", error)
         return 1
     return 0

@@ -17,13 +17,13 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 ABAWFLOW_COMMIT=$(git rev-pa
 OUT=${OUT:-benchmarks}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 if [ "${1:-}" = nvdec ]; then
-    timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_video.py -k "gpu" 2>&1 \
+    timeout 90 python3 -m pytest -q -p no:cacheprovider tests/unit/stage_one/test_video.py -m gpu 2>&1 \
         | tee "$OUT/stage_one_gpu_nvdec_tests.txt" | tail -5
     timeout 180 python3 benchmarks/measure_stage_one.py --device cuda --threads "$(nproc)" --backbones "" \
         --memory-frames 0 --video-decoding nvdec --output "$OUT/stage_one_gpu_nvdec.json"
     exit
 fi
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_features.py tests/test_alignment.py \
-    tests/test_detection_backends.py tests/test_video.py -k "gpu" 2>&1 | tee "$OUT/stage_one_gpu_tests.txt" | tail -5
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/unit/stage_one/test_features.py tests/unit/stage_one/test_alignment.py \
+    tests/unit/stage_one/test_detection_backends.py tests/unit/stage_one/test_video.py -m gpu 2>&1 | tee "$OUT/stage_one_gpu_tests.txt" | tail -5
 timeout 360 python3 benchmarks/measure_stage_one.py --device cuda --threads "$(nproc)" \
     --output "$OUT/stage_one_gpu.json"

@@ -2,7 +2,7 @@
 # Stage two on one GPU (issue 16), as one prepared device run of about 6 minutes. The GPU image has torch,
 # pyarrow, PyYAML and OpenCV but not polars: carry its two wheels (README "Stage two: training and prediction"):
 #   run(command="bash benchmarks/gpu_stage_two.sh", carry=[".whl/stage_two"], timeout_s=540)
-# tests/test_benchmarks.py runs the benchmark here without the packages the GPU image lacks.
+# tests/benchmarks/test_benchmarks.py runs the benchmark here without the packages the GPU image lacks.
 # Results: $OUT/training_gpu.json (560,000 frames, the three encoders, features resident on the GPU) and
 # $OUT/training_gpu_bounded.json (2.8 M frames, transformer, features read from disk with 1 GB allowed).
 set -uo pipefail

@@ -30,20 +30,20 @@ import numpy as np
 import polars as pl
 import torch
 
-from abawflow.audio import extract_audio_features
-from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
-from abawflow.detection import create_detector
-from abawflow.faces import run_face_stage
-from abawflow.features import extract_features
-from abawflow.video import iter_frame_batches
+from abawflow.datasets.demo.aff_wild2 import DemoVideo, FaceRenderer, render_video
+from abawflow.stage_one.audio_stage import extract_audio_features
+from abawflow.stage_one.detection import create_detector
+from abawflow.stage_one.face_stage import run_face_stage
+from abawflow.stage_one.feature_stage import extract_features
+from abawflow.stage_one.video import iter_frame_batches
 from models.audio import create_audio_extractor
 from models.backbones import create_backbone
 
 MEMORY_PROBE = """
 import sys
 from pathlib import Path
-from abawflow.detection import create_detector
-from abawflow.faces import run_face_stage
+from abawflow.stage_one.detection import create_detector
+from abawflow.stage_one.face_stage import run_face_stage
 root = Path(sys.argv[1])
 detector = create_detector("retinaface_mobilenet", threads=2)
 print("ready", flush=True)

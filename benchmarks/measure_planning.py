@@ -16,13 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from abawflow.dataset_files import (
+from abawflow.datasets.dataset_files import (
     aff_wild2_index_files,
     aff_wild2_subject_names,
     aff_wild2_videos,
     fingerprint_files,
 )
-from abawflow.plan import compile_plan
+from abawflow.plan.compiler import compile_plan
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 VIDEOS = 594

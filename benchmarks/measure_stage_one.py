@@ -40,9 +40,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
-from abawflow.atomic import write_text  # noqa: E402
-from abawflow.detection import create_detector  # noqa: E402
-from abawflow.faces import (  # noqa: E402
+from abawflow.core.atomic import write_text  # noqa: E402
+from abawflow.stage_one.detection import create_detector  # noqa: E402
+from abawflow.stage_one.face_stage import (  # noqa: E402
     BatchArrays,
     decode_videos,
     decoder_count,
@@ -51,7 +51,7 @@ from abawflow.faces import (  # noqa: E402
     jpeg_encoder_count,
     run_face_stage,
 )
-from abawflow.features import (  # noqa: E402
+from abawflow.stage_one.feature_stage import (  # noqa: E402
     autocast,
     channels_last,
     decode_batch,
@@ -67,8 +67,8 @@ MEMORY_PROBE = """
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from abawflow.detection import create_detector
-from abawflow.faces import run_face_stage
+from abawflow.stage_one.detection import create_detector
+from abawflow.stage_one.face_stage import run_face_stage
 root, frames, device, batch = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 detector = create_detector("retinaface_mobilenet", device=device, threads=4)
 entry = (sys.argv[6], {"memory": "single"}, frames)
@@ -81,8 +81,8 @@ print(gpu, [line.split()[1] for line in open("/proc/self/status") if line.starts
 
 def render_clip(width, height, frames, seed):
     """Frames of one rendered demo video (a face moving, turning, hidden for a stretch), in memory."""
-    from abawflow.demo_data import DemoVideo, FaceRenderer, render_video
-    from abawflow.video import iter_frame_batches
+    from abawflow.datasets.demo.aff_wild2 import DemoVideo, FaceRenderer, render_video
+    from abawflow.stage_one.video import iter_frame_batches
 
     path = Path(f"/tmp/abawflow-clip-{width}x{height}-{seed}.mp4")
     render_video(

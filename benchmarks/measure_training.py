@@ -4,7 +4,7 @@ Builds feature tables in the project's own Parquet format (videos of 5,000 frame
 frames, VA labels), converts them to feature matrices as the pipeline does (rule cache_feature_matrix), and
 for each encoder of the default config (transformer, gru, tcn_transformer) at the default recipe:
 
-- one training epoch through ``abawflow.training.train``: seconds, windows/s, and the ratio to the same
+- one training epoch through ``abawflow.training.temporal.train``: seconds, windows/s, and the ratio to the same
   model's own throughput (forward, loss, backward, AdamW step) on random windows already on the device, at
   the same batch size and window: the ceiling the data path can approach;
 - prediction over the validation videos: windows/s, and the ratio to the model's own forward throughput
@@ -35,13 +35,13 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-from abawflow.feature_matrix import FeatureStore, write_feature_matrix
-from abawflow.features import feature_schema
-from abawflow.reproducibility import seed_everything
-from abawflow.sequences import build_sequences
-from abawflow.tasks import TaskLayout
-from abawflow.training import MultiTaskLoss, build_model, make_windows, predict_sequences, train, window_starts
-from abawflow.training_loop import create_optimizer
+from abawflow.stage_one.feature_stage import feature_schema
+from abawflow.tasks.specs import TaskLayout
+from abawflow.training.feature_matrix import FeatureStore, write_feature_matrix
+from abawflow.training.loop import create_optimizer
+from abawflow.training.reproducibility import seed_everything
+from abawflow.training.sequences import build_sequences
+from abawflow.training.temporal import MultiTaskLoss, build_model, make_windows, predict_sequences, train, window_starts
 from models.losses import create_loss
 
 REPOSITORY = Path(__file__).resolve().parents[1]

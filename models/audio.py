@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from abawflow.errors import ModelLoadError
+from models.errors import ModelLoadError
 from models.registry import register
 
 

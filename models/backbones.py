@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from abawflow.errors import ModelLoadError
+from models.errors import ModelLoadError
 from models.registry import create, register
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class OnnxBackbone(nn.Module):
         super().__init__()
         import onnxruntime
 
-        from abawflow.detection import onnx_providers
+        from models.onnx_runtime import onnx_providers
 
         path = resolve_model_path(spec.get("path"), backbone)
         try:
@@ -179,19 +179,25 @@ class OnnxBackbone(nn.Module):
 
 
 @torch.no_grad()
-def build_backbone(name, spec, device="cpu"):
-    """The backbone of one config entry, checked against its declared input and output width."""
+def build_backbone(name, spec, device="cpu", task_head=None):
+    """The backbone of one config entry, checked against its declared input and output width.
+
+    ``task_head(task)`` gives (head size, decoder) of the task a fine-tuned backbone learnt: the decoder's
+    ``decode(outputs)`` turns the head's raw outputs into the features ``features: head`` asks for."""
     model = create("backbone", spec.get("format", "timm"), backbone=name, spec=spec, device=device)
     if spec.get("weights"):  # a fine-tuned backbone: its base, with the weights fine-tuning kept
-        from abawflow.tasks import get_task
-
         state = torch.load(spec["weights"], map_location="cpu", weights_only=True)
         log.info("backbone %s: weights from %s (%s)", name, spec["weights"], state.get("kind"))
         if state.get("kind") == "mae":  # the encoder of an MAE pre-training
             model.load_state_dict(state["state_dict"])
             return check_width(name, spec, model.to(device), device)
-        task = get_task(state["task"])
-        tuned = FineTuningModel(model, state["width"], task.head_size, task.kind)
+        if task_head is None:
+            raise ModelLoadError(
+                f"{spec['weights']}: backbone {name!r} was fine-tuned on {state['task']}; "
+                "loading it needs that task's head (task_head)"
+            )
+        head_size, decoder = task_head(state["task"])
+        tuned = FineTuningModel(model, state["width"], head_size, decoder)
         try:
             tuned.load_state_dict(state["state_dict"])
         except (RuntimeError, KeyError) as error:

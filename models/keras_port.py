@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from abawflow.errors import ModelLoadError
+from models.errors import ModelLoadError
 
 ACTIVATIONS = {"linear": lambda x: x, "relu": F.relu, "softmax": lambda x: torch.softmax(x, dim=1)}
 

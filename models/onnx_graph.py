@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from abawflow.errors import ModelLoadError
+from models.errors import ModelLoadError
 
 
 def _attributes(node):

@@ -7,17 +7,21 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 try:
-    from abawflow.bundle import bundle_plan, bundle_runs
-    from abawflow.challenges import CHALLENGES
-    from abawflow.code_fingerprint import code_fingerprint
-    from abawflow.datasets import DATASETS, datasets_with_sound, datasets_with_source
-    from abawflow.dataset_files import (
+    from abawflow.predict.bundle import bundle_plan, bundle_runs
+    from abawflow.challenges.registry import CHALLENGES
+    from abawflow.core.code_fingerprint import code_fingerprint
+    from abawflow.datasets.registry import (
+        DATASETS,
+        datasets_with_sound,
+        datasets_with_source,
+    )
+    from abawflow.datasets.dataset_files import (
         aff_wild2_index_files,
         aff_wild2_subject_names,
         aff_wild2_videos,
         fingerprint_files,
     )
-    from abawflow.plan import (
+    from abawflow.plan.compiler import (
         MTL,
         MTL_TASKS,
         canonical,
@@ -25,7 +29,7 @@ try:
         load_schema,
         validate_config,
     )
-    from abawflow.video_prediction import find_videos
+    from abawflow.predict.video_prediction import find_videos
 except ModuleNotFoundError as error:
     raise WorkflowError(
         f"the abawflow package is not installed in this Python ({error}); run `make venv`, "
@@ -33,8 +37,8 @@ except ModuleNotFoundError as error:
     ) from None
 
 # The schema check fills in every default, in place: the scripts read execution-only settings
-# (batch sizes, device) from this config (abawflow/execution.py).
-validate_config(config, load_schema(Path(workflow.basedir) / "config.schema.yaml"))
+# (batch sizes, device) from this config (abawflow/core/execution.py).
+validate_config(config, load_schema())
 PLAN = compile_plan(config, validate=False)
 
 DATASET_ROOT = PLAN.dataset_roots["aff_wild2"]
@@ -146,7 +150,7 @@ def hume_reaction_files():
     return fingerprint_files(HUME_REACTION_ROOT, files)
 
 
-# Stage one, per dataset (the `dataset` wildcard, abawflow/datasets.py).
+# Stage one, per dataset (the `dataset` wildcard, abawflow/datasets/registry.py).
 
 
 def dataset_root(wildcards):
@@ -329,7 +333,7 @@ def ensemble_weights(wildcards):
 
 
 # The `task` wildcard of predictions, ensembles and submissions names a registered challenge
-# (abawflow/challenges.py): va, expr, au on Aff-Wild2, or mtl on s-Aff-Wild2.
+# (abawflow/challenges/registry.py): va, expr, au on Aff-Wild2, or mtl on s-Aff-Wild2.
 
 
 def challenge_tasks(wildcards):

@@ -1,4 +1,4 @@
-# Stage one's face sources (abawflow/datasets.py); extract_features reads the one the config picks.
+# Stage one's face sources (abawflow/datasets/registry.py); extract_features reads the one the config picks.
 
 
 rule detect_and_align_faces:

@@ -48,7 +48,7 @@ rule merge_feature_shards:
 
 
 # Training and prediction read each table as a matrix sorted by (subject, frame): a window is one
-# contiguous read, and host memory stays bounded by feature_memory_gb (abawflow/feature_matrix.py).
+# contiguous read, and host memory stays bounded by feature_memory_gb (abawflow/training/feature_matrix.py).
 rule cache_feature_matrix:
     input:
         "results/{dataset}/features/{backbone}.parquet",

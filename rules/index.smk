@@ -1,4 +1,4 @@
-# The datasets' layout readers (abawflow/datasets.py): each writes results/<dataset>/index/.
+# The datasets' layout readers (abawflow/datasets/registry.py): each writes results/<dataset>/index/.
 
 
 rule index_videos:

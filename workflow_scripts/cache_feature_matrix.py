@@ -1,7 +1,7 @@
 """Rule cache_feature_matrix: a feature table as a float32 matrix sorted by (subject, frame), with its row table."""
 
-from abawflow.feature_matrix import write_feature_matrix
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.training.feature_matrix import write_feature_matrix
 
 
 def main(snakemake):

@@ -5,20 +5,13 @@ from pathlib import Path
 
 import polars as pl
 
-from abawflow import execution
-from abawflow.detection import detector_from_settings
-from abawflow.faces import (
-    assign_shards,
-    decoder_count,
-    decoder_threads,
-    jpeg_encoder_count,
-    parse_shard,
-    run_face_stage,
-    video_sizes,
-)
-from abawflow.rule_runner import run
+from abawflow.core import execution
+from abawflow.core.rule_runner import run
+from abawflow.stage_one.detection import detector_from_settings
+from abawflow.stage_one.face_stage import decoder_count, decoder_threads, jpeg_encoder_count, run_face_stage
+from abawflow.stage_one.face_table import assign_shards, parse_shard, video_sizes
 
-log = logging.getLogger("abawflow.faces")
+log = logging.getLogger("abawflow.stage_one.face_stage")
 DETECTOR_SETTINGS = ("detector", "detector_model_path", "detector_backend", "score_threshold", "detector_input_size")
 
 

@@ -2,10 +2,10 @@
 
 import polars as pl
 
-from abawflow.atomic import write_parquet
-from abawflow.ensembles import average_predictions
-from abawflow.postprocessing import postprocess
-from abawflow.rule_runner import run
+from abawflow.core.atomic import write_parquet
+from abawflow.core.rule_runner import run
+from abawflow.predict.ensembles import average_predictions
+from abawflow.predict.postprocessing import postprocess
 
 
 def main(snakemake):

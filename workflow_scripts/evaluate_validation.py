@@ -5,10 +5,10 @@ import logging
 
 import polars as pl
 
-from abawflow.atomic import atomic_path, write_text
-from abawflow.challenges import get_challenge
-from abawflow.metrics import markdown_table
-from abawflow.rule_runner import run
+from abawflow.challenges.registry import get_challenge
+from abawflow.core.atomic import atomic_path, write_text
+from abawflow.core.rule_runner import run
+from abawflow.tasks.metrics import markdown_table
 
 log = logging.getLogger("abawflow.evaluate")
 

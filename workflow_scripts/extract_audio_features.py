@@ -2,10 +2,10 @@
 
 import polars as pl
 
-from abawflow import execution
-from abawflow.audio import extract_audio_features
-from abawflow.devices import resolve_device
-from abawflow.rule_runner import run
+from abawflow.core import execution
+from abawflow.core.devices import resolve_device
+from abawflow.core.rule_runner import run
+from abawflow.stage_one.audio_stage import extract_audio_features
 from models.audio import create_audio_extractor
 
 

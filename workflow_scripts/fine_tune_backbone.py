@@ -5,12 +5,12 @@ from pathlib import Path
 import polars as pl
 import torch
 
-from abawflow import execution
-from abawflow.atomic import atomic_path
-from abawflow.devices import resolve_device
-from abawflow.fine_tuning import fine_tune, read_labelled_crops
-from abawflow.rule_runner import run
-from abawflow.training_loop import resume_key
+from abawflow.core import execution
+from abawflow.core.atomic import atomic_path
+from abawflow.core.devices import resolve_device
+from abawflow.core.rule_runner import run
+from abawflow.training.fine_tuning import fine_tune, read_labelled_crops
+from abawflow.training.loop import resume_key
 from models.backbones import build_backbone
 
 

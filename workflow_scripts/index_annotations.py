@@ -2,9 +2,9 @@
 
 import logging
 
-from abawflow.annotations import index_dataset
-from abawflow.atomic import write_parquet
-from abawflow.rule_runner import run
+from abawflow.core.atomic import write_parquet
+from abawflow.core.rule_runner import run
+from abawflow.datasets.aff_wild2 import index_dataset
 
 log = logging.getLogger("abawflow.index")
 

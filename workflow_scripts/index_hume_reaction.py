@@ -1,9 +1,9 @@
 """Rule index_hume_reaction: data_info.csv and the sample files -> subjects (probed), splits and ERI labels."""
 
-from abawflow.annotations import probe_subject_videos
-from abawflow.atomic import write_parquet
-from abawflow.hume_reaction import index_hume_reaction
-from abawflow.rule_runner import run
+from abawflow.core.atomic import write_parquet
+from abawflow.core.rule_runner import run
+from abawflow.datasets.aff_wild2 import probe_subject_videos
+from abawflow.datasets.hume_reaction import index_hume_reaction
 
 
 def main(snakemake):

@@ -4,9 +4,9 @@ import logging
 
 import polars as pl
 
-from abawflow.atomic import write_parquet
-from abawflow.mtl import index_mtl
-from abawflow.rule_runner import run
+from abawflow.core.atomic import write_parquet
+from abawflow.core.rule_runner import run
+from abawflow.datasets.s_aff_wild2 import index_mtl
 
 log = logging.getLogger("abawflow.index")
 

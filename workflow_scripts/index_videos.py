@@ -1,14 +1,15 @@
 """Rule index_videos: the person-videos of the dataset (subject, video file, person), from file names alone,
-and each video probed: decodable and declared frames, frame rate, size (abawflow.annotations.probe_subject_videos).
+and each video probed: decodable and declared frames, frame rate, size
+(abawflow.datasets.aff_wild2.probe_subject_videos).
 
 Apart from the labels, so that an edited annotation line re-indexes the labels without redoing face detection.
 """
 
 import logging
 
-from abawflow.annotations import index_subjects, probe_subject_videos, tested_subjects
-from abawflow.atomic import write_parquet
-from abawflow.rule_runner import run
+from abawflow.core.atomic import write_parquet
+from abawflow.core.rule_runner import run
+from abawflow.datasets.aff_wild2 import index_subjects, probe_subject_videos, tested_subjects
 
 log = logging.getLogger("abawflow.index")
 

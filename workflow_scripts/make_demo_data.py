@@ -1,7 +1,7 @@
 """Rule demo_data: write the embedded demo dataset."""
 
-from abawflow.demo_data import make_demo_dataset
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.datasets.demo.aff_wild2 import make_demo_dataset
 
 
 def main(snakemake):

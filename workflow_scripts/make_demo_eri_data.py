@@ -1,7 +1,7 @@
 """Rule demo_eri_data: the embedded Hume-Reaction-layout demo of the ERI challenge."""
 
-from abawflow.demo_hume_reaction import make_demo_hume_reaction
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.datasets.demo.hume_reaction import make_demo_hume_reaction
 
 
 def main(snakemake):

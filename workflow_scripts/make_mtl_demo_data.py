@@ -1,7 +1,7 @@
 """Rule demo_mtl_data: the demo's MTL part in the s-Aff-Wild2 layout (aligned crops, annotation files, test list)."""
 
-from abawflow.demo_mtl import make_mtl_demo
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.datasets.demo.s_aff_wild2 import make_mtl_demo
 
 
 def main(snakemake):

@@ -2,8 +2,8 @@
 
 import pyarrow.parquet as pq
 
-from abawflow.atomic import atomic_path
-from abawflow.rule_runner import run
+from abawflow.core.atomic import atomic_path
+from abawflow.core.rule_runner import run
 
 
 def main(snakemake):

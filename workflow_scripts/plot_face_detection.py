@@ -1,7 +1,7 @@
 """Rule plot_face_detection: the share of each person-video's frames with a face."""
 
-from abawflow.report_figures import face_detection_rates
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.report.figures import face_detection_rates
 
 
 def main(snakemake):

@@ -1,7 +1,7 @@
 """Rule plot_learning_curves: training loss and validation score per epoch of every run of one experiment."""
 
-from abawflow.report_figures import learning_curves
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.report.figures import learning_curves
 
 
 def main(snakemake):

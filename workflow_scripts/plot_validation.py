@@ -2,8 +2,8 @@
 
 import polars as pl
 
-from abawflow.rule_runner import run
-from abawflow.validation_figures import action_unit_scores, confusion_matrix, va_over_time
+from abawflow.core.rule_runner import run
+from abawflow.report.validation_figures import action_unit_scores, confusion_matrix, va_over_time
 
 FIGURES = {"va": va_over_time, "expr": confusion_matrix, "au": action_unit_scores}
 

@@ -3,14 +3,14 @@
 import polars as pl
 import torch
 
-from abawflow import execution
-from abawflow.atomic import write_parquet
-from abawflow.devices import resolve_device
-from abawflow.feature_matrix import FeatureStore
-from abawflow.postprocessing import postprocess
-from abawflow.prediction import predict_table, training_priors
-from abawflow.rule_runner import run
-from abawflow.sequences import build_sequences
+from abawflow.core import execution
+from abawflow.core.atomic import write_parquet
+from abawflow.core.devices import resolve_device
+from abawflow.core.rule_runner import run
+from abawflow.predict.postprocessing import postprocess
+from abawflow.predict.prediction_tables import predict_table, training_priors
+from abawflow.training.feature_matrix import FeatureStore
+from abawflow.training.sequences import build_sequences
 
 
 def main(snakemake):

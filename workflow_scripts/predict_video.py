@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from abawflow import execution
-from abawflow.bundle import load_bundle
-from abawflow.devices import resolve_device
-from abawflow.rule_runner import run
-from abawflow.video_prediction import predict_video
+from abawflow.core import execution
+from abawflow.core.devices import resolve_device
+from abawflow.core.rule_runner import run
+from abawflow.predict.bundle import load_bundle
+from abawflow.predict.video_prediction import predict_video
 
 
 def main(snakemake):

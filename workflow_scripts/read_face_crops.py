@@ -5,13 +5,13 @@ from pathlib import Path
 
 import polars as pl
 
-from abawflow.datasets import DATASETS
-from abawflow.errors import DatasetLayoutError
-from abawflow.face_crops import image_crop_rows, subject_crop_rows, write_face_crops
-from abawflow.faces import parse_shard
-from abawflow.rule_runner import run
+from abawflow.core.errors import DatasetLayoutError
+from abawflow.core.rule_runner import run
+from abawflow.datasets.registry import DATASETS
+from abawflow.stage_one.face_crops import image_crop_rows, subject_crop_rows, write_face_crops
+from abawflow.stage_one.face_table import parse_shard
 
-log = logging.getLogger("abawflow.face_crops")
+log = logging.getLogger("abawflow.stage_one.face_crops")
 
 # The dataset's index table of what stage one reads -> the rows of its crops.
 CROP_ROWS = {"subjects": subject_crop_rows, "images": image_crop_rows}

@@ -6,14 +6,14 @@ from pathlib import Path
 import polars as pl
 import torch
 
-from abawflow import execution
-from abawflow.atomic import atomic_path
-from abawflow.devices import resolve_device
-from abawflow.feature_matrix import FeatureStore
-from abawflow.rule_runner import run
-from abawflow.sequences import build_sequences
-from abawflow.training import fold_sequences, train
-from abawflow.training_loop import resume_key
+from abawflow.core import execution
+from abawflow.core.atomic import atomic_path
+from abawflow.core.devices import resolve_device
+from abawflow.core.rule_runner import run
+from abawflow.training.feature_matrix import FeatureStore
+from abawflow.training.loop import resume_key
+from abawflow.training.sequences import build_sequences
+from abawflow.training.temporal import fold_sequences, train
 
 log = logging.getLogger("abawflow.train")
 

@@ -2,8 +2,8 @@
 
 import polars as pl
 
-from abawflow.bundle import task_details, write_bundle
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.predict.bundle import task_details, write_bundle
 
 
 def main(snakemake):

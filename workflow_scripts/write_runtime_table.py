@@ -1,7 +1,7 @@
 """Rule write_runtime_table: the long jobs' benchmark files -> the report's runtime and throughput table."""
 
-from abawflow.report_figures import runtime_table_html
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.report.figures import runtime_table_html
 
 
 def main(snakemake):

@@ -1,7 +1,7 @@
 """Rule write_score_table: one challenge's validation scores as an HTML table for the report."""
 
-from abawflow.report_figures import score_table_html
-from abawflow.rule_runner import run
+from abawflow.core.rule_runner import run
+from abawflow.report.figures import score_table_html
 
 
 def main(snakemake):

@@ -3,10 +3,10 @@
 
 import polars as pl
 
-from abawflow.atomic import write_csv
-from abawflow.challenges import get_challenge
-from abawflow.rule_runner import run
-from abawflow.submission import face_coverage
+from abawflow.challenges.registry import get_challenge
+from abawflow.challenges.submission import face_coverage
+from abawflow.core.atomic import write_csv
+from abawflow.core.rule_runner import run
 
 
 def main(snakemake):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A single-node SLURM on this machine, for the cluster test (tests/test_cluster.py).
+# A single-node SLURM on this machine, for the cluster test (tests/cluster/test_cluster.py).
 #
 #   tests/cluster/slurm.sh install   # Debian's slurm-wlm and munge (needs root and the Debian mirror)
 #   tests/cluster/slurm.sh start     # writes $SLURM_DIR/slurm.conf, starts munged, slurmctld, slurmd

@@ -1,0 +1,1 @@
+"""The ABAW challenges, registered by name, and their submission files."""

@@ -1,0 +1,72 @@
+"""The datasets stage one reads, registered by the name of their results folder: results/<name>/.
+
+Stage one is the same for every dataset: its layout reader writes ``index/`` (what to read, splits, labels
+per task), a face source writes ``faces/<source>/shard<k>of<n>.parquet`` (one face table schema, whatever
+the source) and each backbone writes ``features/<backbone>.parquet``. Face sources:
+
+- ``detected``: our detector and aligner on the dataset's videos (rule detect_and_align_faces);
+- ``cropped_aligned``: the organizers' aligned crops, ``<crops folder>/<name>/<frame:05d>.jpg``
+  (rule read_face_crops); a frame without a crop is a frame without a face.
+
+Challenges name the dataset they read (abawflow/challenges/registry.py); docs/extending.md says how to add one.
+"""
+
+from dataclasses import dataclass
+
+DETECTED, CROPPED_ALIGNED = "detected", "cropped_aligned"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # results/<name>/...
+    config_section: str  # the config section holding its root and crops folder
+    media: str  # the index table stage one reads: subjects (person-videos) or images (sampled crops)
+    face_sources: tuple  # the face sources its layout supports, the default first
+    sound: bool = False  # its media carry sound: audio backbones (rule extract_audio_features) can read it
+
+    @property
+    def results(self):
+        return f"results/{self.name}"
+
+    @property
+    def index_folder(self):
+        return f"{self.results}/index"
+
+    @property
+    def media_table(self):
+        return f"{self.index_folder}/{self.media}.parquet"
+
+    @property
+    def splits(self):
+        return f"{self.index_folder}/splits.parquet"
+
+    def labels(self, task):
+        return f"{self.index_folder}/labels_{task}.parquet"
+
+    def face_shard(self, source, shard):
+        return f"{self.results}/faces/{source}/shard{shard}.parquet"
+
+    @property
+    def features_folder(self):
+        return f"{self.results}/features"
+
+
+DATASETS = {
+    dataset.name: dataset
+    for dataset in (
+        # Aff-Wild2 (VA, EXPR, AU): whole videos, labels per frame; releases ship cropped_aligned/ too.
+        Dataset("aff_wild2", "dataset", "subjects", (DETECTED, CROPPED_ALIGNED), sound=True),
+        # s-Aff-Wild2 (MTL): sampled frames, only as the organizers' crops.
+        Dataset("s_aff_wild2", "mtl", "images", (CROPPED_ALIGNED,)),
+        # Hume-Reaction (ERI): one reacting person per video, labels per video, a sound file per video.
+        Dataset("hume_reaction", "eri", "subjects", (DETECTED,), sound=True),
+    )
+}
+
+
+def datasets_with_source(source):
+    return [name for name, dataset in DATASETS.items() if source in dataset.face_sources]
+
+
+def datasets_with_sound():
+    return [name for name, dataset in DATASETS.items() if dataset.sound]

@@ -1,0 +1,599 @@
+"""The config plan: the whole config, validated against the schema and compiled once into frozen objects.
+
+Every cross-key check and every derived default lives here, so it can be tested without Snakemake.
+`rules/common.smk` keeps only thin input functions over a `Plan`. Values handed to rules as params
+go through `canonical()`, so a config that differs only in key order replans nothing.
+"""
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import jsonschema
+import yaml
+
+from abawflow.challenges.registry import CHALLENGES
+from abawflow.core.errors import ConfigError
+from abawflow.datasets.registry import DATASETS
+from abawflow.tasks.specs import get_task
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
+MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of its experiments
+MTL_TASKS = CHALLENGES[MTL].tasks
+MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
+MULTITASK_FRAMEWORKS = ("basic", "share_bottom", "feedback")
+SINGLE_TASK_FRAMEWORKS = ("single", "audio_visual")  # one model per task
+
+# The training keys the trainer reads: a recipe param carries these and nothing else.
+RECIPE_KEYS = (
+    "seed",
+    "window",
+    "stride",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "shuffle_labels",
+    "optimizer",
+    "schedule",
+    "warmup_epochs",
+    "ema",
+    "gradient_clip",
+    "patience",
+    "oversampling",
+    "clip_steps",
+)
+# The keys of a backbone that decide its features. batch_size is not among them: it changes the
+# speed, not the result (abawflow.core.execution reads it).
+FEATURE_KEYS = (
+    "format",
+    "architecture",
+    "path",
+    "output",
+    "output_width",
+    "channels",
+    "checkpoint",
+    "allow_random_weights",
+    "seed",
+    "model_options",
+    "input_size",
+    "mean",
+    "std",
+    "precision",
+)
+
+
+def canonical(value):
+    """Plain dicts with sorted keys and lists, recursively: the form rule params take, so that their
+    comparison (Snakemake's params rerun trigger) does not depend on the config's key order."""
+    if isinstance(value, dict | MappingProxyType):
+        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
+def frozen(value):
+    """A read-only view of nested config values (mappings become mapping proxies, lists tuples)."""
+    if isinstance(value, dict | MappingProxyType):
+        return MappingProxyType({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+def _validator_with_defaults():
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+
+
+def load_schema(path=SCHEMA_PATH):
+    return yaml.safe_load(Path(path).read_text())
+
+
+def validate_config(config, schema=None):
+    """Check `config` against the schema and fill in its defaults, in place. A violation raises ConfigError
+    naming each offending key and what was expected, not the schema."""
+    schema = load_schema() if schema is None else schema
+    validator = _validator_with_defaults()(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda error: list(error.absolute_path))
+    if errors:
+        lines = [f"  {_key_path(error.absolute_path)}: {_short_message(error)}" for error in errors[:10]]
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise ConfigError(
+            "the config does not follow the schema (abawflow/plan/config.schema.yaml):\n" + "\n".join(lines) + more
+        )
+    return config
+
+
+def _key_path(path):
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _short_message(error):
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return error.message + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if error.validator in ("type", "required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return error.message
+    return error.message if len(error.message) < 300 else error.message[:300] + " ..."
+
+
+# --- plan objects ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One frame-level feature extractor as the feature stage reads it."""
+
+    name: str
+    format: str  # as configured: timm, onnx, torchscript, keras_hdf5, fine_tuned, mae
+    feature_spec: MappingProxyType  # the FEATURE_KEYS (plus weights and features for trained ones)
+    weights: str | None  # the file a pipeline rule trains for it (fine-tuning or MAE), if any
+    base: str | None = None  # fine_tuned: the backbone it starts from
+    task: str | None = None  # fine_tuned: the task it learns
+    fine_tuning: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    mae: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def modality(self):
+        """audio (features of the sound track, rule extract_audio_features) or vision (of the face crops)."""
+        return "audio" if self.format == "audio" else "vision"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    tasks: tuple  # the video tasks it trains
+    backbones: tuple
+    model: MappingProxyType  # fusion, encoder, framework (without loss_weights), heads
+    losses: MappingProxyType
+    loss_weights: MappingProxyType
+    recipe: MappingProxyType  # exactly RECIPE_KEYS
+    runs: tuple  # (fold, seed) pairs
+    folds: int
+    targets: MappingProxyType  # task -> training target (the task, or multitask)
+    mtl: bool  # trains the MTL challenge too
+    postprocess: MappingProxyType
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    name: str
+    members: tuple
+    weights: tuple
+    tasks: tuple  # the video tasks it averages
+    postprocess: MappingProxyType
+    mtl: bool = False  # averages its members' MTL-challenge predictions too
+
+
+@dataclass(frozen=True)
+class Plan:
+    tasks: tuple  # the tasks run, each its own challenge (va, expr, au on Aff-Wild2; eri on Hume-Reaction)
+    shards: int
+    backbones: MappingProxyType  # name -> Backbone
+    experiments: MappingProxyType  # name -> Experiment
+    ensembles: MappingProxyType  # name -> Ensemble
+    submitted: MappingProxyType  # video task -> experiment or ensemble
+    mtl_experiments: tuple
+    mtl_ensembles: tuple
+    mtl_submitted: str | None
+    submission_format: str
+    dataset_roots: MappingProxyType  # dataset (abawflow/datasets/registry.py) -> its root
+    face_sources: MappingProxyType  # dataset -> where its faces come from: detected or cropped_aligned
+
+    @property
+    def aff_wild2_tasks(self):
+        """The tasks run on Aff-Wild2, which its index reads and fine-tuning may learn."""
+        return tuple(task for task in self.tasks if CHALLENGES[task].dataset == "aff_wild2")
+
+    @property
+    def shard_names(self):
+        return tuple(f"{index}of{self.shards}" for index in range(self.shards))
+
+    @property
+    def scored(self):
+        """(task, name) of every scored prediction table, per task (in `tasks` order) its experiments, then
+        its ensembles, each by name: an order that does not depend on the order of keys in the config."""
+        return tuple(
+            (task, name)
+            for task in self.tasks
+            for group in (self.experiments, self.ensembles)
+            for name in sorted(group)
+            if task in group[name].tasks
+        )
+
+    @property
+    def mtl_scored(self):
+        """The MTL challenge's experiments, then its ensembles, each by name."""
+        return tuple(sorted(self.mtl_experiments)) + tuple(sorted(self.mtl_ensembles))
+
+    def inputs(self, name):
+        """What an experiment fuses, as paper 002's Table 1 names it: V (faces), A (sound), A+V, and A+V+AV
+        with the audio-visual interaction encoder; an ensemble is the mean of its members."""
+        if name in self.ensembles:
+            return f"mean of {len(self.ensembles[name].members)}"
+        experiment = self.experiments[name]
+        present = {self.backbones[backbone].modality for backbone in experiment.backbones}
+        label = "+".join(letter for modality, letter in (("audio", "A"), ("vision", "V")) if modality in present)
+        framework = experiment.model["framework"]
+        if framework["name"] == "audio_visual" and framework.get("interaction", True) and len(present) == 2:
+            label += "+AV"
+        return label
+
+    def target_tasks(self, experiment, target):
+        """The tasks one training target covers: a task, every task of a multi-task experiment, or the
+        three tasks of the MTL challenge."""
+        if target == MTL:
+            return MTL_TASKS
+        spec = self.experiments[experiment]
+        return tuple(task for task in spec.tasks if spec.targets[task] == target)
+
+    def training_recipe(self, experiment, target, fold, seed):
+        """The recipe of one run: the experiment's recipe, its seed and fold, and the target tasks' losses."""
+        spec = self.experiments[experiment]
+        tasks = self.target_tasks(experiment, target)
+        return canonical(
+            {
+                **spec.recipe,
+                "seed": int(seed),
+                "fold": int(fold),
+                "folds": spec.folds,
+                "losses": {task: spec.losses[task] for task in tasks if task in spec.losses},
+                "loss_weights": {task: w for task, w in spec.loss_weights.items() if task in tasks},
+            }
+        )
+
+
+# --- compilation ----------------------------------------------------------------------------------
+
+
+def compile_plan(config, validate=True):
+    """The plan of a config (a dict as read from YAML). With `validate`, the schema check and its defaults
+    run first (on a copy; the caller's dict is not changed)."""
+    config = copy.deepcopy(config)
+    if validate:
+        validate_config(config)
+    tasks = tuple(task for task in config["tasks"] if task != MTL)
+    backbones = _compile_backbones(config["backbones"], tasks)
+    experiments = _compile_experiments(config, tasks, backbones)
+    ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks, MTL in config["tasks"])
+    submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
+    mtl_experiments = tuple(name for name, e in experiments.items() if e.mtl)
+    mtl_ensembles = tuple(name for name, e in ensembles.items() if e.mtl)
+    for experiment in experiments.values():
+        check_components(experiment)
+    _check_video_decoding(config)
+    return Plan(
+        tasks=tasks,
+        shards=config["faces"]["shards"],
+        backbones=MappingProxyType(backbones),
+        experiments=MappingProxyType(experiments),
+        ensembles=MappingProxyType(ensembles),
+        submitted=MappingProxyType(submitted),
+        mtl_experiments=mtl_experiments,
+        mtl_ensembles=mtl_ensembles,
+        mtl_submitted=_compile_mtl_submission(config, mtl_experiments, mtl_ensembles),
+        submission_format=config["submission"].get("format", "abaw5"),
+        dataset_roots=MappingProxyType(
+            {name: config[dataset.config_section]["root"] for name, dataset in DATASETS.items()}
+        ),
+        face_sources=MappingProxyType(_compile_face_sources(config)),
+    )
+
+
+def _check_video_decoding(config):
+    """NVDEC hands its frames to the torch detector on the GPU: a config that cannot have one is refused now."""
+    if config.get("video_decoding", "host") != "nvdec":
+        return
+    faces = config["faces"]
+    problem = None
+    if config.get("device", "auto") == "cpu":
+        problem = "device is cpu"
+    elif faces["detector"] != "retinaface_mobilenet":
+        problem = f"faces.detector is {faces['detector']}, which runs on onnxruntime only"
+    elif faces.get("detector_backend", "auto") == "onnxruntime":
+        problem = "faces.detector_backend is onnxruntime"
+    if problem:
+        raise ConfigError(
+            f"config.yaml: video_decoding is nvdec but {problem}; NVDEC decodes on the GPU for the torch "
+            "detector there (retinaface_mobilenet, detector_backend torch or auto, device auto or cuda). "
+            "Set video_decoding: host."
+        )
+
+
+def _compile_face_sources(config):
+    """Dataset -> its face source: the config's face_source where the section has one, else its only one."""
+    sources = {}
+    for name, dataset in DATASETS.items():
+        section = dataset.config_section
+        source = config[section].get("face_source", dataset.face_sources[0])
+        if source not in dataset.face_sources:
+            raise ConfigError(
+                f"config.yaml: {section}.face_source is {source!r}; the {name} layout offers "
+                f"{', '.join(dataset.face_sources)}"
+            )
+        sources[name] = source
+    return sources
+
+
+def _feature_keys(spec):
+    return {key: spec[key] for key in FEATURE_KEYS if key in spec}
+
+
+# The keys an audio extractor reads: deep_spectrum's image CNN takes a timm backbone's too.
+AUDIO_BASE_KEYS = ("format", "extractor", "audio", "output_width")
+TIMM_KEYS = tuple(key for key in FEATURE_KEYS if key not in ("format", "path", "output", "output_width", "channels"))
+AUDIO_KEYS = {
+    "log_mel_statistics": AUDIO_BASE_KEYS,
+    "deep_spectrum": AUDIO_BASE_KEYS + TIMM_KEYS,
+    "egemaps": AUDIO_BASE_KEYS,
+}
+
+
+def _audio_feature_keys(name, spec):
+    extractor = spec.get("extractor")
+    if extractor not in AUDIO_KEYS:
+        raise ConfigError(
+            f"config.yaml: backbones.{name} is an audio backbone; set its extractor to one of {', '.join(AUDIO_KEYS)}"
+        )
+    if extractor == "deep_spectrum" and not spec.get("architecture"):
+        raise ConfigError(
+            f"config.yaml: backbones.{name} (deep_spectrum) needs `architecture`, the timm image CNN the "
+            "spectrogram images go through (paper 002: densenet121), and its `checkpoint`"
+        )
+    keys = AUDIO_KEYS[extractor]
+    if extractor == "log_mel_statistics" and spec["output_width"] != 2 * spec["audio"]["mels"]:
+        raise ConfigError(
+            f"config.yaml: backbones.{name}: log_mel_statistics gives 2 x mels = {2 * spec['audio']['mels']} "
+            f"features, but output_width is {spec['output_width']}"
+        )
+    return {key: spec[key] for key in keys if key in spec}
+
+
+def _compile_backbones(configured, tasks):
+    def feature_spec(name):
+        spec = configured[name]
+        kind = spec.get("format", "timm")
+        if kind == "mae":
+            return {**_feature_keys(spec), "format": "timm", "weights": f"results/backbones/{name}/mae.pt"}
+        if kind == "audio":
+            return _audio_feature_keys(name, spec)
+        if kind != "fine_tuned":
+            return _feature_keys(spec)
+        base = spec.get("base")
+        if base not in configured or configured[base].get("format") in ("fine_tuned", "audio"):
+            raise ConfigError(
+                f"config.yaml: backbones.{name}.base is {base!r}; it must name an image backbone that is not "
+                f"itself fine-tuned (defined: {', '.join(configured)})"
+            )
+        if spec.get("task") not in tasks:
+            raise ConfigError(
+                f"config.yaml: backbones.{name}.task is {spec.get('task')!r}; it must be one of the tasks run "
+                f"({', '.join(tasks)})"
+            )
+        return {
+            **feature_spec(base),
+            "output_width": spec["output_width"],
+            "weights": f"results/backbones/{name}/fine_tuned.pt",
+            "features": spec.get("features", "backbone"),
+            "precision": spec.get("precision", "auto"),
+        }
+
+    backbones = {}
+    for name, spec in configured.items():
+        resolved = feature_spec(name)
+        backbones[name] = Backbone(
+            name=name,
+            format=spec.get("format", "timm"),
+            feature_spec=frozen(resolved),
+            weights=resolved.get("weights"),
+            base=spec.get("base"),
+            task=spec.get("task"),
+            fine_tuning=frozen(spec.get("fine_tuning", {})),
+            mae=frozen(spec.get("mae", {})),
+        )
+    return backbones
+
+
+def _compile_experiments(config, tasks, backbones):
+    experiments = {}
+    for name, experiment in config["experiments"].items():
+        for backbone in experiment["backbones"]:
+            if backbone not in backbones:
+                raise ConfigError(
+                    f"config.yaml: experiments.{name}.backbones names {backbone!r}, which is not under "
+                    f"backbones (defined: {', '.join(backbones)})"
+                )
+        listed = experiment.get("tasks", [task for task in tasks if CHALLENGES[task].dataset == "aff_wild2"])
+        audio = [backbone for backbone in experiment["backbones"] if backbones[backbone].modality == "audio"]
+        if audio and MTL in listed and MTL in config["tasks"]:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} lists the mtl challenge and the audio backbone {audio[0]!r}; "
+                "s-Aff-Wild2 holds sampled images without sound"
+            )
+        framework = {"name": "single", **experiment.get("framework", {})}
+        multitask = framework["name"] not in SINGLE_TASK_FRAMEWORKS
+        datasets = sorted({CHALLENGES[task].dataset for task in listed if task in tasks})
+        if multitask and len(datasets) > 1:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} trains one {framework['name']} model on tasks of different "
+                f"datasets ({', '.join(datasets)}); list the tasks of one dataset, or use a single-task framework"
+            )
+        mtl = MTL in listed and MTL in config["tasks"]
+        if mtl and not multitask:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} lists the mtl challenge, which needs a multi-task "
+                f"framework: set framework.name to {', '.join(MULTITASK_FRAMEWORKS[:-1])} or "
+                f"{MULTITASK_FRAMEWORKS[-1]}"
+            )
+        if framework["name"] == "single" and (set(framework) - {"name"}):
+            raise ConfigError(
+                f"config.yaml: experiments.{name}.framework sets {', '.join(sorted(set(framework) - {'name'}))}, "
+                f"which only multi-task frameworks ({', '.join(MULTITASK_FRAMEWORKS)}) read"
+            )
+        recipe = {**config["training"], **experiment.get("recipe", {})}
+        trained = tuple(task for task in listed if task in tasks)
+        frame_level = [task for task in trained if get_task(task).granularity == "frame"]
+        pooled = {
+            "recipe.clip_steps": bool(recipe["clip_steps"]),
+            "framework audio_visual": framework["name"] == "audio_visual",
+        }
+        for setting, used in pooled.items():
+            if used and frame_level:
+                raise ConfigError(
+                    f"config.yaml: experiments.{name} uses {setting}, which gives one output per video, on the "
+                    f"frame-level task {frame_level[0]}; use it for video-level tasks (eri) only"
+                )
+        experiments[name] = Experiment(
+            name=name,
+            tasks=trained,
+            backbones=tuple(experiment["backbones"]),
+            model=frozen(
+                {
+                    "fusion": experiment["fusion"],
+                    "encoder": experiment["encoder"],
+                    "framework": _model_framework(framework, experiment["backbones"], backbones),
+                    "heads": experiment.get("heads", {}),
+                }
+            ),
+            losses=frozen(experiment.get("losses", {})),
+            loss_weights=frozen(framework.get("loss_weights", {})),
+            recipe=frozen({key: recipe[key] for key in RECIPE_KEYS}),
+            runs=tuple(
+                (fold, seed) for fold in range(recipe["folds"]) for seed in recipe.get("seeds") or [recipe["seed"]]
+            ),
+            folds=recipe["folds"],
+            targets=frozen({task: MULTITASK if multitask else task for task in trained}),
+            mtl=mtl,
+            postprocess=frozen(experiment.get("postprocess", {})),
+        )
+    return experiments
+
+
+def _model_framework(framework, names, backbones):
+    """The framework as the model factory takes it; audio_visual learns each input's modality from the plan."""
+    model = {key: value for key, value in framework.items() if key != "loss_weights"}
+    if framework["name"] == "audio_visual":
+        model["modalities"] = [backbones[name].modality for name in names]
+    return model
+
+
+def _compile_ensembles(configured, experiments, tasks, mtl_run):
+    ensembles = {}
+    for name, ensemble in configured.items():
+        if name in experiments:
+            raise ConfigError(f"config.yaml: ensembles.{name} has the name of an experiment; choose another")
+        members = ensemble["members"]
+        unknown = [member for member in members if member not in experiments]
+        if unknown:
+            raise ConfigError(
+                f"config.yaml: ensembles.{name}.members names {', '.join(unknown)}, not under experiments "
+                f"(defined: {', '.join(experiments)})"
+            )
+        weights = ensemble.get("weights") or [1.0] * len(members)
+        if len(weights) != len(members):
+            raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
+        common = [task for task in tasks if all(task in experiments[m].tasks for m in members)]
+        if mtl_run and all(experiments[m].mtl for m in members):
+            common.append(MTL)
+        covered = ensemble.get("tasks", common)
+        missing = [task for task in covered if task not in common and (task != MTL or mtl_run)]
+        if missing:
+            raise ConfigError(
+                f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
+            )
+        ensembles[name] = Ensemble(
+            name=name,
+            members=tuple(members),
+            weights=tuple(float(w) for w in weights),
+            tasks=tuple(task for task in covered if task != MTL),
+            postprocess=frozen(ensemble.get("postprocess", {})),
+            mtl=mtl_run and MTL in covered,
+        )
+    return ensembles
+
+
+def _compile_submission(configured, tasks, candidates):
+    submitted = {}
+    for task in tasks:
+        name = configured.get(task)
+        if name is None:
+            name = next((n for n, e in candidates.items() if task in e.tasks), None)
+        if name is None or name not in candidates or task not in candidates[name].tasks:
+            training = [n for n, e in candidates.items() if task in e.tasks]
+            raise ConfigError(
+                f"config.yaml: task {task!r} has no experiment to submit: submission.{task} is {name!r}, "
+                f"and the experiments training {task} are: {', '.join(training) or 'none'}"
+            )
+        submitted[task] = name
+    return submitted
+
+
+def _compile_mtl_submission(config, mtl_experiments, mtl_ensembles):
+    if MTL not in config["tasks"]:
+        return None
+    name = config["submission"].get(MTL) or (mtl_experiments[0] if mtl_experiments else None)
+    if name is not None and name not in mtl_experiments + mtl_ensembles:
+        raise ConfigError(
+            f"config.yaml: submission.mtl is {name!r}, but the experiments and ensembles of the mtl challenge "
+            f"are: {', '.join(mtl_experiments + mtl_ensembles) or 'none'}"
+        )
+    return name
+
+
+# What the code passes to each kind of component itself; a config sets the other arguments.
+SUPPLIED_ARGUMENTS = {
+    "fusion": ("input_widths",),
+    "encoder": ("input_width",),
+    "head": ("input_width", "head_size"),
+    "framework": ("fusion", "encoder_config", "head_sizes", "heads"),
+    "loss": (),
+}
+
+
+def check_components(experiment):
+    """Every component an experiment names is registered and takes the options it is given, so a typo
+    stops the plan, before faces and features run, not a training job hours later."""
+    import models.losses  # noqa: F401 (registers the losses)
+    import models.temporal  # noqa: F401 (registers fusions, encoders, heads, frameworks)
+    from models.registry import component_problem
+
+    framework = dict(experiment.model["framework"])
+    components = [
+        ("fusion", "fusion", experiment.model["fusion"]),
+        ("encoder", "encoder", experiment.model["encoder"]),
+        ("framework", "framework", framework),
+    ]
+    if "task_encoder" in framework:
+        components.append(("framework.task_encoder", "encoder", framework["task_encoder"]))
+    components += [(f"heads.{task}", "head", head) for task, head in experiment.model["heads"].items()]
+    components += [(f"losses.{task}", "loss", loss) for task, loss in experiment.losses.items()]
+    for key, kind, component in components:
+        options = {k: v for k, v in component.items() if k != "name"}
+        problem = component_problem(kind, component["name"], options, SUPPLIED_ARGUMENTS[kind])
+        if problem:
+            raise ConfigError(f"config.yaml: experiments.{experiment.name}.{key}: {problem}")
+    tasks = set(experiment.tasks) | (set(MTL_TASKS) if experiment.mtl else set())
+    for target, source in framework.get("sources", {}).items() if tasks else ():
+        for task in (target, source):
+            if task not in tasks:
+                raise ConfigError(
+                    f"config.yaml: experiments.{experiment.name}.framework.sources feeds {source} into {target}, "
+                    f"but the experiment trains {', '.join(sorted(tasks)) or 'no task'}"
+                )

@@ -1,0 +1,150 @@
+"""Figures and tables of the run report (``snakemake --report``): learning curves, face-detection rates and the
+score tables, drawn from the pipeline's own outputs; the validation figures are in validation_figures.py."""
+
+import html
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on a cluster node
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from abawflow.core.atomic import atomic_path, write_text  # noqa: E402
+
+RUN_FOLDER = re.compile(r"models/[^/]+/(?P<target>[^/]+)/fold(?P<fold>\d+)_seed(?P<seed>\d+)/history\.csv$")
+
+
+def save(figure, path):
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format=Path(path).suffix.lstrip("."), dpi=110)
+    plt.close(figure)
+
+
+def run_label(path):
+    match = RUN_FOLDER.search(str(path))
+    return f"{match['target']} fold {match['fold']} seed {match['seed']}" if match else str(path)
+
+
+def learning_curves(history_paths, output, experiment):
+    """Training loss and validation score per epoch of every run (target, fold, seed) of one experiment."""
+    figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    for path in history_paths:
+        history = pl.read_csv(path)
+        label = run_label(path)
+        loss_axis.plot(history["epoch"], history["train_loss"], marker=".", label=label)
+        if "validation_score" in history.columns:
+            score_axis.plot(history["epoch"], history["validation_score"], marker=".", label=label)
+    loss_axis.set(title=f"{experiment}: training loss", xlabel="epoch", ylabel="loss")
+    score_axis.set(title=f"{experiment}: validation score", xlabel="epoch", ylabel="score")
+    score_axis.legend(fontsize=7)
+    save(figure, output)
+
+
+def face_detection_rates(face_tables, output, dataset):
+    """Share of each person-video's frames with a face (from the face tables)."""
+    frames = pl.concat([pl.read_parquet(path, columns=["subject", "face_found"]) for path in face_tables])
+    rates = (
+        frames.group_by("subject")
+        .agg(pl.len().alias("frames"), pl.col("face_found").mean().alias("rate"))
+        .sort("subject")
+    )
+    figure, axis = plt.subplots(figsize=(max(6, 0.35 * rates.height), 3.6), layout="constrained")
+    axis.bar(range(rates.height), rates["rate"].to_numpy(), color="tab:green")
+    axis.set_xticks(range(rates.height), rates["subject"].to_list(), rotation=90, fontsize=7)
+    axis.set_ylim(0, 1.02)
+    total = int(frames["face_found"].sum())
+    axis.set_title(f"{dataset}: frames with a face, per person-video ({total} of {frames.height} frames)")
+    save(figure, output)
+
+
+def html_table(columns, rows, output, title):
+    """A table as a small self-contained HTML page for the report (floats to 4 decimals)."""
+
+    def cell(value):
+        if value is None:
+            return "<td></td>"
+        return f"<td>{value:.4f}</td>" if isinstance(value, float) else f"<td>{html.escape(str(value))}</td>"
+
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+    style = (
+        "body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}"
+    )
+    write_text(
+        output,
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>"
+        f"<table><tr>{header}</tr>{body}</table></body></html>\n",
+    )
+
+
+def score_table_html(csv_path, output, title):
+    """A score table (results/metrics/<challenge>.csv) as a small HTML page for the report."""
+    table = pl.read_csv(csv_path)
+    html_table(table.columns, table.iter_rows(), output, title)
+
+
+SPLIT_JOB = re.compile(r"^(shard\d+of\d+|fold\d+_seed\d+)$")  # a job among several of one rule and input
+
+
+def benchmark_group(path):
+    """logs/benchmarks/<rule>/<what...>.tsv -> (rule, what it ran on): shards and runs of one input together."""
+    parts = Path(path).with_suffix("").parts
+    start = parts.index("benchmarks") + 1
+    rule, rest = parts[start], list(parts[start + 1 :])
+    if rest and SPLIT_JOB.match(rest[-1]):
+        rest = rest[:-1]
+    return rule, "/".join(rest)
+
+
+def read_benchmark(path):
+    """Seconds and peak resident memory (MB, or None where not measured) of one benchmark file."""
+    row = pl.read_csv(path, separator="\t", infer_schema=False).row(0, named=True)
+
+    def number(key):
+        try:
+            return float(row.get(key))
+        except (TypeError, ValueError):
+            return None
+
+    return number("s") or 0.0, number("max_rss")
+
+
+def runtime_table_html(benchmarks, tables, output):
+    """Per rule and what it ran on: jobs, wall seconds (all, longest), peak memory, and the rows of its outputs per
+    second (``tables``: benchmark file -> the table whose rows its job processed)."""
+    import pyarrow.parquet as pq
+
+    groups = {}
+    for path in benchmarks:
+        seconds, memory = read_benchmark(path)
+        rows = pq.ParquetFile(tables[path]).metadata.num_rows if path in tables else None
+        group = groups.setdefault(
+            benchmark_group(path), {"jobs": 0, "seconds": 0.0, "longest": 0.0, "memory": None, "rows": None}
+        )
+        group["jobs"] += 1
+        group["seconds"] += seconds
+        group["longest"] = max(group["longest"], seconds)
+        if memory is not None:
+            group["memory"] = max(group["memory"] or 0.0, memory)
+        if rows is not None:
+            group["rows"] = (group["rows"] or 0) + rows
+    columns = ["rule", "on", "jobs", "seconds", "longest job (s)", "peak memory (MB)", "rows", "rows/s"]
+    body = [
+        [
+            rule,
+            what,
+            g["jobs"],
+            f"{g['seconds']:.1f}",
+            f"{g['longest']:.1f}",
+            None if g["memory"] is None else round(g["memory"]),
+            g["rows"],
+            None if g["rows"] is None or not g["seconds"] else f"{g['rows'] / g['seconds']:.1f}",
+        ]
+        for (rule, what), g in sorted(groups.items())
+    ]
+    title = f"Runtimes of {len(benchmarks)} jobs" if benchmarks else "No job has a benchmark file yet"
+    html_table(columns, body, output, title)

@@ -1,0 +1,1 @@
+"""The ABAW tasks: what each label holds, how raw outputs become submitted values, and the metrics."""

@@ -1,0 +1,24 @@
+"""Frames sampled from the face tables for single-frame training (fine-tuning, MAE pre-training)."""
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from abawflow.stage_one.face_table import decode_jpeg
+
+
+def sample_face_crops(face_tables, subjects, every=1, labels=None):
+    """(RGB crops, rows) of every ``every``-th frame with a face of ``subjects`` (neighbouring frames are
+    near-duplicates). With ``labels``, only annotated frames count, and the rows carry their labels."""
+    if labels is not None:
+        labels = labels.filter(pl.col("annotated") & pl.col("subject").is_in(subjects))
+    crops, rows = [], []
+    for path in face_tables:
+        table = pl.from_arrow(pq.read_table(path, columns=["subject", "frame", "face_found", "crop"]))
+        table = table.filter(pl.col("face_found") & pl.col("subject").is_in(subjects))
+        if labels is not None:
+            table = table.join(labels, on=["subject", "frame"], how="inner")
+        table = table.sort(["subject", "frame"]).with_columns(pl.int_range(pl.len()).over("subject").alias("rank"))
+        table = table.filter(pl.col("rank") % every == 0)
+        crops.extend(decode_jpeg(data) for data in table["crop"].to_list())
+        rows.append(table.drop("crop", "rank"))
+    return crops, pl.concat(rows) if rows else None

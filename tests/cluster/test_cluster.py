@@ -1,0 +1,105 @@
+"""The small DAG through `--profile profiles/slurm` on a real single-node SLURM, compared with a local run.
+
+tests/cluster/slurm.sh installs (CI: `.ci/run`) and starts SLURM. Without SLURM installed the
+test is skipped, unless ABAWFLOW_REQUIRE_SLURM=1 (set by `.ci/run`) makes that a failure.
+"""
+
+import os
+import shutil
+import subprocess
+
+import polars as pl
+import pytest
+import yaml
+from support.dag import REPOSITORY, snakemake
+
+pytestmark = pytest.mark.cluster
+
+SLURM_SCRIPT = REPOSITORY / "tests" / "cluster" / "slurm.sh"
+# A GPU rule on both shards, the merge, training and prediction of one experiment.
+TARGET = "results/predictions/va/transformer.parquet"
+COMPARED = [
+    "results/aff_wild2/faces/detected/shard0of2.parquet",
+    "results/aff_wild2/faces/detected/shard1of2.parquet",
+    "results/aff_wild2/features/resnet18_random.parquet",
+    TARGET,
+]
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    if shutil.which("slurmctld") is None or shutil.which("munged") is None:
+        message = "SLURM is not installed; run `tests/cluster/slurm.sh install` (as root)"
+        if os.environ.get("ABAWFLOW_REQUIRE_SLURM") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    state = tmp_path_factory.mktemp("slurm")
+    environment = {**os.environ, "SLURM_DIR": str(state)}
+    started = subprocess.run([SLURM_SCRIPT, "start"], capture_output=True, text=True, env=environment)
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield state
+    subprocess.run([SLURM_SCRIPT, "stop"], env=environment, check=False)
+
+
+def test_profile_sets_partition_account_and_the_slurm_executor():
+    profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert set(profile["default-resources"]) == {"slurm_partition", "slurm_account"}
+
+
+def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, tmp_path):
+    snakefile, local_workdir, configs = small_dag_run
+    # The committed profile, with the edits its comments describe for this cluster:
+    # partition `main`, no accounting (hence no account and squeue for status).
+    profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
+    profile["default-resources"] = {"slurm_partition": "main"}
+    profile.update(
+        {
+            "slurm-no-account": True,
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 5,
+            "latency-wait": 5,
+        }
+    )
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = snakemake(
+        workdir, "--profile", str(tmp_path / "profile"), TARGET, configs=configs, snakefile=snakefile, timeout=1500
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "has been submitted with SLURM jobid" in output
+    for path in COMPARED:
+        assert pl.read_parquet(workdir / path).equals(pl.read_parquet(local_workdir / path)), path
+    # Each rule ran as a SLURM job; the GPU rules were given a GPU by SLURM, the others none.
+    gpu_log = (workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard1of2.log").read_text()
+    assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
+    index_log = (workdir / "logs" / "index_annotations.log").read_text()
+    assert "SLURM job" in index_log and "GPUs none" in index_log
+
+
+def test_generic_cluster_profile_submits_through_sbatch(slurm_cluster, small_dag_run, tmp_path):
+    snakefile, local_workdir, configs = small_dag_run
+    profile = (REPOSITORY / "profiles" / "cluster-generic" / "config.yaml").read_text()
+    assert "--partition=gpu" in profile
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(profile.replace("--partition=gpu", "--partition=main"))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    target = "results/aff_wild2/features/resnet18_random/shard1of2.parquet"
+    result = snakemake(
+        workdir, "--profile", str(tmp_path / "profile"), target, configs=configs, snakefile=snakefile, timeout=1200
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    assert pl.read_parquet(workdir / target).equals(pl.read_parquet(local_workdir / target))
+    gpu_log = (workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard1of2.log").read_text()
+    assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
+    assert sorted(path.name.split("-")[0] for path in (workdir / "logs" / "cluster").iterdir()) == [
+        "demo_data",
+        "detect_and_align_faces",
+        "extract_features",
+        "index_annotations",
+        "index_videos",
+    ]

@@ -1,0 +1,411 @@
+"""End-to-end runs of the Snakemake DAG on the tiny demo config (real decoding, detection, features, training)."""
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+from support.dag import CONFIGS, snakemake
+
+from abawflow.tasks.specs import get_task
+
+pytestmark = pytest.mark.e2e
+
+
+def run(workdir, *arguments, extra_config=()):
+    return snakemake(workdir, *arguments, configs=[CONFIGS / "tiny.yaml", *extra_config])
+
+
+def rules_run(text):
+    """The rules of the jobs a Snakemake log or dry-run plan lists (not file names that mention a rule)."""
+    return set(re.findall(r"^(?:local)?rule (\w+):", text, re.MULTILINE))
+
+
+def metrics(workdir, experiment="transformer"):
+    table = pl.read_csv(workdir / "results" / "metrics" / "validation.csv").filter(pl.col("experiment") == experiment)
+    return {(task, metric): value for task, metric, value in table.select("task", "metric", "value").rows()}
+
+
+def mtl_metrics(workdir, experiment="mtl_feedback"):
+    table = pl.read_csv(workdir / "results" / "metrics" / "mtl.csv")
+    return table.filter(pl.col("experiment") == experiment).row(0, named=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    result = run(workdir, "submission")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_submission_files_cover_every_test_frame_in_order(tiny_run):
+    splits = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "splits.parquet")
+    faces = pl.read_parquet(
+        tiny_run / "results" / "aff_wild2" / "faces" / "detected" / "shard0of1.parquet", columns=["subject", "frame"]
+    )
+    frame_counts = dict(faces.group_by("subject").agg(pl.len()).rows())
+    for task in ("va", "expr", "au"):
+        lines = (tiny_run / "results" / "submission" / f"{task}.txt").read_text().splitlines()
+        assert lines[0] == ",".join(get_task(task).submission_header)
+        names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
+        expected = [f"{name}/{frame:05d}.jpg" for name in names for frame in range(1, frame_counts[name] + 1)]
+        assert [line.split(",")[0] for line in lines[1:]] == expected
+        assert all(
+            len(line.split(",")) == len(get_task(task).submission_header) - (7 if task == "expr" else 0)
+            for line in lines[1:]
+        )
+
+
+def test_faces_were_found_and_aligned(tiny_run):
+    faces = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "faces" / "detected" / "shard0of1.parquet")
+    found = faces["face_found"].mean()
+    assert 0.8 < found < 1.0  # the demo hides faces for a stretch of every video
+    assert faces.filter(pl.col("face_found"))["crop"].null_count() == 0
+    # The two-person video: the _left subject's face is the left one whenever both are found.
+    left = faces.filter(pl.col("subject").str.ends_with("_left") & pl.col("face_found"))
+    right = faces.filter(pl.col("subject").str.ends_with("_right") & pl.col("face_found"))
+    both = left.join(right, on="frame", suffix="_right")
+    assert both.height > 100
+    assert all(
+        a[0] + a[2] < b[0] + b[2] for a, b in zip(both["box"].to_list(), both["box_right"].to_list(), strict=True)
+    )
+    features = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "features" / "resnet18_random.parquet")
+    assert features.height == faces.height
+    assert features.columns == ["subject", "video", "person", "frame", "face_found", "feature"]
+    assert set(features["person"].unique()) == {"single", "left", "right"}
+    assert features.schema["feature"] == pl.Array(pl.Float32, 512)
+
+
+EMBEDDED = re.compile(r'"(results/report/[^"]+)": \{"name".*?"data_uri": "data:([^;,]+)[^,]*;base64,([A-Za-z0-9+/=]+)"')
+
+
+def browser():
+    """Debian's Chromium, or a skip (a failure under .ci/run, which installs it)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("ABAWFLOW_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    return found
+
+
+def test_the_report_holds_every_figure_and_score_table_and_renders(tiny_run):
+    report = tiny_run / "report.html"
+    result = run(tiny_run, "submission", "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = report.read_text()
+    embedded = {path: (mime, base64.b64decode(data)) for path, mime, data in EMBEDDED.findall(text)}
+    made = {str(p.relative_to(tiny_run)) for p in (tiny_run / "results" / "report").rglob("*") if p.is_file()}
+    assert set(embedded) == made and len(made) > 20  # self-contained: every figure and table inside
+    for path, (mime, data) in embedded.items():
+        assert (mime, data[:4]) == ("image/png", b"\x89PNG") if path.endswith(".png") else mime == "text/html"
+    scores = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
+    table = embedded["results/report/scores/va.html"][1].decode()
+    for experiment, score in scores.select("experiment", "score").rows():
+        assert f"<td>{experiment}</td>" in table and f"<td>{score:.4f}</td>" in table
+    assert "abawflow: from the Aff-Wild2 videos" in text
+    runtimes = embedded["results/report/runtimes.html"][1].decode()
+    benchmarks = list((tiny_run / "logs" / "benchmarks").rglob("*.tsv"))
+    assert len(benchmarks) > 60  # every job of the run wrote one
+    for rule in ("detect_and_align_faces", "extract_features", "extract_audio_features", "train_temporal_model"):
+        row = re.search(f"<tr><td>{rule}</td>(.*?)</tr>", runtimes)
+        assert row, rule
+    faces = re.findall(
+        r"<td>([^<]*)</td>",
+        re.search("<tr><td>detect_and_align_faces</td><td>aff_wild2</td>(.*?)</tr>", runtimes).group(1),
+    )
+    frames = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "faces" / "detected" / "shard0of1.parquet").height
+    assert faces[0] == "1" and int(faces[4]) == frames and float(faces[5]) > 0  # jobs, rows, rows/s
+
+    chromium = browser()
+    screenshot = tiny_run / "report.png"  # kept beside the run, the test's artifact
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000"]
+    rendered = subprocess.run(
+        [*common, "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    for words in (
+        "abawflow: from the Aff-Wild2 videos",
+        "Learning curves",
+        "Validation",
+        "Scores",
+        "Faces",
+        "Runtimes",
+    ):
+        assert words in rendered.stdout, words
+    subprocess.run(
+        [*common, "--virtual-time-budget=5000", f"--screenshot={screenshot}", report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    pixels = np.asarray(Image.open(screenshot).convert("L"))
+    assert pixels.shape == (1000, 1400) and pixels.std() > 20  # not blank: text, the menu and the DAG drawn
+    print(f"report screenshot: {screenshot}")
+
+
+def test_nothing_left_to_do_after_a_complete_run(tiny_run):
+    result = run(tiny_run, "submission", "--dry-run")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_scores_far_above_chance_and_chance_with_shuffled_labels(tiny_run):
+    real = metrics(tiny_run)
+    real_mtl = mtl_metrics(tiny_run)["score"]
+    result = run(tiny_run, "submission", extra_config=[CONFIGS / "shuffled_labels.yaml"])
+    assert result.returncode == 0, result.stderr[-5000:]
+    shuffled = metrics(tiny_run)
+    shuffled_mtl = mtl_metrics(tiny_run)["score"]
+    # Back to the real labels before any check, so the later tests see the real run: the plan reruns
+    # training and what follows, not the faces or features.
+    plan = run(tiny_run, "submission", "--dry-run")
+    text = plan.stdout + plan.stderr
+    # Same config and seeds, features recomputed too: the same metrics.
+    result = run(tiny_run, "submission", "--forcerun", "extract_features")
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert metrics(tiny_run) == real
+    assert "train_temporal_model" in rules_run(text)
+    assert not rules_run(text) & {"detect_and_align_faces", "extract_features"}
+    # Chance levels: CCC near 0 (three validation videos with smooth labels spread it); macro F1 of a
+    # constant guess; AU F1 of predicting every AU present.
+    labels = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "labels_au.parquet").filter(
+        pl.col("annotated")
+    )
+    prevalence = labels.select(get_task("au").label_columns).to_numpy().mean(axis=0)
+    au_chance = float(np.mean(2 * prevalence / (1 + prevalence)))
+    assert abs(shuffled[("va", "score")]) < 0.25
+    assert shuffled[("expr", "score")] < 0.2
+    assert shuffled[("au", "score")] < au_chance + 0.05
+    assert real[("va", "score")] > 0.6
+    assert real[("expr", "score")] > 0.5
+    assert real[("au", "score")] > au_chance + 0.1
+    # The MTL challenge trains on the shuffled labels too, and falls.
+    assert shuffled_mtl < real_mtl - 0.5
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
+    assert table.columns == ["experiment", "inputs", "ccc_valence", "ccc_arousal", "score", "frames", "videos"]
+    assert "| three_encoders * |" in (tiny_run / "results" / "metrics" / "va.md").read_text()
+
+
+def user_dataset(tiny_run, tmp_path):
+    """A copy of the demo as a user's dataset (root, empty working directory, config layer naming it)."""
+    import shutil
+
+    root = tmp_path / "Aff-Wild2"
+    shutil.copytree(tiny_run / "resources" / "demo", root, ignore=shutil.ignore_patterns("cropped_aligned"))
+    user_config = tmp_path / "user.yaml"
+    user_config.write_text(f"dataset:\n  root: {root}\n")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    return root, workdir, user_config
+
+
+def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run, tmp_path):
+    root, workdir, user_config = user_dataset(tiny_run, tmp_path)
+    broken = sorted((root / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))[0]
+    lines = broken.read_text().splitlines()
+    lines[4] = "0.2;0.3"
+    broken.write_text("\n".join(lines) + "\n")
+    result = run(workdir, "results/aff_wild2/index/splits.parquet", extra_config=[user_config])
+    assert result.returncode != 0
+    assert (
+        f"{broken}, line 5: found 1 value(s) in '0.2;0.3'; expected 2 (valence,arousal)"
+        in result.stdout + result.stderr
+    )
+    assert not (workdir / "results" / "aff_wild2" / "index" / "splits.parquet").exists()
+    assert not (workdir / "resources").exists()  # a user dataset never triggers the demo generator
+
+
+def test_a_truncated_test_video_stops_the_index_before_any_detection(tiny_run, tmp_path):
+    """Half of a test video's bytes cut: the index names the file and the missing frames, and no face job runs."""
+    root, workdir, user_config = user_dataset(tiny_run, tmp_path)
+    tested = (root / "names_of_videos_in_each_test_set").glob("*.txt")
+    names = {line.split("_left")[0].split("_right")[0] for path in tested for line in path.read_text().split()}
+    video = next(path for path in sorted((root / "videos").rglob("*.*")) if path.stem in names)
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    result = run(workdir, "results/aff_wild2/faces/detected/shard0of1.parquet", extra_config=[user_config])
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert str(video) in output and ("frames but only" in output or "cannot open video" in output), output[-3000:]
+    assert not (workdir / "results" / "aff_wild2" / "index" / "subjects.parquet").exists()
+    assert not (workdir / "results" / "aff_wild2" / "faces").exists()
+
+
+def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
+    scores = mtl_metrics(tiny_run)
+    assert scores["experiment"] == "mtl_feedback"
+    assert scores["score"] == pytest.approx(scores["va"] + scores["f1_expr"] + scores["f1_au"], abs=1e-3)
+    assert scores["va"] > 0.4 and scores["f1_expr"] > 0.3
+    images = pl.read_parquet(tiny_run / "results" / "s_aff_wild2" / "index" / "images.parquet")
+    test_list = (tiny_run / "resources" / "demo_mtl" / "MTL_test_set_release.txt").read_text().split()
+    lines = (tiny_run / "results" / "submission" / "mtl.txt").read_text().splitlines()
+    assert lines[0] == "image,valence,arousal,expression,aus"
+    assert [line.split(",")[0] for line in lines[1:]] == test_list
+    assert all(len(line.split(",")) == 16 for line in lines[1:])
+    assert images.filter(pl.col("split") == "test").height == len(test_list)
+    # An ensemble of MTL experiments is scored beside them and averages all three tasks' outputs.
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "mtl.csv")
+    assert sorted(table["experiment"].to_list()) == ["mtl_basic", "mtl_feedback", "mtl_pair"]
+    folder = tiny_run / "results" / "predictions" / "mtl"
+    members = [
+        pl.read_parquet(folder / f"{name}.parquet").sort("subject", "frame") for name in ("mtl_feedback", "mtl_basic")
+    ]
+    ensemble = pl.read_parquet(folder / "mtl_pair.parquet").sort("subject", "frame")
+    for column in ("predicted_valence", "probability_Happiness", "probability_AU12"):
+        mean = (members[0][column].to_numpy() + members[1][column].to_numpy()) / 2
+        assert np.allclose(ensemble[column].to_numpy(), mean, atol=1e-6), column
+    # The crops went straight to the features: no detection ran on them.
+    faces = pl.read_parquet(
+        tiny_run / "results" / "s_aff_wild2" / "faces" / "cropped_aligned" / "shard0of1.parquet",
+        columns=["face_found", "score"],
+    )
+    assert faces["face_found"].all() and faces.height == images.height
+
+
+def test_abaw3_format_writes_one_file_per_test_video(tiny_run, tmp_path):
+    layer = tmp_path / "abaw3.yaml"
+    layer.write_text("submission:\n  format: abaw3\n")
+    result = run(tiny_run, "submission", extra_config=[layer])
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert "write_submission_per_video" in rules_run(result.stderr)
+    assert "train_temporal_model" not in rules_run(result.stderr)
+    splits = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "splits.parquet")
+    for task, header in (("va", "valence,arousal"), ("expr", "Neutral,Anger"), ("au", "AU1,AU2")):
+        names = splits.filter((pl.col("task") == task) & (pl.col("split") == "test"))["subject"].to_list()
+        folder = tiny_run / "results" / "submission" / "abaw3" / task
+        # Snakemake stamps directory outputs with a hidden .snakemake_timestamp file.
+        videos = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        assert videos == sorted(f"{name}.txt" for name in names)
+        single = (tiny_run / "results" / "submission" / f"{task}.txt").read_text().splitlines()[1:]
+        per_video = []
+        for name in names:
+            lines = (folder / f"{name}.txt").read_text().splitlines()
+            assert lines[0].startswith(header)
+            per_video.extend(f"{name}/{k + 1:05d}.jpg,{line}" for k, line in enumerate(lines[1:]))
+        assert per_video == single  # the same decisions as the ABAW5 file, frame for frame
+
+
+def test_eri_table_one_and_submission(tiny_run):
+    """Paper 002's Table 1 on the Hume-Reaction demo: the face carries four emotions, the voice three."""
+    table = pl.read_csv(tiny_run / "results" / "metrics" / "eri.csv")
+    scores = dict(zip(table["inputs"], table["score"], strict=True))
+    assert table["experiment"].to_list() == [
+        "eri_audio",
+        "eri_audio_visual",
+        "eri_audio_visual_interaction",
+        "eri_visual",
+    ]
+    assert set(scores) == {"A", "A+V", "A+V+AV", "V"}
+    # Each modality alone reads its own emotions; together they read more than either.
+    columns = {
+        name: dict(zip(table["inputs"], table[f"pearson_{name}"], strict=True)) for name in ("Adoration", "Fear")
+    }
+    assert columns["Adoration"]["A"] > columns["Adoration"]["V"] + 0.3
+    assert columns["Fear"]["V"] > columns["Fear"]["A"] + 0.3
+    assert min(scores["A+V"], scores["A+V+AV"]) > max(scores["A"], scores["V"])
+    assert "| eri_audio_visual_interaction * | A+V+AV |" in (tiny_run / "results" / "metrics" / "eri.md").read_text()
+    splits = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "index" / "splits.parquet")
+    tests = splits.filter(pl.col("split") == "test")["subject"].to_list()
+    lines = (tiny_run / "results" / "submission" / "eri.csv").read_text().splitlines()
+    assert lines[0] == ",".join(get_task("eri").submission_header)
+    assert [line.split(",")[0] for line in lines[1:]] == [f"[{sample}]" for sample in tests]
+    values = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    assert values.shape == (len(tests), 7) and (values >= 0).all() and (values <= 1).all()
+    audio = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "features" / "log_mel.parquet")
+    faces = pl.read_parquet(tiny_run / "results" / "hume_reaction" / "features" / "fer_mini_xception.parquet")
+    assert audio.select("subject", "frame").equals(faces.select("subject", "frame"))
+
+
+def bundle_predictions(tiny_run, task):
+    """The pipeline's own predictions of the bundled model of a task (the submitted ensemble)."""
+    return pl.read_parquet(tiny_run / "results" / "predictions" / task / "three_encoders.parquet")
+
+
+def thresholds(table, task):
+    from abawflow.challenges.submission import table_thresholds
+
+    return table_thresholds(task, table)
+
+
+def assert_same_as_pipeline(tiny_run, predicted, subjects, atol):
+    """Every output and decision of ``predicted`` (predictions.csv) equals the pipeline's own prediction table for
+    the subjects and tasks the pipeline predicted (validation and test videos)."""
+    compared = 0
+    for task in ("va", "expr", "au"):
+        spec = get_task(task)
+        pipeline = bundle_predictions(tiny_run, task).filter(pl.col("subject").is_in(subjects))
+        if pipeline.is_empty():
+            continue
+        joined = pipeline.join(predicted, on=["subject", "frame"], how="left", suffix="_bundle")
+        assert joined.height == pipeline.height and joined["face_found"].equals(joined["face_found_bundle"])
+        for column in spec.output_columns:
+            np.testing.assert_allclose(joined[f"{column}_bundle"], joined[column], atol=atol, err_msg=column)
+        if spec.kind.has_thresholds or spec.kind.has_classes:
+            decided = spec.decide(joined.select(spec.output_columns).to_numpy(), thresholds(joined, task))
+            columns = ["expression"] if spec.kind.has_classes else list(spec.header)
+            mine = joined.select(columns).to_numpy()
+            if spec.kind.has_classes:
+                mine = np.array([[spec.header.index(v) for v in row] for row in mine])
+            np.testing.assert_array_equal(mine.reshape(decided.shape), decided, err_msg=task)
+        compared += pipeline.height
+    assert compared > 0
+
+
+def test_the_bundle_predicts_a_video_as_the_pipeline_did(tiny_run, tmp_path):
+    """snakemake bundle, then snakemake predict_videos on a validation video of the demo: the bundle's faces,
+    features, models, ensemble and smoothing give the pipeline's own predictions of it."""
+    result = run(tiny_run, "bundle")
+    assert result.returncode == 0, result.stderr[-5000:]
+    bundle = tiny_run / "results" / "bundle"
+    manifest = __import__("json").loads((bundle / "bundle.json").read_text())
+    assert sorted(manifest["tasks"]) == ["au", "expr", "va"]
+    scores = metrics(tiny_run, "three_encoders")
+    assert manifest["tasks"]["va"]["validation"]["metrics"]["score"] == pytest.approx(scores[("va", "score")])
+    au = bundle_predictions(tiny_run, "au")
+    assert manifest["tasks"]["au"]["thresholds"] == pytest.approx(
+        list(au.select(f"threshold_{name}" for name in get_task("au").header).row(0))
+        if "threshold_AU1" in au.columns
+        else [0.5] * 12
+    )
+    # video1 is a VA validation video, 5-30-320x240 one of EXPR and AU.
+    subjects = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "subjects.parquet")
+    videos = [
+        tiny_run / "resources" / "demo" / subjects.filter(pl.col("subject") == name)["video_path"][0]
+        for name in ("video1", "5-30-320x240")
+    ]
+    layer = tmp_path / "predict.yaml"
+    layer.write_text(f"predict:\n  videos: [{', '.join(map(str, videos))}]\n")
+    result = run(tiny_run, "predict_videos", extra_config=[layer])
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert rules_run(result.stderr) == {"predict_video", "predict_videos"}  # the bundle's models, nothing retrained
+    for name in ("video1", "5-30-320x240"):
+        folder = tiny_run / "results" / "predict" / name
+        assert {"predictions.csv", "timeline.png", "summary.json"} <= {p.name for p in folder.iterdir()}
+        predicted = pl.read_csv(folder / "predictions.csv")
+        assert predicted["frame"].to_list() == list(range(1, predicted.height + 1))
+        assert_same_as_pipeline(tiny_run, predicted, [name], atol=1e-5)
+
+
+def test_the_command_line_predicts_two_people_with_a_copied_bundle(tiny_run, tmp_path):
+    """abawflow predict --people two, with the bundle copied away from its results folder: the demo's two-person
+    validation video, each person as the pipeline predicted them."""
+    result = run(tiny_run, "bundle")
+    assert result.returncode == 0, result.stderr[-5000:]
+    bundle = shutil.copytree(tiny_run / "results" / "bundle", tmp_path / "bundle")
+    video = next((tiny_run / "resources" / "demo" / "videos").rglob("2-30-448x252.*"))
+    command = [os.path.join(os.path.dirname(__import__("sys").executable), "abawflow"), "predict", str(video)]
+    command += ["--bundle", str(bundle), "--output", str(tmp_path / "out"), "--people", "two", "--batch-size", "32"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-5000:]
+    predicted = pl.read_csv(tmp_path / "out" / "2-30-448x252" / "predictions.csv")
+    assert sorted(predicted["subject"].unique()) == ["2-30-448x252_left", "2-30-448x252_right"]
+    assert_same_as_pipeline(tiny_run, predicted, ["2-30-448x252_left", "2-30-448x252_right"], atol=1e-5)

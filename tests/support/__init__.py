@@ -1,0 +1,1 @@
+"""Helpers the tests share: running the workflow, and the FER fixture."""

@@ -1,0 +1,69 @@
+"""Helpers for tests that run the Snakemake DAG: run it, read its dry-run plan, copy the workflow."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+CONFIGS = REPOSITORY / "tests" / "configs"
+WORKFLOW_PARTS = ["Snakefile", "config.yaml", "README.md"]
+WORKFLOW_FOLDERS = ["abawflow", "models", "rules", "workflow_scripts", "profiles", "envs", "report"]
+
+
+def snakemake(workdir, *arguments, configs=(), snakefile=None, timeout=1800):
+    """Run Snakemake on `workdir` with config.yaml + `configs` layered on top (--configfile merges them)."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile or REPOSITORY / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+    ]
+    command += list(arguments)
+    if configs:  # last: --configfile takes every following word
+        command += ["--configfile", *map(str, configs)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=timeout)
+
+
+def copy_workflow(destination):
+    """A copy of the workflow's code, to edit in a test without touching the repository."""
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_PARTS:
+        shutil.copy2(REPOSITORY / name, destination / name)
+    for name in WORKFLOW_FOLDERS:
+        shutil.copytree(REPOSITORY / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination / "Snakefile"
+
+
+_JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+def planned_jobs(dry_run_output):
+    """(rule, output) for every job in a dry-run plan; a job with several outputs gives several pairs."""
+    jobs = []
+    rule = None
+    for line in dry_run_output.splitlines():
+        line = line.strip()
+        header = _JOB_HEADER.match(line)
+        if header:
+            rule = header.group(1)
+            if rule == "submission":  # the target rule has no output
+                jobs.append((rule, ""))
+            continue
+        if rule and line.startswith("output:"):
+            jobs.extend((rule, output.strip()) for output in line.removeprefix("output:").split(","))
+            rule = None
+    return jobs
+
+
+def plan(workdir, *arguments, **options):
+    result = snakemake(workdir, "--dry-run", *arguments, **options)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return planned_jobs(result.stdout + result.stderr)

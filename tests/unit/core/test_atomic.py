@@ -1,0 +1,33 @@
+"""Atomic outputs: complete or absent, never a partial file, readable by the group like any other file."""
+
+import os
+import stat
+
+import pytest
+
+from abawflow.core.atomic import atomic_path, write_folder, write_text
+
+
+@pytest.fixture
+def group_umask():
+    previous = os.umask(0o002)  # a group sharing a results folder
+    yield
+    os.umask(previous)
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_outputs_get_the_mode_of_an_ordinary_file_not_the_temporary_0600(tmp_path, group_umask):
+    write_text(tmp_path / "scores.csv", "a,b\n")
+    assert mode(tmp_path / "scores.csv") == 0o664
+    write_folder(tmp_path / "abaw3", {"video1.txt": "x\n"})
+    assert mode(tmp_path / "abaw3") == 0o775 and mode(tmp_path / "abaw3" / "video1.txt") == 0o664
+
+
+def test_a_failed_write_leaves_neither_output_nor_partial_file(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "model.pt") as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
