@@ -1,4 +1,4 @@
-"""Stage one against its ceilings, in one run (issue 12), on a GPU or on the CPU.
+"""Stage one against its ceilings, in one run, on a GPU or on the CPU.
 
 For each frame size (640x360 and 1280x720 by default) it renders demo-style videos and measures, with the
 same decoder threads as the stage:

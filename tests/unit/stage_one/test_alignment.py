@@ -147,7 +147,7 @@ def test_batched_alignment_equals_insightfaces_norm_crop(size):
 def test_alignment_on_the_gpu_equals_opencvs():
     from abawflow.stage_one.alignment import align_faces, align_faces_on_device
 
-    # OpenCV's warp with these transforms is norm_crop's (above); the GPU image has no insightface.
+    # OpenCV's warp with these transforms is norm_crop's (above); a GPU node need not have insightface.
     photograph, landmarks = real_face_landmarks()
     reference = align_faces(photograph[None], [0] * len(landmarks), landmarks, 112)
     frames = torch.from_numpy(photograph[None]).cuda()

@@ -169,7 +169,7 @@ def test_an_operator_the_runner_lacks_is_named(tmp_path):
 
 def face_tables_of_a_clip(folder, detectors, width, height, frames, seed):
     """One rendered demo clip through the face stage with each of ``detectors`` (name: detector): name -> the
-    face table as a dict of columns (pyarrow only: the GPU image has no polars)."""
+    face table as a dict of columns (pyarrow only: a GPU node need not have polars)."""
     import pyarrow.parquet as pq
 
     from abawflow.datasets.demo.aff_wild2 import DemoVideo, FaceRenderer, render_video

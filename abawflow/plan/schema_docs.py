@@ -1,0 +1,103 @@
+"""docs/configuration.md, written from the config schema's descriptions and defaults, so that the page
+cannot drift from what the Snakefile validates: ``python -m abawflow.plan.schema_docs docs/configuration.md``.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from abawflow.plan.compiler import load_schema
+
+HEADER = """# Configuration
+
+<!-- Written by `python -m abawflow.plan.schema_docs docs/configuration.md` from
+abawflow/plan/config.schema.yaml; tests/unit/plan/test_schema_docs.py checks that it is current. -->
+
+`config.yaml` is the embedded default. Layer a file of your own on it with
+`snakemake --configfile my.yaml ...`: Snakemake merges nested mappings key by key. When the
+Snakefile loads, the merged config is validated against the schema below and every missing key
+takes its default; a key the schema does not know stops the dry run, naming it and the keys
+allowed there. `<name>` stands for a name you choose (a backbone, an experiment, an ensemble).
+
+"""
+
+
+def _type(node):
+    if "enum" in node:
+        return " | ".join(f"`{value}`" for value in node["enum"])
+    kind = node.get("type", "")
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
+    if kind == "array" and isinstance(node.get("items"), dict) and "type" in node["items"]:
+        kind = f"list of {node['items']['type']}"
+    return kind
+
+
+def _limits(node):
+    words = []
+    for key, text in (
+        ("minimum", "≥"),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "≤"),
+        ("exclusiveMaximum", "<"),
+        ("minItems", "items ≥"),
+    ):
+        if key in node:
+            words.append(f"{text} {node[key]}")
+    return ", ".join(words)
+
+
+def _default(node):
+    if "default" not in node or node["default"] in ({}, None):
+        return ""
+    return f"`{json.dumps(node['default'], ensure_ascii=False)}`"
+
+
+def _cell(text):
+    """One table cell: one line, pipes escaped, and outside code spans `<` escaped so that CommonMark does
+    not read ``<name>`` as an HTML tag."""
+    parts = " ".join(str(text).split()).replace("|", "\\|").split("`")
+    return "`".join(part if index % 2 else part.replace("<", "\\<") for index, part in enumerate(parts))
+
+
+def _rows(node, path):
+    """(dotted key, node) of every key under `node`, depth first, in the schema's order."""
+    for name, child in node.get("properties", {}).items():
+        key = f"{path}.{name}" if path else name
+        yield key, child
+        yield from _rows(child, key)
+    entries = node.get("additionalProperties")
+    if isinstance(entries, dict):
+        key = f"{path}.<name>"
+        yield key, entries
+        yield from _rows(entries, key)
+
+
+def configuration_markdown(schema=None):
+    """The configuration page: per top-level key a section with its description and a table of its keys."""
+    schema = load_schema() if schema is None else schema
+    parts = [HEADER]
+    for name, node in schema["properties"].items():
+        parts.append(f"## `{name}`\n\n")
+        if node.get("description"):
+            parts.append(_cell(node["description"]) + "\n\n")
+        parts.append("| key | type | default | meaning |\n|---|---|---|---|\n")
+        for key, child in [(name, node), *_rows(node, name)]:
+            kind = " ".join(part for part in (_type(child), _limits(child)) if part)
+            meaning = child.get("description", "") if key != name else ""
+            parts.append(f"| `{key}` | {_cell(kind)} | {_cell(_default(child))} | {_cell(meaning)} |\n")
+        parts.append("\n")
+    return "".join(parts).rstrip("\n") + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    text = configuration_markdown()
+    if argv:
+        Path(argv[0]).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
