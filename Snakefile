@@ -1,4 +1,4 @@
-# abawflow: Aff-Wild2 videos and annotations -> ABAW submission files.
+# abawflow: the videos and annotations of the ABAW challenges -> submission files.
 #
 #   snakemake --cores 8 submission
 
@@ -13,12 +13,16 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/demo_data.smk"
+# Stage one, per dataset: index, faces, features (and the backbones' own training), audio.
 include: "rules/index.smk"
 include: "rules/faces.smk"
 include: "rules/features.smk"
+include: "rules/backbone_training.smk"
 include: "rules/audio.smk"
+# Stage two, per challenge: training, prediction and ensembles, scores, submissions.
 include: "rules/train.smk"
-include: "rules/ensemble.smk"
+include: "rules/predict.smk"
+include: "rules/scores.smk"
 include: "rules/submission.smk"
 include: "rules/report.smk"
 include: "rules/bundle.smk"
@@ -27,19 +31,18 @@ include: "rules/bundle.smk"
 rule submission:
     default_target: True
     input:
-        submission_files,
-        "results/metrics/validation.csv",
-        mtl_outputs,
-        report_outputs,
+        PLAN.submission_files(),
+        paths.VALIDATION_SCORES,
+        PLAN.report_outputs(),
 
 
 # snakemake bundle: the submitted models, loadable without the training data (abawflow predict).
 rule bundle:
     input:
-        "results/bundle",
+        paths.BUNDLE,
 
 
 # snakemake predict_videos: the bundle on the videos config.yaml's predict.videos lists.
 rule predict_videos:
     input:
-        predicted_videos,
+        PLAN.predicted_videos,

@@ -4,26 +4,26 @@
 
 rule extract_audio_features:
     input:
-        root=dataset_root,
-        media=media_table,
+        root=PLAN.dataset_root,
+        media=PLAN.media_table,
     output:
-        "results/{dataset}/features/{backbone}.parquet",
+        paths.feature_table("{dataset}", "{backbone}"),
     log:
-        "logs/extract_audio_features/{dataset}/{backbone}.log",
+        paths.log("extract_audio_features"),
     benchmark:
-        "logs/benchmarks/extract_audio_features/{dataset}/{backbone}.tsv"
+        paths.benchmark("extract_audio_features")
     wildcard_constraints:
-        dataset="|".join(datasets_with_sound()) or "(?!)",
-        backbone=AUDIO_BACKBONES,
+        dataset=alternatives(datasets_with_sound()),
+        backbone=PLAN.backbones_of("audio"),
     conda:
         "../envs/pipeline.yaml"
     threads: 2
     resources:
-        gpu=audio_extractor_gpus,
+        gpu=PLAN.audio_extractor_gpus,
         mem_mb=4000,
         runtime=240,
     params:
-        backbone=backbone_spec,
-        code=script_fingerprint("extract_audio_features.py"),
+        backbone=PLAN.backbone_spec,
+        code=PLAN.code("extract_audio_features.py"),
     script:
         "../workflow_scripts/extract_audio_features.py"

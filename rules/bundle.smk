@@ -3,18 +3,18 @@
 
 rule write_model_bundle:
     input:
-        models=bundle_model_files,
-        weights=bundle_backbone_weights,
-        predictions=bundle_predictions,
-        labels=bundle_labels,
-        splits="results/aff_wild2/index/splits.parquet",
-        metrics="results/metrics/validation.csv",
+        models=PLAN.bundle_model_files,
+        weights=PLAN.bundle_backbone_weights,
+        predictions=PLAN.bundle_predictions,
+        labels=PLAN.bundle_labels,
+        splits=paths.splits("aff_wild2"),
+        metrics=paths.VALIDATION_SCORES,
     output:
-        directory("results/bundle"),
+        directory(paths.BUNDLE),
     log:
-        "logs/write_model_bundle.log",
+        paths.log("write_model_bundle"),
     benchmark:
-        "logs/benchmarks/write_model_bundle.tsv"
+        paths.benchmark("write_model_bundle")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -22,25 +22,23 @@ rule write_model_bundle:
         mem_mb=2000,
         runtime=30,
     params:
-        contents=bundle_contents(),
-        runs=bundle_run_list(),
-        code=script_fingerprint("write_model_bundle.py"),
+        contents=PLAN.bundle,
+        runs=PLAN.bundle_runs(),
+        code=PLAN.code("write_model_bundle.py"),
     script:
         "../workflow_scripts/write_model_bundle.py"
 
 
 rule predict_video:
     input:
-        bundle="results/bundle",
-        video=prediction_video,
+        bundle=paths.BUNDLE,
+        video=PLAN.prediction_video,
     output:
-        directory("results/predict/{video}"),
+        directory(paths.video_prediction("{video}")),
     log:
-        "logs/predict_video/{video}.log",
+        paths.log("predict_video"),
     benchmark:
-        "logs/benchmarks/predict_video/{video}.tsv"
-    wildcard_constraints:
-        video=PREDICT_VIDEO_NAMES,
+        paths.benchmark("predict_video")
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -51,6 +49,6 @@ rule predict_video:
     params:
         people=config["predict"]["people"],
         overlay=config["predict"]["overlay"],
-        code=script_fingerprint("predict_video.py"),
+        code=PLAN.code("predict_video.py"),
     script:
         "../workflow_scripts/predict_video.py"

@@ -2,9 +2,9 @@ rule demo_data:
     output:
         directory("resources/demo"),
     log:
-        "logs/demo_data.log",
+        paths.log("demo_data"),
     benchmark:
-        "logs/benchmarks/demo_data.tsv"
+        paths.benchmark("demo_data")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -15,7 +15,7 @@ rule demo_data:
         seed=config["demo"]["seed"],
         videos=config["demo"]["videos"],
         frames_per_video=config["demo"]["frames_per_video"],
-        code=script_fingerprint("make_demo_data.py"),
+        code=PLAN.code("make_demo_data.py"),
     script:
         "../workflow_scripts/make_demo_data.py"
 
@@ -24,9 +24,9 @@ rule demo_mtl_data:
     output:
         directory("resources/demo_mtl"),
     log:
-        "logs/demo_mtl_data.log",
+        paths.log("demo_mtl_data"),
     benchmark:
-        "logs/benchmarks/demo_mtl_data.tsv"
+        paths.benchmark("demo_mtl_data")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -38,7 +38,7 @@ rule demo_mtl_data:
         videos=config["demo"]["mtl_videos"],
         frames_per_video=config["demo"]["frames_per_video"],
         images_per_video=config["demo"]["mtl_images_per_video"],
-        code=script_fingerprint("make_mtl_demo_data.py"),
+        code=PLAN.code("make_mtl_demo_data.py"),
     script:
         "../workflow_scripts/make_mtl_demo_data.py"
 
@@ -47,9 +47,9 @@ rule demo_eri_data:
     output:
         directory("resources/demo_eri"),
     log:
-        "logs/demo_eri_data.log",
+        paths.log("demo_eri_data"),
     benchmark:
-        "logs/benchmarks/demo_eri_data.tsv"
+        paths.benchmark("demo_eri_data")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -60,6 +60,6 @@ rule demo_eri_data:
         seed=config["demo"]["seed"],
         samples=config["demo"]["eri_samples"],
         frames=config["demo"]["eri_frames"],
-        code=script_fingerprint("make_demo_eri_data.py"),
+        code=PLAN.code("make_demo_eri_data.py"),
     script:
         "../workflow_scripts/make_demo_eri_data.py"

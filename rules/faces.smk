@@ -3,18 +3,18 @@
 
 rule detect_and_align_faces:
     input:
-        root=dataset_root,
-        media=media_table,
+        root=PLAN.dataset_root,
+        media=PLAN.media_table,
         # Labels are checked before hours of detection, but a re-indexed label does not redo it.
-        labels_checked=ancient("results/{dataset}/index/splits.parquet"),
+        labels_checked=ancient(paths.splits("{dataset}")),
     output:
-        "results/{dataset}/faces/detected/shard{shard}.parquet",
+        paths.face_shard("{dataset}", "detected", "{shard}"),
     log:
-        "logs/detect_and_align_faces/{dataset}/shard{shard}.log",
+        paths.log("detect_and_align_faces"),
     benchmark:
-        "logs/benchmarks/detect_and_align_faces/{dataset}/shard{shard}.tsv"
+        paths.benchmark("detect_and_align_faces")
     wildcard_constraints:
-        dataset="|".join(datasets_with_source("detected")),
+        dataset=alternatives(datasets_with_source("detected")),
     conda:
         "../envs/pipeline.yaml"
     threads: STAGE_ONE_THREADS
@@ -30,24 +30,24 @@ rule detect_and_align_faces:
         detector_input_size=config["faces"]["detector_input_size"],
         crop_size=config["faces"]["crop_size"],
         jpeg_quality=config["faces"]["jpeg_quality"],
-        code=script_fingerprint("detect_and_align_faces.py"),
+        code=PLAN.code("detect_and_align_faces.py"),
     script:
         "../workflow_scripts/detect_and_align_faces.py"
 
 
 rule read_face_crops:
     input:
-        root=dataset_root,
-        media=media_table,
-        labels_checked=ancient("results/{dataset}/index/splits.parquet"),
+        root=PLAN.dataset_root,
+        media=PLAN.media_table,
+        labels_checked=ancient(paths.splits("{dataset}")),
     output:
-        "results/{dataset}/faces/cropped_aligned/shard{shard}.parquet",
+        paths.face_shard("{dataset}", "cropped_aligned", "{shard}"),
     log:
-        "logs/read_face_crops/{dataset}/shard{shard}.log",
+        paths.log("read_face_crops"),
     benchmark:
-        "logs/benchmarks/read_face_crops/{dataset}/shard{shard}.tsv"
+        paths.benchmark("read_face_crops")
     wildcard_constraints:
-        dataset="|".join(datasets_with_source("cropped_aligned")),
+        dataset=alternatives(datasets_with_source("cropped_aligned")),
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -55,7 +55,7 @@ rule read_face_crops:
         mem_mb=2000,
         runtime=120,
     params:
-        crops_folder=crops_folder,
-        code=script_fingerprint("read_face_crops.py"),
+        crops_folder=PLAN.crops_folder,
+        code=PLAN.code("read_face_crops.py"),
     script:
         "../workflow_scripts/read_face_crops.py"

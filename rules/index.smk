@@ -1,15 +1,15 @@
-# The datasets' layout readers (abawflow/datasets/registry.py): each writes results/<dataset>/index/.
+# The datasets' layout readers (abawflow/datasets/): each writes results/<dataset>/index/.
 
 
 rule index_videos:
     input:
-        DATASET_ROOT,
+        PLAN.plan.dataset_roots["aff_wild2"],
     output:
-        "results/aff_wild2/index/subjects.parquet",
+        paths.index_table("aff_wild2", "subjects"),
     log:
-        "logs/index_videos.log",
+        paths.log("index_videos"),
     benchmark:
-        "logs/benchmarks/index_videos.tsv"
+        paths.benchmark("index_videos")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -19,29 +19,27 @@ rule index_videos:
     params:
         annotation_folder=config["dataset"]["annotation_folder"],
         video_folder=config["dataset"]["video_folder"],
-        challenge_folders=config_params("dataset", "challenge_folders"),
-        test_lists=config_params("dataset", "test_lists"),
-        tasks=AFF_WILD2_TASKS,
+        challenge_folders=PLAN.setting("dataset", "challenge_folders"),
+        test_lists=PLAN.setting("dataset", "test_lists"),
+        tasks=PLAN.aff_wild2_tasks,
         exclude_videos=sorted(config["dataset"]["exclude_videos"]),
         truncated_test_video=config["dataset"]["truncated_test_video"],
-        dataset_subjects=dataset_subjects(),
-        code=script_fingerprint("index_videos.py"),
+        dataset_subjects=PLAN.aff_wild2_subjects(),
+        code=PLAN.code("index_videos.py"),
     script:
         "../workflow_scripts/index_videos.py"
 
 
 rule index_annotations:
     input:
-        DATASET_ROOT,
+        PLAN.plan.dataset_roots["aff_wild2"],
     output:
-        splits="results/aff_wild2/index/splits.parquet",
-        labels=expand(
-            "results/aff_wild2/index/labels_{task}.parquet", task=AFF_WILD2_TASKS
-        ),
+        splits=paths.splits("aff_wild2"),
+        labels=PLAN.index_labels("aff_wild2"),
     log:
-        "logs/index_annotations.log",
+        paths.log("index_annotations"),
     benchmark:
-        "logs/benchmarks/index_annotations.tsv"
+        paths.benchmark("index_annotations")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -51,27 +49,27 @@ rule index_annotations:
     params:
         annotation_folder=config["dataset"]["annotation_folder"],
         video_folder=config["dataset"]["video_folder"],
-        challenge_folders=config_params("dataset", "challenge_folders"),
-        test_lists=config_params("dataset", "test_lists"),
-        tasks=AFF_WILD2_TASKS,
+        challenge_folders=PLAN.setting("dataset", "challenge_folders"),
+        test_lists=PLAN.setting("dataset", "test_lists"),
+        tasks=PLAN.aff_wild2_tasks,
         exclude_videos=sorted(config["dataset"]["exclude_videos"]),
-        dataset_files=dataset_files(),
-        code=script_fingerprint("index_annotations.py"),
+        dataset_files=PLAN.aff_wild2_files(),
+        code=PLAN.code("index_annotations.py"),
     script:
         "../workflow_scripts/index_annotations.py"
 
 
 rule index_s_aff_wild2:
     input:
-        S_AFF_WILD2_ROOT,
+        PLAN.plan.dataset_roots["s_aff_wild2"],
     output:
-        images="results/s_aff_wild2/index/images.parquet",
-        splits="results/s_aff_wild2/index/splits.parquet",
-        labels=expand("results/s_aff_wild2/index/labels_{task}.parquet", task=MTL_TASKS),
+        images=paths.index_table("s_aff_wild2", "images"),
+        splits=paths.splits("s_aff_wild2"),
+        labels=PLAN.index_labels("s_aff_wild2"),
     log:
-        "logs/index_s_aff_wild2.log",
+        paths.log("index_s_aff_wild2"),
     benchmark:
-        "logs/benchmarks/index_s_aff_wild2.tsv"
+        paths.benchmark("index_s_aff_wild2")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -80,25 +78,25 @@ rule index_s_aff_wild2:
         runtime=30,
     params:
         crops_folder=config["mtl"]["crops_folder"],
-        annotation_files=config_params("mtl", "annotation_files"),
+        annotation_files=PLAN.setting("mtl", "annotation_files"),
         test_list=config["mtl"]["test_list"],
-        dataset_files=s_aff_wild2_files(),
-        code=script_fingerprint("index_s_aff_wild2.py"),
+        dataset_files=PLAN.s_aff_wild2_files(),
+        code=PLAN.code("index_s_aff_wild2.py"),
     script:
         "../workflow_scripts/index_s_aff_wild2.py"
 
 
 rule index_hume_reaction:
     input:
-        HUME_REACTION_ROOT,
+        PLAN.plan.dataset_roots["hume_reaction"],
     output:
-        subjects="results/hume_reaction/index/subjects.parquet",
-        splits="results/hume_reaction/index/splits.parquet",
-        labels="results/hume_reaction/index/labels_eri.parquet",
+        subjects=paths.index_table("hume_reaction", "subjects"),
+        splits=paths.splits("hume_reaction"),
+        labels=paths.labels("hume_reaction", "eri"),
     log:
-        "logs/index_hume_reaction.log",
+        paths.log("index_hume_reaction"),
     benchmark:
-        "logs/benchmarks/index_hume_reaction.tsv"
+        paths.benchmark("index_hume_reaction")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -107,11 +105,11 @@ rule index_hume_reaction:
         runtime=60,
     params:
         info_file=config["eri"]["info_file"],
-        split_folders=config_params("eri", "split_folders"),
+        split_folders=PLAN.setting("eri", "split_folders"),
         video_folder=config["eri"]["video_folder"],
         audio_folder=config["eri"]["audio_folder"],
         truncated_test_video=config["eri"]["truncated_test_video"],
-        dataset_files=hume_reaction_files(),
-        code=script_fingerprint("index_hume_reaction.py"),
+        dataset_files=PLAN.hume_reaction_files(),
+        code=PLAN.code("index_hume_reaction.py"),
     script:
         "../workflow_scripts/index_hume_reaction.py"

@@ -4,18 +4,18 @@
 
 rule plot_learning_curves:
     input:
-        experiment_histories,
+        PLAN.experiment_histories,
     output:
         report(
-            "results/report/learning_curves/{experiment}.png",
+            paths.learning_curves_figure("{experiment}"),
             caption="../report/learning_curves.rst",
             category="Learning curves",
             labels={"experiment": "{experiment}"},
         ),
     log:
-        "logs/plot_learning_curves/{experiment}.log",
+        paths.log("plot_learning_curves"),
     benchmark:
-        "logs/benchmarks/plot_learning_curves/{experiment}.tsv"
+        paths.benchmark("plot_learning_curves")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -23,28 +23,28 @@ rule plot_learning_curves:
         mem_mb=2000,
         runtime=10,
     params:
-        code=script_fingerprint("plot_learning_curves.py"),
+        code=PLAN.code("plot_learning_curves.py"),
     script:
         "../workflow_scripts/plot_learning_curves.py"
 
 
 rule plot_validation:
     input:
-        predictions=submitted_predictions,
-        labels="results/aff_wild2/index/labels_{task}.parquet",
+        predictions=PLAN.submitted_predictions,
+        labels=paths.labels("aff_wild2", "{challenge}"),
     output:
         report(
-            "results/report/validation/{task}.png",
+            paths.validation_figure("{challenge}"),
             caption="../report/validation.rst",
             category="Validation",
-            labels={"task": "{task}"},
+            labels={"task": "{challenge}"},
         ),
     log:
-        "logs/plot_validation/{task}.log",
+        paths.log("plot_validation"),
     benchmark:
-        "logs/benchmarks/plot_validation/{task}.tsv"
+        paths.benchmark("plot_validation")
     wildcard_constraints:
-        task="|".join(AFF_WILD2_TASKS) or "(?!)",
+        challenge=alternatives(PLAN.aff_wild2_tasks),
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -52,26 +52,26 @@ rule plot_validation:
         mem_mb=4000,
         runtime=10,
     params:
-        submitted=submitted_name,
-        code=script_fingerprint("plot_validation.py"),
+        submitted=PLAN.submitted_name,
+        code=PLAN.code("plot_validation.py"),
     script:
         "../workflow_scripts/plot_validation.py"
 
 
 rule plot_face_detection:
     input:
-        face_tables_of_dataset,
+        PLAN.face_tables_of_dataset,
     output:
         report(
-            "results/report/faces/{dataset}.png",
+            paths.face_detection_figure("{dataset}"),
             caption="../report/faces.rst",
             category="Faces",
             labels={"dataset": "{dataset}"},
         ),
     log:
-        "logs/plot_face_detection/{dataset}.log",
+        paths.log("plot_face_detection"),
     benchmark:
-        "logs/benchmarks/plot_face_detection/{dataset}.tsv"
+        paths.benchmark("plot_face_detection")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -79,27 +79,25 @@ rule plot_face_detection:
         mem_mb=4000,
         runtime=10,
     params:
-        code=script_fingerprint("plot_face_detection.py"),
+        code=PLAN.code("plot_face_detection.py"),
     script:
         "../workflow_scripts/plot_face_detection.py"
 
 
 rule write_score_table:
     input:
-        "results/metrics/{challenge}.csv",
+        paths.score_table("{challenge}", "csv"),
     output:
         report(
-            "results/report/scores/{challenge}.html",
+            paths.score_page("{challenge}"),
             caption="../report/scores.rst",
             category="Scores",
             labels={"challenge": "{challenge}"},
         ),
     log:
-        "logs/write_score_table/{challenge}.log",
+        paths.log("write_score_table"),
     benchmark:
-        "logs/benchmarks/write_score_table/{challenge}.tsv"
-    wildcard_constraints:
-        challenge="|".join([*TASKS, MTL]),
+        paths.benchmark("write_score_table")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -107,25 +105,25 @@ rule write_score_table:
         mem_mb=1000,
         runtime=10,
     params:
-        code=script_fingerprint("write_score_table.py"),
+        code=PLAN.code("write_score_table.py"),
     script:
         "../workflow_scripts/write_score_table.py"
 
 
 rule write_runtime_table:
     input:
-        benchmarks=timed_benchmarks,
-        tables=timed_tables,
+        benchmarks=PLAN.timed_benchmarks,
+        tables=PLAN.timed_tables,
     output:
         report(
-            "results/report/runtimes.html",
+            paths.RUNTIME_TABLE,
             caption="../report/runtimes.rst",
             category="Runtimes",
         ),
     log:
-        "logs/write_runtime_table.log",
+        paths.log("write_runtime_table"),
     benchmark:
-        "logs/benchmarks/write_runtime_table.tsv"
+        paths.benchmark("write_runtime_table")
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -133,7 +131,7 @@ rule write_runtime_table:
         mem_mb=1000,
         runtime=10,
     params:
-        tables={bench: table for bench, _, table in TIMED_JOBS if table},
-        code=script_fingerprint("write_runtime_table.py"),
+        tables=PLAN.timed_table_of_benchmark,
+        code=PLAN.code("write_runtime_table.py"),
     script:
         "../workflow_scripts/write_runtime_table.py"

@@ -1,49 +1,20 @@
-rule evaluate_validation:
-    input:
-        predictions=scored_predictions(),
-        labels=scored_labels(),
-    output:
-        scores="results/metrics/validation.csv",
-        tables_csv=expand(
-            "results/metrics/{challenge}.csv", challenge=scored_challenges()
-        ),
-        tables_markdown=expand(
-            "results/metrics/{challenge}.md", challenge=scored_challenges()
-        ),
-    log:
-        "logs/evaluate_validation.log",
-    benchmark:
-        "logs/benchmarks/evaluate_validation.tsv"
-    conda:
-        "../envs/pipeline.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        scored=[list(pair) for pair in scored()],
-        challenges=scored_challenges(),
-        submitted=submitted_names(),
-        inputs=scored_inputs(),
-        code=script_fingerprint("evaluate_validation.py"),
-    script:
-        "../workflow_scripts/evaluate_validation.py"
+# Each challenge's submission file, by its registered writer (abawflow/challenges/registry.py).
 
 
 rule write_submission:
     input:
-        predictions=submitted_predictions,
-        index=submission_index,
-        media=challenge_media,
+        predictions=PLAN.submitted_predictions,
+        index=PLAN.submission_index,
+        media=PLAN.challenge_media,
     output:
-        submission="results/submission/{task}.txt",
-        coverage="results/submission/face_coverage/{task}.csv",
+        submission=paths.submission_file("{challenge}", "txt"),
+        coverage=paths.face_coverage("{challenge}"),
     log:
-        "logs/write_submission/{task}.log",
+        paths.log("write_submission"),
     benchmark:
-        "logs/benchmarks/write_submission/{task}.tsv"
+        paths.benchmark("write_submission")
     wildcard_constraints:
-        task="|".join(TXT_SUBMISSIONS),  # mtl: results/submission/mtl.txt, one line per test image
+        challenge=PLAN.challenges_with_suffix("txt"),
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -53,7 +24,7 @@ rule write_submission:
     params:
         layout="abaw5",
         minimum_face_coverage=config["submission"]["minimum_face_coverage"],
-        code=script_fingerprint("write_submission.py"),
+        code=PLAN.code("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"
 
@@ -61,26 +32,27 @@ rule write_submission:
 # The challenges whose submission is a CSV (eri: one row per test sample).
 use rule write_submission as write_submission_csv with:
     output:
-        submission="results/submission/{task}.csv",
-        coverage="results/submission/face_coverage/{task}.csv",
+        submission=paths.submission_file("{challenge}", "csv"),
+        coverage=paths.face_coverage("{challenge}"),
     wildcard_constraints:
-        task="|".join(CSV_SUBMISSIONS) or "(?!)",
+        challenge=PLAN.challenges_with_suffix("csv"),
 
 
+# submission.format abaw3: Aff-Wild2's challenges as one file per test video.
 rule write_submission_per_video:
     input:
-        predictions=submitted_predictions,
-        index="results/aff_wild2/index/splits.parquet",
-        media="results/aff_wild2/index/subjects.parquet",
+        predictions=PLAN.submitted_predictions,
+        index=paths.splits("aff_wild2"),
+        media=paths.index_table("aff_wild2", "subjects"),
     output:
-        submission=directory("results/submission/abaw3/{task}"),
-        coverage="results/submission/abaw3/face_coverage/{task}.csv",
+        submission=directory(paths.per_video_submission("{challenge}")),
+        coverage=paths.per_video_face_coverage("{challenge}"),
     log:
-        "logs/write_submission_per_video/{task}.log",
+        paths.log("write_submission_per_video"),
     benchmark:
-        "logs/benchmarks/write_submission_per_video/{task}.tsv"
+        paths.benchmark("write_submission_per_video")
     wildcard_constraints:
-        task="|".join(AFF_WILD2_TASKS),
+        challenge=alternatives(PLAN.aff_wild2_tasks),
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -90,6 +62,6 @@ rule write_submission_per_video:
     params:
         layout="abaw3",
         minimum_face_coverage=config["submission"]["minimum_face_coverage"],
-        code=script_fingerprint("write_submission.py"),
+        code=PLAN.code("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"

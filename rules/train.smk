@@ -1,16 +1,19 @@
+# Stage two's training: one job per run (fold x seed) of an experiment's model for one training target.
+
+
 rule train_temporal_model:
     input:
-        features=target_feature_files("rows.parquet"),
-        matrices=target_feature_files("npy"),
-        splits=target_splits,
-        labels=target_labels,
+        features=PLAN.target_feature_rows,
+        matrices=PLAN.target_feature_matrices,
+        splits=PLAN.target_splits,
+        labels=PLAN.target_labels,
     output:
-        model="results/models/{experiment}/{target}/fold{fold}_seed{seed}/model.pt",
-        history="results/models/{experiment}/{target}/fold{fold}_seed{seed}/history.csv",
+        model=paths.run_model("{experiment}", "{target}", "{fold}", "{seed}"),
+        history=paths.run_history("{experiment}", "{target}", "{fold}", "{seed}"),
     log:
-        "logs/train_temporal_model/{experiment}/{target}/fold{fold}_seed{seed}.log",
+        paths.log("train_temporal_model"),
     benchmark:
-        "logs/benchmarks/train_temporal_model/{experiment}/{target}/fold{fold}_seed{seed}.tsv"
+        paths.benchmark("train_temporal_model")
     conda:
         "../envs/pipeline.yaml"
     threads: 2
@@ -19,40 +22,9 @@ rule train_temporal_model:
         mem_mb=8000,
         runtime=240,
     params:
-        model=experiment_model,
-        tasks=target_tasks,
-        recipe=training_recipe,
-        code=script_fingerprint("train_temporal_model.py"),
+        model=PLAN.experiment_model,
+        tasks=PLAN.target_tasks,
+        recipe=PLAN.training_recipe,
+        code=PLAN.code("train_temporal_model.py"),
     script:
         "../workflow_scripts/train_temporal_model.py"
-
-
-rule predict:
-    input:
-        models=experiment_models,
-        features=prediction_feature_files("rows.parquet"),
-        matrices=prediction_feature_files("npy"),
-        splits=prediction_splits,
-        labels=challenge_labels,
-    output:
-        "results/predictions/{task}/{experiment}.parquet",
-    log:
-        "logs/predict/{task}/{experiment}.log",
-    benchmark:
-        "logs/benchmarks/predict/{task}/{experiment}.tsv"
-    wildcard_constraints:
-        task="|".join([*TASKS, MTL]),  # mtl: the MTL challenge's three tasks, one table
-    conda:
-        "../envs/pipeline.yaml"
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=60,
-    params:
-        tasks=challenge_tasks,
-        windows=experiment_window,
-        postprocess=experiment_postprocess,
-        code=script_fingerprint("predict.py"),
-    script:
-        "../workflow_scripts/predict.py"

@@ -16,6 +16,7 @@ DETECTOR_SETTINGS = ("detector", "detector_model_path", "detector_backend", "sco
 
 
 def main(snakemake):
+    execution_settings = execution.settings(snakemake.config)
     params = snakemake.params
     shard, shards = parse_shard(snakemake.wildcards.shard)
     subjects = pl.read_parquet(snakemake.input.media)
@@ -36,18 +37,18 @@ def main(snakemake):
         sum(sizes[v] for v, s in assignment.items() if s == shard) / 1e6,
     )
     settings = {key: getattr(params, key) for key in DETECTOR_SETTINGS}
-    detector = detector_from_settings(settings, execution.device(snakemake.config), snakemake.threads)
+    detector = detector_from_settings(settings, execution_settings.device, snakemake.threads)
     run_face_stage(
         videos,
         root,
         detector,
         snakemake.output[0],
-        execution.faces_batch_size(snakemake.config),
+        execution_settings.faces_batch_size,
         params.crop_size,
         params.jpeg_quality,
         decoder_threads(snakemake.threads),
         decoder_count(snakemake.threads),
-        video_decoding=execution.video_decoding(snakemake.config),
+        video_decoding=execution_settings.video_decoding,
         encoders=jpeg_encoder_count(snakemake.threads),
     )
 

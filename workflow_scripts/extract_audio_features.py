@@ -10,8 +10,9 @@ from models.audio import create_audio_extractor
 
 
 def main(snakemake):
+    settings = execution.settings(snakemake.config)
     spec = snakemake.params.backbone
-    device = resolve_device(execution.device(snakemake.config))
+    device = resolve_device(settings.device)
     extractor = create_audio_extractor(snakemake.wildcards.backbone, spec, device)
     extract_audio_features(
         pl.read_parquet(snakemake.input.media),
@@ -20,7 +21,7 @@ def main(snakemake):
         snakemake.output[0],
         spec["audio"]["sample_rate"],
         spec["audio"]["window_seconds"],
-        execution.feature_batch_size(snakemake.config, snakemake.wildcards.backbone),
+        settings.feature_batch_size(snakemake.wildcards.backbone),
         device,
     )
 

@@ -9,8 +9,9 @@ from models.backbones import build_backbone
 
 
 def main(snakemake):
+    settings = execution.settings(snakemake.config)
     spec = snakemake.params.backbone
-    device = resolve_device(execution.device(snakemake.config))
+    device = resolve_device(settings.device)
     model = build_backbone(snakemake.wildcards.backbone, spec, device, task_head)
     extract_features(
         [snakemake.input.faces],
@@ -19,12 +20,12 @@ def main(snakemake):
         spec["input_size"],
         spec["mean"],
         spec["std"],
-        execution.feature_batch_size(snakemake.config, snakemake.wildcards.backbone),
+        settings.feature_batch_size(snakemake.wildcards.backbone),
         device,
         spec["channels"],
         spec["precision"],
         workers=snakemake.threads,
-        jpeg_decoding=execution.jpeg_decoding(snakemake.config),
+        jpeg_decoding=settings.jpeg_decoding,
     )
 
 

@@ -18,7 +18,7 @@ def main(snakemake):
     task, recipe = snakemake.params.task, snakemake.params.recipe
     base = dict(snakemake.params.base)
     name = base.pop("name")
-    device = resolve_device(execution.device(snakemake.config))
+    device = resolve_device(execution.settings(snakemake.config).device)
     backbone = build_backbone(name, base, device)
     labels = pl.read_parquet(snakemake.input.labels)
     splits = pl.read_parquet(snakemake.input.splits).filter(pl.col("task") == task)

@@ -11,7 +11,7 @@ FIGURES = {"va": va_over_time, "expr": confusion_matrix, "au": action_unit_score
 def main(snakemake):
     predictions = pl.read_parquet(snakemake.input.predictions)
     labels = pl.read_parquet(snakemake.input.labels)
-    FIGURES[snakemake.wildcards.task](predictions, labels, snakemake.output[0], snakemake.params.submitted)
+    FIGURES[snakemake.wildcards.challenge](predictions, labels, snakemake.output[0], snakemake.params.submitted)
 
 
 run(snakemake, main)  # noqa: F821

@@ -14,12 +14,13 @@ from abawflow.training.sequences import build_sequences
 
 
 def main(snakemake):
+    settings = execution.settings(snakemake.config)
     # A video task predicts its own outputs; the MTL challenge predicts the three tasks' outputs in one table.
     tasks = snakemake.params.tasks
-    device = resolve_device(execution.device(snakemake.config))
+    device = resolve_device(settings.device)
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
-    store = FeatureStore.open(list(snakemake.input.matrices), execution.feature_memory_bytes(snakemake.config), device)
+    store = FeatureStore.open(list(snakemake.input.matrices), settings.feature_memory_bytes, device)
     sequences = build_sequences(list(snakemake.input.features), store, labels, splits, tasks)
     priors = training_priors(tasks, labels, splits)
     checkpoints = (torch.load(path, map_location=device, weights_only=True) for path in snakemake.input.models)

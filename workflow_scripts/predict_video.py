@@ -10,6 +10,7 @@ from abawflow.predict.video_prediction import predict_video
 
 
 def main(snakemake):
+    settings = execution.settings(snakemake.config)
     output = Path(snakemake.output[0])
     predict_video(
         snakemake.input.video,
@@ -17,8 +18,8 @@ def main(snakemake):
         output.parent,
         snakemake.params.people,
         snakemake.params.overlay,
-        resolve_device(execution.device(snakemake.config)),
-        execution.faces_batch_size(snakemake.config),
+        resolve_device(settings.device),
+        settings.faces_batch_size,
         snakemake.threads,
     )
 

@@ -17,7 +17,7 @@ from models.backbones import create_backbone
 def main(snakemake):
     spec = snakemake.params.backbone
     recipe = spec["mae"]
-    device = resolve_device(execution.device(snakemake.config))
+    device = resolve_device(execution.settings(snakemake.config).device)
     encoder = create_backbone(
         spec["architecture"], None, True, snakemake.wildcards.backbone, spec["model_options"], spec["seed"]
     )

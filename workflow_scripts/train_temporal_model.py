@@ -19,12 +19,13 @@ log = logging.getLogger("abawflow.train")
 
 
 def main(snakemake):
+    settings = execution.settings(snakemake.config)
     tasks = snakemake.params.tasks
     recipe = snakemake.params.recipe
-    device = resolve_device(execution.device(snakemake.config))
+    device = resolve_device(settings.device)
     labels = {task: pl.read_parquet(path) for task, path in zip(tasks, snakemake.input.labels, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
-    store = FeatureStore.open(list(snakemake.input.matrices), execution.feature_memory_bytes(snakemake.config), device)
+    store = FeatureStore.open(list(snakemake.input.matrices), settings.feature_memory_bytes, device)
     sequences = build_sequences(list(snakemake.input.features), store, labels, splits, tasks)
     if recipe["folds"] > 1:
         sequences["train"], sequences["validation"] = fold_sequences(

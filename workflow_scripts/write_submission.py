@@ -10,7 +10,7 @@ from abawflow.core.rule_runner import run
 
 
 def main(snakemake):
-    challenge = get_challenge(snakemake.wildcards.task)
+    challenge = get_challenge(snakemake.wildcards.challenge)
     predictions = pl.read_parquet(snakemake.input.predictions).filter(pl.col("split") == "test")
     index = pl.read_parquet(snakemake.input.index)
     media = pl.read_parquet(snakemake.input.media)

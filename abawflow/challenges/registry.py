@@ -18,12 +18,11 @@ from abawflow.challenges.eri import video_outputs, write_eri_submission
 from abawflow.challenges.mtl import mtl_metrics, write_mtl_submission
 from abawflow.challenges.submission import write_task_submission
 from abawflow.core.errors import SubmissionError
-from abawflow.datasets.registry import DATASETS
 
 
 @dataclass(frozen=True)
 class Challenge:
-    name: str  # the wildcard value: results/predictions/<name>/..., results/submission/<name>.txt
+    name: str  # the `challenge` wildcard: its predictions, scores and submission (abawflow/plan/paths.py)
     tasks: tuple  # the tasks whose outputs its prediction tables hold, in column order
     granularity: str  # "frame" (every frame of a video), "image" (sampled, cropped images) or "video" (per video)
     dataset: str  # the dataset it reads (abawflow/datasets/registry.py)
@@ -32,26 +31,6 @@ class Challenge:
     joint: bool = False  # one model is trained on all its tasks at once, under its name as training target
     combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
     submission_suffix: str = "txt"  # results/submission/<name>.<suffix>
-
-    @property
-    def submission_file(self):
-        return f"results/submission/{self.name}.{self.submission_suffix}"
-
-    @property
-    def labels(self):
-        return [DATASETS[self.dataset].labels(task) for task in self.tasks]
-
-    @property
-    def splits(self):
-        return DATASETS[self.dataset].splits
-
-    @property
-    def features_folder(self):
-        return DATASETS[self.dataset].features_folder
-
-    @property
-    def submission_table(self):
-        return f"{DATASETS[self.dataset].index_folder}/{self.submission_index}.parquet"
 
     def write_submission(self, predictions, index, path, layout="abaw5", media=None):
         """``media``: the dataset's index of what stage one read (the subjects' frame counts, or the images)."""

@@ -18,37 +18,11 @@ DETECTED, CROPPED_ALIGNED = "detected", "cropped_aligned"
 
 @dataclass(frozen=True)
 class Dataset:
-    name: str  # results/<name>/...
+    name: str  # its results folder: results/<name>/ (abawflow/plan/paths.py)
     config_section: str  # the config section holding its root and crops folder
     media: str  # the index table stage one reads: subjects (person-videos) or images (sampled crops)
     face_sources: tuple  # the face sources its layout supports, the default first
     sound: bool = False  # its media carry sound: audio backbones (rule extract_audio_features) can read it
-
-    @property
-    def results(self):
-        return f"results/{self.name}"
-
-    @property
-    def index_folder(self):
-        return f"{self.results}/index"
-
-    @property
-    def media_table(self):
-        return f"{self.index_folder}/{self.media}.parquet"
-
-    @property
-    def splits(self):
-        return f"{self.index_folder}/splits.parquet"
-
-    def labels(self, task):
-        return f"{self.index_folder}/labels_{task}.parquet"
-
-    def face_shard(self, source, shard):
-        return f"{self.results}/faces/{source}/shard{shard}.parquet"
-
-    @property
-    def features_folder(self):
-        return f"{self.results}/features"
 
 
 DATASETS = {

@@ -1,26 +1,22 @@
 """The config plan: the whole config, validated against the schema and compiled once into frozen objects.
 
-Every cross-key check and every derived default lives here, so it can be tested without Snakemake.
-`rules/common.smk` keeps only thin input functions over a `Plan`. Values handed to rules as params
-go through `canonical()`, so a config that differs only in key order replans nothing.
+Every cross-key check and every derived default lives here, so it can be tested without Snakemake;
+abawflow.plan.workflow answers the rules from the compiled `Plan`. Values handed to rules as params go
+through `canonical()`, so a config that differs only in key order replans nothing.
 """
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-
-import jsonschema
-import yaml
 
 from abawflow.challenges.registry import CHALLENGES
 from abawflow.core.errors import ConfigError
 from abawflow.datasets.registry import DATASETS
+from abawflow.plan import paths
+from abawflow.plan.schema import validate_config
 from abawflow.tasks.specs import get_task
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 MTL = "mtl"  # the MTL challenge (s-Aff-Wild2 crops), and the training target of its experiments
-MTL_TASKS = CHALLENGES[MTL].tasks
 MULTITASK = "multitask"  # the training target of an experiment whose framework trains its tasks jointly
 MULTITASK_FRAMEWORKS = ("basic", "share_bottom", "feedback")
 SINGLE_TASK_FRAMEWORKS = ("single", "audio_visual")  # one model per task
@@ -83,57 +79,6 @@ def frozen(value):
     return value
 
 
-# --- schema ---------------------------------------------------------------------------------------
-
-
-def _validator_with_defaults():
-    base = jsonschema.Draft202012Validator
-    validate_properties = base.VALIDATORS["properties"]
-
-    def properties_with_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if isinstance(subschema, dict) and "default" in subschema and name not in instance:
-                    instance[name] = copy.deepcopy(subschema["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
-
-
-def load_schema(path=SCHEMA_PATH):
-    return yaml.safe_load(Path(path).read_text())
-
-
-def validate_config(config, schema=None):
-    """Check `config` against the schema and fill in its defaults, in place. A violation raises ConfigError
-    naming each offending key and what was expected, not the schema."""
-    schema = load_schema() if schema is None else schema
-    validator = _validator_with_defaults()(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda error: list(error.absolute_path))
-    if errors:
-        lines = [f"  {_key_path(error.absolute_path)}: {_short_message(error)}" for error in errors[:10]]
-        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
-        raise ConfigError(
-            "the config does not follow the schema (abawflow/plan/config.schema.yaml):\n" + "\n".join(lines) + more
-        )
-    return config
-
-
-def _key_path(path):
-    return ".".join(str(part) for part in path) or "(top level)"
-
-
-def _short_message(error):
-    if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        return error.message + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    if error.validator in ("type", "required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return error.message
-    return error.message if len(error.message) < 300 else error.message[:300] + " ..."
-
-
 # --- plan objects ---------------------------------------------------------------------------------
 
 
@@ -142,7 +87,7 @@ class Backbone:
     """One frame-level feature extractor as the feature stage reads it."""
 
     name: str
-    format: str  # as configured: timm, onnx, torchscript, keras_hdf5, fine_tuned, mae
+    format: str  # as configured: timm, onnx, torchscript, keras_hdf5, fine_tuned, mae, audio
     feature_spec: MappingProxyType  # the FEATURE_KEYS (plus weights and features for trained ones)
     weights: str | None  # the file a pipeline rule trains for it (fine-tuning or MAE), if any
     base: str | None = None  # fine_tuned: the backbone it starts from
@@ -155,11 +100,17 @@ class Backbone:
         """audio (features of the sound track, rule extract_audio_features) or vision (of the face crops)."""
         return "audio" if self.format == "audio" else "vision"
 
+    @property
+    def training(self):
+        """The rule that trains its weights (fine_tune_backbone or pretrain_mae), or None."""
+        return {"fine_tuned": "fine_tune_backbone", "mae": "pretrain_mae"}.get(self.format)
+
 
 @dataclass(frozen=True)
 class Experiment:
     name: str
-    tasks: tuple  # the video tasks it trains
+    tasks: tuple  # the tasks it trains one model each or together (not those of a joint challenge)
+    challenges: tuple  # the challenges it predicts, in the plan's order
     backbones: tuple
     model: MappingProxyType  # fusion, encoder, framework (without loss_weights), heads
     losses: MappingProxyType
@@ -168,8 +119,17 @@ class Experiment:
     runs: tuple  # (fold, seed) pairs
     folds: int
     targets: MappingProxyType  # task -> training target (the task, or multitask)
-    mtl: bool  # trains the MTL challenge too
     postprocess: MappingProxyType
+
+    @property
+    def training_targets(self):
+        """Every training target: its tasks' targets, then each joint challenge it predicts (trained as one)."""
+        joint = [name for name in self.challenges if CHALLENGES[name].joint]
+        return tuple(dict.fromkeys([*(self.targets[task] for task in self.tasks), *joint]))
+
+    def prediction_target(self, challenge):
+        """The training target whose models predict ``challenge``."""
+        return challenge if CHALLENGES[challenge].joint else self.targets[challenge]
 
 
 @dataclass(frozen=True)
@@ -177,30 +137,47 @@ class Ensemble:
     name: str
     members: tuple
     weights: tuple
-    tasks: tuple  # the video tasks it averages
+    challenges: tuple  # the challenges whose predictions it averages
     postprocess: MappingProxyType
-    mtl: bool = False  # averages its members' MTL-challenge predictions too
+
+
+@dataclass(frozen=True)
+class ChallengeRun:
+    """One challenge the plan runs: what predicts it, and what it submits."""
+
+    name: str
+    experiments: tuple  # by name
+    ensembles: tuple  # by name
+    submitted: str  # the experiment or ensemble whose predictions are its submission
+
+    @property
+    def scored(self):
+        """Its experiments, then its ensembles: every prediction table scored on validation."""
+        return self.experiments + self.ensembles
 
 
 @dataclass(frozen=True)
 class Plan:
-    tasks: tuple  # the tasks run, each its own challenge (va, expr, au on Aff-Wild2; eri on Hume-Reaction)
+    challenges: MappingProxyType  # name -> ChallengeRun: the challenges run, the video tasks' first
     shards: int
     backbones: MappingProxyType  # name -> Backbone
     experiments: MappingProxyType  # name -> Experiment
     ensembles: MappingProxyType  # name -> Ensemble
-    submitted: MappingProxyType  # video task -> experiment or ensemble
-    mtl_experiments: tuple
-    mtl_ensembles: tuple
-    mtl_submitted: str | None
     submission_format: str
     dataset_roots: MappingProxyType  # dataset (abawflow/datasets/registry.py) -> its root
     face_sources: MappingProxyType  # dataset -> where its faces come from: detected or cropped_aligned
 
+    def dataset_tasks(self, dataset):
+        """The tasks run on ``dataset`` by challenges of one task each: what its index labels (for Aff-Wild2,
+        what fine-tuning may learn and what a bundle holds)."""
+        return tuple(
+            name for name in self.challenges if CHALLENGES[name].dataset == dataset and not CHALLENGES[name].joint
+        )
+
     @property
-    def aff_wild2_tasks(self):
-        """The tasks run on Aff-Wild2, which its index reads and fine-tuning may learn."""
-        return tuple(task for task in self.tasks if CHALLENGES[task].dataset == "aff_wild2")
+    def datasets(self):
+        """The datasets the run's challenges read, in challenge order."""
+        return tuple(dict.fromkeys(CHALLENGES[name].dataset for name in self.challenges))
 
     @property
     def shard_names(self):
@@ -208,20 +185,9 @@ class Plan:
 
     @property
     def scored(self):
-        """(task, name) of every scored prediction table, per task (in `tasks` order) its experiments, then
-        its ensembles, each by name: an order that does not depend on the order of keys in the config."""
-        return tuple(
-            (task, name)
-            for task in self.tasks
-            for group in (self.experiments, self.ensembles)
-            for name in sorted(group)
-            if task in group[name].tasks
-        )
-
-    @property
-    def mtl_scored(self):
-        """The MTL challenge's experiments, then its ensembles, each by name."""
-        return tuple(sorted(self.mtl_experiments)) + tuple(sorted(self.mtl_ensembles))
+        """(challenge, name) of every scored prediction table: per challenge its experiments, then its
+        ensembles, each by name, so that the order does not depend on the order of keys in the config."""
+        return tuple((challenge, name) for challenge, run in self.challenges.items() for name in run.scored)
 
     def inputs(self, name):
         """What an experiment fuses, as paper 002's Table 1 names it: V (faces), A (sound), A+V, and A+V+AV
@@ -237,12 +203,19 @@ class Plan:
         return label
 
     def target_tasks(self, experiment, target):
-        """The tasks one training target covers: a task, every task of a multi-task experiment, or the
-        three tasks of the MTL challenge."""
-        if target == MTL:
-            return MTL_TASKS
+        """The tasks one training target covers: a task, every task of a multi-task experiment, or the tasks
+        of a joint challenge."""
+        if target in CHALLENGES and CHALLENGES[target].joint:
+            return CHALLENGES[target].tasks
         spec = self.experiments[experiment]
         return tuple(task for task in spec.tasks if spec.targets[task] == target)
+
+    def target_challenge(self, experiment, target):
+        """The challenge whose data a training target reads: a joint challenge itself, or the challenge of the
+        target's first task (the challenges of one dataset share its index and feature tables)."""
+        if target in CHALLENGES and CHALLENGES[target].joint:
+            return CHALLENGES[target]
+        return CHALLENGES[self.target_tasks(experiment, target)[0]]
 
     def training_recipe(self, experiment, target, fold, seed):
         """The recipe of one run: the experiment's recipe, its seed and fold, and the target tasks' losses."""
@@ -274,21 +247,27 @@ def compile_plan(config, validate=True):
     experiments = _compile_experiments(config, tasks, backbones)
     ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks, MTL in config["tasks"])
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
-    mtl_experiments = tuple(name for name, e in experiments.items() if e.mtl)
-    mtl_ensembles = tuple(name for name, e in ensembles.items() if e.mtl)
+    mtl_submitted = _compile_mtl_submission(config, experiments, ensembles)
+    if mtl_submitted:
+        submitted[MTL] = mtl_submitted
     for experiment in experiments.values():
         check_components(experiment)
     _check_video_decoding(config)
+    challenges = {
+        name: ChallengeRun(
+            name=name,
+            experiments=tuple(sorted(n for n, e in experiments.items() if name in e.challenges)),
+            ensembles=tuple(sorted(n for n, e in ensembles.items() if name in e.challenges)),
+            submitted=submitted[name],
+        )
+        for name in submitted
+    }
     return Plan(
-        tasks=tasks,
+        challenges=MappingProxyType(challenges),
         shards=config["faces"]["shards"],
         backbones=MappingProxyType(backbones),
         experiments=MappingProxyType(experiments),
         ensembles=MappingProxyType(ensembles),
-        submitted=MappingProxyType(submitted),
-        mtl_experiments=mtl_experiments,
-        mtl_ensembles=mtl_ensembles,
-        mtl_submitted=_compile_mtl_submission(config, mtl_experiments, mtl_ensembles),
         submission_format=config["submission"].get("format", "abaw5"),
         dataset_roots=MappingProxyType(
             {name: config[dataset.config_section]["root"] for name, dataset in DATASETS.items()}
@@ -371,7 +350,7 @@ def _compile_backbones(configured, tasks):
         spec = configured[name]
         kind = spec.get("format", "timm")
         if kind == "mae":
-            return {**_feature_keys(spec), "format": "timm", "weights": f"results/backbones/{name}/mae.pt"}
+            return {**_feature_keys(spec), "format": "timm", "weights": paths.backbone_weights(name, "mae")}
         if kind == "audio":
             return _audio_feature_keys(name, spec)
         if kind != "fine_tuned":
@@ -390,7 +369,7 @@ def _compile_backbones(configured, tasks):
         return {
             **feature_spec(base),
             "output_width": spec["output_width"],
-            "weights": f"results/backbones/{name}/fine_tuned.pt",
+            "weights": paths.backbone_weights(name, "fine_tuned"),
             "features": spec.get("features", "backbone"),
             "precision": spec.get("precision", "auto"),
         }
@@ -463,6 +442,7 @@ def _compile_experiments(config, tasks, backbones):
         experiments[name] = Experiment(
             name=name,
             tasks=trained,
+            challenges=trained + ((MTL,) if mtl else ()),
             backbones=tuple(experiment["backbones"]),
             model=frozen(
                 {
@@ -480,7 +460,6 @@ def _compile_experiments(config, tasks, backbones):
             ),
             folds=recipe["folds"],
             targets=frozen({task: MULTITASK if multitask else task for task in trained}),
-            mtl=mtl,
             postprocess=frozen(experiment.get("postprocess", {})),
         )
     return experiments
@@ -510,7 +489,7 @@ def _compile_ensembles(configured, experiments, tasks, mtl_run):
         if len(weights) != len(members):
             raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
         common = [task for task in tasks if all(task in experiments[m].tasks for m in members)]
-        if mtl_run and all(experiments[m].mtl for m in members):
+        if mtl_run and all(MTL in experiments[m].challenges for m in members):
             common.append(MTL)
         covered = ensemble.get("tasks", common)
         missing = [task for task in covered if task not in common and (task != MTL or mtl_run)]
@@ -522,9 +501,8 @@ def _compile_ensembles(configured, experiments, tasks, mtl_run):
             name=name,
             members=tuple(members),
             weights=tuple(float(w) for w in weights),
-            tasks=tuple(task for task in covered if task != MTL),
+            challenges=tuple(name for name in [*tasks, MTL] if name in covered and (name != MTL or mtl_run)),
             postprocess=frozen(ensemble.get("postprocess", {})),
-            mtl=mtl_run and MTL in covered,
         )
     return ensembles
 
@@ -534,9 +512,9 @@ def _compile_submission(configured, tasks, candidates):
     for task in tasks:
         name = configured.get(task)
         if name is None:
-            name = next((n for n, e in candidates.items() if task in e.tasks), None)
-        if name is None or name not in candidates or task not in candidates[name].tasks:
-            training = [n for n, e in candidates.items() if task in e.tasks]
+            name = next((n for n, e in candidates.items() if task in e.challenges), None)
+        if name is None or name not in candidates or task not in candidates[name].challenges:
+            training = [n for n, e in candidates.items() if task in e.challenges]
             raise ConfigError(
                 f"config.yaml: task {task!r} has no experiment to submit: submission.{task} is {name!r}, "
                 f"and the experiments training {task} are: {', '.join(training) or 'none'}"
@@ -545,9 +523,12 @@ def _compile_submission(configured, tasks, candidates):
     return submitted
 
 
-def _compile_mtl_submission(config, mtl_experiments, mtl_ensembles):
+def _compile_mtl_submission(config, experiments, ensembles):
+    """What the MTL challenge submits, or None where no experiment trains it."""
     if MTL not in config["tasks"]:
         return None
+    mtl_experiments = tuple(name for name, e in experiments.items() if MTL in e.challenges)
+    mtl_ensembles = tuple(name for name, e in ensembles.items() if MTL in e.challenges)
     name = config["submission"].get(MTL) or (mtl_experiments[0] if mtl_experiments else None)
     if name is not None and name not in mtl_experiments + mtl_ensembles:
         raise ConfigError(
@@ -589,7 +570,7 @@ def check_components(experiment):
         problem = component_problem(kind, component["name"], options, SUPPLIED_ARGUMENTS[kind])
         if problem:
             raise ConfigError(f"config.yaml: experiments.{experiment.name}.{key}: {problem}")
-    tasks = set(experiment.tasks) | (set(MTL_TASKS) if experiment.mtl else set())
+    tasks = {task for challenge in experiment.challenges for task in CHALLENGES[challenge].tasks}
     for target, source in framework.get("sources", {}).items() if tasks else ():
         for task in (target, source):
             if task not in tasks:

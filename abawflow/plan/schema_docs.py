@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from abawflow.plan.compiler import load_schema
+from abawflow.plan.schema import load_schema
 
 HEADER = """# Configuration
 

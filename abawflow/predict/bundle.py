@@ -38,16 +38,17 @@ def bundle_plan(plan, faces, tasks=(), names=None):
     settings, and per task (default: Aff-Wild2's tasks run) the experiment or ensemble ``names`` gives it, else
     the submitted one."""
     names = dict(names or {})
-    tasks = list(tasks) or list(plan.aff_wild2_tasks)
+    run = plan.dataset_tasks("aff_wild2")
+    tasks = list(tasks) or list(run)
     for task in [*tasks, *names]:
-        if task not in plan.aff_wild2_tasks:
+        if task not in run:
             raise ConfigError(
                 f"config.yaml: bundle names task {task!r}; a bundle holds tasks of Aff-Wild2 that the config runs "
-                f"({', '.join(plan.aff_wild2_tasks)})"
+                f"({', '.join(run)})"
             )
     bundled_tasks, experiments = {}, {}
     for task in tasks:
-        name = names.get(task) or plan.submitted[task]
+        name = names.get(task) or plan.challenges[task].submitted
         if name in plan.ensembles:
             ensemble = plan.ensembles[name]
             entry = {

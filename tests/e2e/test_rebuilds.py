@@ -166,17 +166,17 @@ def test_comments_docstrings_plumbing_and_the_readme_rerun_nothing(edited_workfl
     code = snakefile.parent
     script = code / "workflow_scripts" / "extract_features.py"
     edit(script, "def main(snakemake):", "# A comment.\ndef main(snakemake):")
-    edit(code / "abawflow" / "training.py", '"""', '"""An edited docstring. ')
-    edit(code / "abawflow" / "faces.py", "\n\n", "\n\n# Another comment.\n\n")
+    edit(code / "abawflow" / "training" / "temporal.py", '"""', '"""An edited docstring. ')
+    edit(code / "abawflow" / "stage_one" / "face_stage.py", "\n\n", "\n\n# Another comment.\n\n")
     # Plumbing (logging, error texts, atomic renames) cannot change results.
-    edit(code / "abawflow" / "rule_runner.py", "def run(", "RUNNER_VERSION = 2\n\n\ndef run(")
+    edit(code / "abawflow" / "core" / "rule_runner.py", "def run(", "RUNNER_VERSION = 2\n\n\ndef run(")
     (code / "README.md").write_text((code / "README.md").read_text() + "\nAn added line.\n")
     assert plan(workdir, "submission", configs=configs, snakefile=snakefile) == []
 
 
 def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     snakefile, workdir, configs = edited_workflow
-    edit(snakefile.parent / "abawflow" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
+    edit(snakefile.parent / "abawflow" / "challenges" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
     # submission.py is imported by predict, the ensembles, evaluation, submission and the validation figures,
     # not by training or features.
@@ -190,7 +190,7 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     assert not rules_of(jobs) & EXPENSIVE
     # The trainer: training and what follows it, never the features.
     edit(
-        snakefile.parent / "abawflow" / "training.py",
+        snakefile.parent / "abawflow" / "training" / "temporal.py",
         "def window_starts(",
         "TRAINER_VERSION = 2\n\n\ndef window_starts(",
     )

@@ -15,14 +15,10 @@ def test_registered_challenges_name_known_tasks():
     assert set(CHALLENGES) == {"va", "expr", "au", "mtl", "eri"}
     for challenge in CHALLENGES.values():
         assert set(challenge.tasks) <= set(ALL_TASKS)
-        folder = f"results/{challenge.dataset}/index"
-        assert challenge.labels == [f"{folder}/labels_{task}.parquet" for task in challenge.tasks]
-        assert challenge.features_folder == f"results/{challenge.dataset}/features"
     assert get_challenge("mtl").joint and not get_challenge("va").joint
-    assert get_challenge("mtl").submission_table == "results/s_aff_wild2/index/images.parquet"
-    assert get_challenge("au").submission_table == "results/aff_wild2/index/splits.parquet"
+    assert get_challenge("mtl").submission_index == "images" and get_challenge("au").submission_index == "splits"
     assert get_challenge("eri").dataset == "hume_reaction" and get_challenge("eri").granularity == "video"
-    assert get_challenge("eri").submission_file == "results/submission/eri.csv"
+    assert get_challenge("eri").submission_suffix == "csv"
     with pytest.raises(KeyError, match="unknown challenge 'muse'; registered: va, expr, au, mtl, eri"):
         get_challenge("muse")
 

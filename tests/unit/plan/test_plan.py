@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from abawflow.core.errors import ConfigError
-from abawflow.plan.compiler import MULTITASK, canonical, compile_plan, validate_config
+from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
+from abawflow.plan.schema import validate_config
 
 
 def mistake(config, message):
@@ -20,21 +21,30 @@ def test_the_default_config_compiles_with_its_defaults_filled_in(config):
     before = copy.deepcopy(config)
     plan = compile_plan(config)
     assert config == before  # the caller's dict is not changed
-    assert plan.tasks == ("va", "expr", "au", "eri") and plan.aff_wild2_tasks == ("va", "expr", "au")
+    # The challenges run: the video tasks' in config order, then the joint MTL challenge.
+    assert list(plan.challenges) == ["va", "expr", "au", "eri", "mtl"]
+    assert plan.dataset_tasks("aff_wild2") == ("va", "expr", "au") and plan.dataset_tasks("hume_reaction") == ("eri",)
+    assert plan.datasets == ("aff_wild2", "hume_reaction", "s_aff_wild2")
     assert plan.shard_names == ("0of1",)
-    assert plan.mtl_experiments == ("mtl_feedback",) and plan.mtl_submitted == "mtl_feedback"
-    assert dict(plan.submitted) == {
+    assert plan.challenges["mtl"].experiments == ("mtl_feedback",) and plan.challenges["mtl"].ensembles == ()
+    assert {name: run.submitted for name, run in plan.challenges.items()} == {
         "va": "three_encoders",
         "expr": "three_encoders",
         "au": "three_encoders",
         "eri": "eri_audio_visual_interaction",
+        "mtl": "mtl_feedback",
     }
     gru = plan.experiments["gru"]
     assert gru.recipe["optimizer"] == "adamw" and gru.recipe["batch_size"] == 8  # schema default, config value
     assert gru.runs == ((0, 0),) and gru.targets["va"] == "va"
     assert plan.experiments["tcn_transformer"].recipe["window"] == 128
-    assert plan.experiments["mtl_feedback"].tasks == () and plan.experiments["mtl_feedback"].mtl
+    feedback = plan.experiments["mtl_feedback"]
+    assert feedback.tasks == () and feedback.challenges == ("mtl",) and feedback.training_targets == ("mtl",)
+    assert feedback.prediction_target("mtl") == "mtl" and gru.prediction_target("va") == "va"
     assert ("va", "three_encoders") in plan.scored and ("expr", "transformer") in plan.scored
+    # Per challenge its experiments, then its ensembles, each by name.
+    assert [name for challenge, name in plan.scored if challenge == "va"][-1] == "three_encoders"
+    assert plan.scored[-1] == ("mtl", "mtl_feedback")
 
 
 def test_backbones_resolve_their_bases_and_trained_weights(config):
@@ -78,7 +88,7 @@ def test_params_do_not_depend_on_the_key_order_of_the_config(config):
         return value
 
     plan, shuffled = compile_plan(config), compile_plan(reversed_keys(config))
-    assert plan.scored == shuffled.scored and plan.mtl_scored == shuffled.mtl_scored
+    assert plan.scored == shuffled.scored and list(plan.challenges) == list(shuffled.challenges)
     for name in plan.experiments:
         assert repr(canonical(plan.experiments[name].model)) == repr(canonical(shuffled.experiments[name].model))
         assert repr(plan.training_recipe(name, "va", 0, 0)) == repr(shuffled.training_recipe(name, "va", 0, 0))
@@ -274,7 +284,7 @@ def layered_over(base, layer):
 @pytest.mark.parametrize("layer", ["config/papers.yaml", "tests/configs/tiny.yaml", "tests/configs/small_dag.yaml"])
 def test_the_shipped_configs_compile(default_config, repository, layer):
     plan = compile_plan(layered_over(default_config, yaml.safe_load((repository / layer).read_text())))
-    assert plan.experiments and all(plan.submitted.values())
+    assert plan.experiments and all(run.submitted for run in plan.challenges.values())
 
 
 def test_an_ensemble_of_mtl_experiments_averages_the_mtl_challenge(config):
@@ -286,9 +296,10 @@ def test_an_ensemble_of_mtl_experiments_averages_the_mtl_challenge(config):
     config["ensembles"]["mtl_pair"] = {"members": ["mtl_feedback", "mtl_basic"]}
     config["submission"]["mtl"] = "mtl_pair"
     plan = compile_plan(config)
-    assert plan.ensembles["mtl_pair"].mtl and plan.ensembles["mtl_pair"].tasks == ()
-    assert plan.mtl_ensembles == ("mtl_pair",) and plan.mtl_submitted == "mtl_pair"
-    assert not plan.ensembles["three_encoders"].mtl
+    assert plan.ensembles["mtl_pair"].challenges == ("mtl",)
+    assert plan.challenges["mtl"].ensembles == ("mtl_pair",) and plan.challenges["mtl"].submitted == "mtl_pair"
+    assert plan.challenges["mtl"].scored == ("mtl_basic", "mtl_feedback", "mtl_pair")
+    assert plan.ensembles["three_encoders"].challenges == ("va", "expr", "au")
 
 
 def test_an_mtl_ensemble_needs_mtl_members(config):

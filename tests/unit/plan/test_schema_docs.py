@@ -1,4 +1,4 @@
-from abawflow.plan.compiler import load_schema
+from abawflow.plan.schema import load_schema
 from abawflow.plan.schema_docs import configuration_markdown
 
 

@@ -1,0 +1,482 @@
+"""The plan as the workflow's rules ask it: every input function, param and target list of rules/*.smk.
+
+A method that takes ``wildcards`` is an input or params function: Snakemake calls it with the job's
+wildcards (anything with attribute access will do in a test). The paths come from abawflow.plan.paths, the
+decisions from the compiled plan (abawflow.plan.compiler), so rules/common.smk only loads the config and
+hands this object to the rules. Nothing here walks the file system when the workflow is parsed, except the
+fingerprints of the dataset files an index reads (they are its rerun trigger); the benchmark files of the
+runtime table and the videos of ``predict_videos`` are looked up when a target asks for them.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+from abawflow.challenges.registry import CHALLENGES
+from abawflow.core.code_fingerprint import code_fingerprint
+from abawflow.datasets.dataset_files import (
+    aff_wild2_index_files,
+    aff_wild2_subject_names,
+    aff_wild2_videos,
+    fingerprint_files,
+)
+from abawflow.datasets.registry import DATASETS
+from abawflow.plan import paths
+from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
+
+# The rule that writes each face source's tables.
+FACE_RULES = {"detected": "detect_and_align_faces", "cropped_aligned": "read_face_crops"}
+# Dataset roots that the workflow generates (rules demo_data, demo_mtl_data, demo_eri_data): before the
+# rule has run they do not exist, so they are identified by their generator's settings (config section).
+GENERATED_ROOTS = {"resources/demo": "demo", "resources/demo_mtl": "demo", "resources/demo_eri": "demo"}
+
+
+def alternatives(names):
+    """A wildcard constraint matching exactly ``names`` (nothing when there are none)."""
+    return "|".join(names) or "(?!)"
+
+
+def training_spec(feature_spec, drop=()):
+    """A backbone's feature spec as its training (fine-tuning, MAE) reads it: the precision of feature
+    extraction does not change the training, so it reruns none."""
+    return {k: v for k, v in feature_spec.items() if k not in ("precision", *drop)}
+
+
+class WorkflowPlan:
+    def __init__(self, config, workflow_root):
+        """``config``: the workflow's config, already validated (the schema filled in its defaults)."""
+        self.config = config
+        self.plan = compile_plan(config, validate=False)
+        self.scripts = Path(workflow_root) / "workflow_scripts"
+
+    # --- what the run holds ---------------------------------------------------------------------------
+
+    @property
+    def challenges(self):
+        """The challenges run: the `challenge` wildcard of predictions, ensembles and submissions."""
+        return list(self.plan.challenges)
+
+    @property
+    def aff_wild2_tasks(self):
+        return list(self.plan.dataset_tasks("aff_wild2"))
+
+    @property
+    def shard_names(self):
+        return self.plan.shard_names
+
+    def backbones_of(self, modality):
+        """A constraint for the `backbone` wildcard: the backbones of ``modality`` (vision or audio)."""
+        return alternatives(name for name, b in self.plan.backbones.items() if b.modality == modality)
+
+    @property
+    def training_targets(self):
+        """The `target` wildcard: a task, multitask, or a joint challenge (trained as one)."""
+        joint = [name for name in self.challenges if CHALLENGES[name].joint]
+        tasks = [name for name in self.challenges if name not in joint]
+        return alternatives([*tasks, MULTITASK, *joint])
+
+    def challenges_with_suffix(self, suffix):
+        """A constraint for the `challenge` wildcard of write_submission: its submission files' suffix."""
+        return alternatives(n for n in self.challenges if CHALLENGES[n].submission_suffix == suffix)
+
+    def code(self, script):
+        """A rule's `code` param: reruns it when its script or the project code it imports changes (not on
+        comments or layout; abawflow/core/code_fingerprint.py)."""
+        return code_fingerprint(self.scripts / script)
+
+    def setting(self, *keys):
+        """The config value at ``keys``, canonical (sorted keys), as a rule param."""
+        value = self.config
+        for key in keys:
+            value = value[key]
+        return canonical(value)
+
+    # --- the index: fingerprints of the files each dataset's reader reads ----------------------------
+
+    def _generated(self, dataset):
+        return GENERATED_ROOTS.get(self.plan.dataset_roots[dataset])
+
+    def aff_wild2_files(self):
+        """What index_annotations reads, so that it reruns when a file is added, removed or edited (the
+        root folder's time stamp does not show that)."""
+        generated = self._generated("aff_wild2")
+        if generated:
+            return self.setting(generated)
+        root, dataset = self.plan.dataset_roots["aff_wild2"], self.config["dataset"]
+        files = aff_wild2_index_files(
+            root,
+            dataset["annotation_folder"],
+            dataset["challenge_folders"],
+            dataset["test_lists"],
+            dataset["video_folder"],
+            self.aff_wild2_tasks,
+        )
+        return fingerprint_files(root, files)
+
+    def aff_wild2_subjects(self):
+        """What the subjects table (and so face detection) depends on: the subject names the annotation
+        files and test lists give, and the videos; not the labels."""
+        generated = self._generated("aff_wild2")
+        if generated:
+            return self.setting(generated)
+        root, dataset = self.plan.dataset_roots["aff_wild2"], self.config["dataset"]
+        names = aff_wild2_subject_names(
+            root,
+            dataset["annotation_folder"],
+            dataset["challenge_folders"],
+            dataset["test_lists"],
+            self.aff_wild2_tasks,
+        )
+        return fingerprint_files(root, aff_wild2_videos(root, dataset["video_folder"]), names)
+
+    def s_aff_wild2_files(self):
+        """The annotation files and test list index_s_aff_wild2 reads."""
+        generated = self._generated("s_aff_wild2")
+        if generated:
+            return self.setting(generated)
+        root, mtl = self.plan.dataset_roots["s_aff_wild2"], self.config["mtl"]
+        files = [*mtl["annotation_files"].values(), mtl["test_list"]]
+        return fingerprint_files(root, [Path(root) / name for name in files])
+
+    def hume_reaction_files(self):
+        """The sample list and every file under the split folders index_hume_reaction reads."""
+        generated = self._generated("hume_reaction")
+        if generated:
+            return self.setting(generated)
+        root, eri = self.plan.dataset_roots["hume_reaction"], self.config["eri"]
+        files = [Path(root) / eri["info_file"]]
+        for folder in eri["split_folders"].values():
+            files += sorted(path for path in (Path(root) / folder).rglob("*") if path.is_file())
+        return fingerprint_files(root, files)
+
+    def index_labels(self, dataset):
+        """The label tables a dataset's index writes: Aff-Wild2's for the tasks run, another dataset's for
+        every task its challenges hold."""
+        if dataset == "aff_wild2":
+            tasks = self.aff_wild2_tasks
+        else:
+            tasks = dict.fromkeys(task for c in CHALLENGES.values() if c.dataset == dataset for task in c.tasks)
+        return [paths.labels(dataset, task) for task in tasks]
+
+    # --- stage one, per dataset (the `dataset` wildcard) ----------------------------------------------
+
+    def dataset_root(self, wildcards):
+        return self.plan.dataset_roots[wildcards.dataset]
+
+    def media_table(self, wildcards):
+        """The index table of what a dataset's stage one reads: its person-videos or its images."""
+        return paths.index_table(wildcards.dataset, DATASETS[wildcards.dataset].media)
+
+    def crops_folder(self, wildcards):
+        return self.config[DATASETS[wildcards.dataset].config_section]["crops_folder"]
+
+    def face_tables(self, dataset):
+        """Every face shard of a dataset, from the face source the config picks for it."""
+        source = self.plan.face_sources[dataset]
+        return [paths.face_shard(dataset, source, shard) for shard in self.shard_names]
+
+    def face_shard(self, wildcards):
+        return paths.face_shard(wildcards.dataset, self.plan.face_sources[wildcards.dataset], wildcards.shard)
+
+    def face_tables_of_dataset(self, wildcards):
+        return self.face_tables(wildcards.dataset)
+
+    def aff_wild2_face_tables(self, wildcards):
+        """Aff-Wild2's face tables, which fine-tuning and MAE pre-training read."""
+        return self.face_tables("aff_wild2")
+
+    def feature_shards(self, wildcards):
+        return [paths.feature_shard(wildcards.dataset, wildcards.backbone, shard) for shard in self.shard_names]
+
+    def backbone_spec(self, wildcards):
+        return canonical(self.plan.backbones[wildcards.backbone].feature_spec)
+
+    def audio_extractor_gpus(self, wildcards):
+        """A GPU for the CNN of deep_spectrum; the other extractors are cheap numerics on the CPU."""
+        return int(self.plan.backbones[wildcards.backbone].feature_spec["extractor"] == "deep_spectrum")
+
+    def trained_weights(self, backbone):
+        weights = self.plan.backbones[backbone].weights
+        return [weights] if weights else []
+
+    def backbone_weights(self, wildcards):
+        """The trained weights (fine-tuning, MAE) a backbone's feature extraction needs, if any."""
+        return self.trained_weights(wildcards.backbone)
+
+    # --- backbones' own training (the `backbone` wildcard) --------------------------------------------
+
+    def fine_tuning_base(self, wildcards):
+        base = self.plan.backbones[wildcards.backbone].base
+        return canonical({"name": base, **training_spec(self.plan.backbones[base].feature_spec)})
+
+    def fine_tuning_base_weights(self, wildcards):
+        """An MAE base's pre-trained weights, which fine-tuning starts from."""
+        return self.trained_weights(self.plan.backbones[wildcards.backbone].base)
+
+    def fine_tuning_task(self, wildcards):
+        return self.plan.backbones[wildcards.backbone].task
+
+    def fine_tuning_recipe(self, wildcards):
+        return canonical(self.plan.backbones[wildcards.backbone].fine_tuning)
+
+    def fine_tuning_labels(self, wildcards):
+        return paths.labels("aff_wild2", self.fine_tuning_task(wildcards))
+
+    def mae_spec(self, wildcards):
+        backbone = self.plan.backbones[wildcards.backbone]
+        spec = training_spec(backbone.feature_spec, drop=("weights",))
+        return canonical({**spec, "format": backbone.format, "mae": backbone.mae})
+
+    # --- training (the `experiment`, `target`, `fold` and `seed` wildcards) ---------------------------
+
+    def _matrices(self, challenge, experiment, suffix):
+        """The matrices (suffix npy) or row tables (rows.parquet) of an experiment's backbones."""
+        dataset = challenge.dataset
+        return [paths.feature_matrix(dataset, b, suffix) for b in self.plan.experiments[experiment].backbones]
+
+    def experiment_model(self, wildcards):
+        return canonical(self.plan.experiments[wildcards.experiment].model)
+
+    def target_tasks(self, wildcards):
+        return list(self.plan.target_tasks(wildcards.experiment, wildcards.target))
+
+    def _target_challenge(self, wildcards):
+        return self.plan.target_challenge(wildcards.experiment, wildcards.target)
+
+    def target_labels(self, wildcards):
+        dataset = self._target_challenge(wildcards).dataset
+        return [paths.labels(dataset, task) for task in self.target_tasks(wildcards)]
+
+    def target_splits(self, wildcards):
+        return paths.splits(self._target_challenge(wildcards).dataset)
+
+    def target_feature_rows(self, wildcards):
+        return self._matrices(self._target_challenge(wildcards), wildcards.experiment, "rows.parquet")
+
+    def target_feature_matrices(self, wildcards):
+        return self._matrices(self._target_challenge(wildcards), wildcards.experiment, "npy")
+
+    def training_recipe(self, wildcards):
+        return self.plan.training_recipe(wildcards.experiment, wildcards.target, wildcards.fold, wildcards.seed)
+
+    def run_folders(self, experiment):
+        """(experiment, target, fold, seed) of every run of one experiment."""
+        spec = self.plan.experiments[experiment]
+        return [(experiment, target, fold, seed) for target in spec.training_targets for fold, seed in spec.runs]
+
+    def experiment_histories(self, wildcards):
+        return [paths.run_history(*run) for run in self.run_folders(wildcards.experiment)]
+
+    # --- prediction and ensembles (the `challenge`, `experiment` and `ensemble` wildcards) -------------
+
+    def experiment_models(self, wildcards):
+        """Every trained model (fold x seed) whose predictions of one challenge an experiment averages."""
+        spec = self.plan.experiments[wildcards.experiment]
+        target = spec.prediction_target(wildcards.challenge)
+        return [paths.run_model(wildcards.experiment, target, fold, seed) for fold, seed in spec.runs]
+
+    def prediction_feature_rows(self, wildcards):
+        return self._matrices(CHALLENGES[wildcards.challenge], wildcards.experiment, "rows.parquet")
+
+    def prediction_feature_matrices(self, wildcards):
+        return self._matrices(CHALLENGES[wildcards.challenge], wildcards.experiment, "npy")
+
+    def challenge_splits(self, wildcards):
+        return paths.splits(CHALLENGES[wildcards.challenge].dataset)
+
+    def challenge_tasks(self, wildcards):
+        """The tasks whose outputs one prediction table of the challenge holds."""
+        return list(CHALLENGES[wildcards.challenge].tasks)
+
+    def challenge_labels(self, wildcards):
+        return self._labels(wildcards.challenge)
+
+    def _labels(self, challenge):
+        challenge = CHALLENGES[challenge]
+        return [paths.labels(challenge.dataset, task) for task in challenge.tasks]
+
+    def experiment_window(self, wildcards):
+        recipe = self.plan.experiments[wildcards.experiment].recipe
+        windows = {"stride": recipe["stride"], "window": recipe["window"]}
+        if recipe["clip_steps"]:  # video-level tasks: one clip per video
+            windows["clip_steps"] = recipe["clip_steps"]
+        return windows
+
+    def experiment_postprocess(self, wildcards):
+        return canonical(self.plan.experiments[wildcards.experiment].postprocess)
+
+    def ensemble_members(self, wildcards):
+        return list(self.plan.ensembles[wildcards.ensemble].members)
+
+    def ensemble_weights(self, wildcards):
+        return list(self.plan.ensembles[wildcards.ensemble].weights)
+
+    def ensemble_postprocess(self, wildcards):
+        return canonical(self.plan.ensembles[wildcards.ensemble].postprocess)
+
+    def ensemble_member_predictions(self, wildcards):
+        return [paths.predictions(wildcards.challenge, m) for m in self.plan.ensembles[wildcards.ensemble].members]
+
+    # --- scores and submissions -----------------------------------------------------------------------
+
+    @property
+    def scored(self):
+        """(challenge, experiment or ensemble) of every scored prediction table."""
+        return [list(pair) for pair in self.plan.scored]
+
+    @property
+    def scored_predictions(self):
+        return [paths.predictions(challenge, name) for challenge, name in self.plan.scored]
+
+    @property
+    def scored_labels(self):
+        return list(dict.fromkeys(label for name in self.challenges for label in self._labels(name)))
+
+    @property
+    def scored_inputs(self):
+        """What each scored experiment fuses (A, V, A+V, A+V+AV): a column of the score tables."""
+        return canonical({name: self.plan.inputs(name) for _, name in self.plan.scored})
+
+    @property
+    def submitted_names(self):
+        """The experiment or ensemble each challenge submits (marked in its score table)."""
+        return canonical({name: run.submitted for name, run in self.plan.challenges.items()})
+
+    def score_tables(self, suffix):
+        return [paths.score_table(name, suffix) for name in self.challenges]
+
+    def submitted_name(self, wildcards):
+        return self.plan.challenges[wildcards.challenge].submitted
+
+    def submitted_predictions(self, wildcards):
+        return paths.predictions(wildcards.challenge, self.submitted_name(wildcards))
+
+    def submission_index(self, wildcards):
+        """What a submission file follows: the test lists (splits), or the MTL challenge's test image list."""
+        challenge = CHALLENGES[wildcards.challenge]
+        return paths.index_table(challenge.dataset, challenge.submission_index)
+
+    def challenge_media(self, wildcards):
+        """The index of what its dataset's stage one read: the subjects' frame counts the submission covers."""
+        dataset = CHALLENGES[wildcards.challenge].dataset
+        return paths.index_table(dataset, DATASETS[dataset].media)
+
+    def submission_files(self, wildcards=None):
+        """Every challenge's submission; with submission.format abaw3, Aff-Wild2's as one file per test video."""
+        files = []
+        for name in self.challenges:
+            if self.plan.submission_format == "abaw3" and name in self.aff_wild2_tasks:
+                files.append(paths.per_video_submission(name))
+            else:
+                files.append(paths.submission_file(name, CHALLENGES[name].submission_suffix))
+        return files
+
+    # --- the run report ---------------------------------------------------------------------------------
+
+    def report_outputs(self, wildcards=None):
+        """The figures and tables of the run report, made by every run so that --report finds them."""
+        return [
+            *(paths.learning_curves_figure(name) for name in self.plan.experiments),
+            *(paths.validation_figure(task) for task in self.aff_wild2_tasks),
+            *(paths.face_detection_figure(dataset) for dataset in self.plan.datasets),
+            *(paths.score_page(name) for name in self.challenges),
+            paths.RUNTIME_TABLE,
+        ]
+
+    def timed_jobs(self, exists=Path.exists):
+        """(benchmark file, the output that shows the job has run, the table whose rows it processed or None) of
+        the run's long jobs: faces, features, audio, feature matrices, fine-tuning, MAE, training and
+        prediction. A job that finished in a results folder from before benchmark files is left out: asking
+        for its file would rerun it."""
+        plan, jobs, features = self.plan, [], {}
+        for challenge, name in plan.scored:
+            if name in plan.experiments:
+                table = paths.predictions(challenge, name)
+                jobs.append((paths.benchmark("predict", challenge=challenge, experiment=name), table, table))
+                dataset = CHALLENGES[challenge].dataset
+                features.update(dict.fromkeys((dataset, b) for b in plan.experiments[name].backbones))
+        for experiment in plan.experiments:
+            for run in self.run_folders(experiment):
+                wildcards = dict(zip(("experiment", "target", "fold", "seed"), run, strict=True))
+                jobs.append((paths.benchmark("train_temporal_model", **wildcards), paths.run_model(*run), None))
+        for dataset in sorted({d for d, b in features if plan.backbones[b].modality == "vision"}):
+            rule = FACE_RULES[plan.face_sources[dataset]]
+            for shard, table in zip(self.shard_names, self.face_tables(dataset), strict=True):
+                jobs.append((paths.benchmark(rule, dataset=dataset, shard=shard), table, table))
+        for dataset, backbone in features:
+            if plan.backbones[backbone].modality == "audio":
+                table = paths.feature_table(dataset, backbone)
+                jobs.append(
+                    (paths.benchmark("extract_audio_features", dataset=dataset, backbone=backbone), table, table)
+                )
+            else:
+                for shard in self.shard_names:
+                    table = paths.feature_shard(dataset, backbone, shard)
+                    wildcards = {"dataset": dataset, "backbone": backbone, "shard": shard}
+                    jobs.append((paths.benchmark("extract_features", **wildcards), table, table))
+            rows = paths.feature_matrix(dataset, backbone, "rows.parquet")
+            jobs.append((paths.benchmark("cache_feature_matrix", dataset=dataset, backbone=backbone), rows, rows))
+        trained = dict.fromkeys(
+            name
+            for _, backbone in features
+            for name in (backbone, plan.backbones[backbone].base)
+            if name and plan.backbones[name].weights
+        )
+        for name in trained:
+            backbone = plan.backbones[name]
+            jobs.append((paths.benchmark(backbone.training, backbone=name), backbone.weights, None))
+        return [job for job in dict.fromkeys(jobs) if exists(Path(job[0])) or not exists(Path(job[1]))]
+
+    @cached_property
+    def _timed_jobs(self):
+        return self.timed_jobs()
+
+    def timed_benchmarks(self, wildcards):
+        return [bench for bench, _, _ in self._timed_jobs]
+
+    def timed_tables(self, wildcards):
+        return list(dict.fromkeys(table for _, _, table in self._timed_jobs if table))
+
+    def timed_table_of_benchmark(self, wildcards):
+        """Benchmark file -> the table whose rows its job processed (the runtime table's rows per second)."""
+        return {bench: table for bench, _, table in self._timed_jobs if table}
+
+    # --- the model bundle, and the videos it predicts ------------------------------------------------
+
+    @cached_property
+    def bundle(self):
+        from abawflow.predict.bundle import bundle_plan
+
+        bundle = self.config["bundle"]
+        return bundle_plan(self.plan, self.config["faces"], bundle["tasks"], bundle["models"])
+
+    def bundle_runs(self):
+        """(experiment, target, fold, seed) of each model file the bundle rule reads, in input order."""
+        from abawflow.predict.bundle import bundle_runs
+
+        return [list(run) for run in bundle_runs(self.bundle)]
+
+    def bundle_model_files(self, wildcards):
+        return [paths.run_model(*run) for run in self.bundle_runs()]
+
+    def bundle_backbone_weights(self, wildcards):
+        return [w for name in self.bundle["backbones"] for w in self.trained_weights(name)]
+
+    def bundle_predictions(self, wildcards):
+        """The bundled predictions of each task, whose AU thresholds the bundle keeps."""
+        return [paths.predictions(task, entry["name"]) for task, entry in self.bundle["tasks"].items()]
+
+    def bundle_labels(self, wildcards):
+        return [paths.labels("aff_wild2", task) for task in self.bundle["tasks"]]
+
+    @cached_property
+    def videos_to_predict(self):
+        """Video name -> file, of the files and folders predict.videos lists."""
+        from abawflow.predict.video_prediction import find_videos
+
+        return find_videos(self.config["predict"]["videos"])
+
+    def prediction_video(self, wildcards):
+        return str(self.videos_to_predict[wildcards.video])
+
+    def predicted_videos(self, wildcards=None):
+        return [paths.video_prediction(video) for video in self.videos_to_predict]

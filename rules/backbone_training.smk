@@ -1,0 +1,56 @@
+# Backbones trained by the pipeline itself on Aff-Wild2's face crops: fine-tuning (papers 003, 004) and MAE
+# pre-training (paper 003). Their weights feed extract_features.
+
+
+rule fine_tune_backbone:
+    input:
+        faces=PLAN.aff_wild2_face_tables,
+        splits=paths.splits("aff_wild2"),
+        labels=PLAN.fine_tuning_labels,
+        base_weights=PLAN.fine_tuning_base_weights,
+    output:
+        weights=paths.backbone_weights("{backbone}", "fine_tuned"),
+        history=paths.backbone_history("{backbone}", "fine_tuned"),
+    log:
+        paths.log("fine_tune_backbone"),
+    benchmark:
+        paths.benchmark("fine_tune_backbone")
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=480,
+    params:
+        base=PLAN.fine_tuning_base,
+        task=PLAN.fine_tuning_task,
+        recipe=PLAN.fine_tuning_recipe,
+        code=PLAN.code("fine_tune_backbone.py"),
+    script:
+        "../workflow_scripts/fine_tune_backbone.py"
+
+
+rule pretrain_mae:
+    input:
+        faces=PLAN.aff_wild2_face_tables,
+        splits=paths.splits("aff_wild2"),
+    output:
+        weights=paths.backbone_weights("{backbone}", "mae"),
+        history=paths.backbone_history("{backbone}", "mae"),
+    log:
+        paths.log("pretrain_mae"),
+    benchmark:
+        paths.benchmark("pretrain_mae")
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=720,
+    params:
+        backbone=PLAN.mae_spec,
+        code=PLAN.code("pretrain_mae.py"),
+    script:
+        "../workflow_scripts/pretrain_mae.py"

@@ -1,0 +1,44 @@
+"""One table of paths: a rule's output pattern and the file an input function asks for are the same text."""
+
+import re
+
+import pytest
+
+from abawflow.plan import paths
+
+
+def test_a_pattern_filled_in_is_the_file():
+    pattern = paths.predictions("{challenge}", "{experiment}")
+    assert pattern == "results/predictions/{challenge}/{experiment}.parquet"
+    assert pattern.format(challenge="va", experiment="gru") == paths.predictions("va", "gru")
+    assert paths.run_model("{experiment}", "{target}", "{fold}", "{seed}").format(
+        experiment="gru", target="va", fold=1, seed=2
+    ) == paths.run_model("gru", "va", 1, 2)
+    assert paths.backbone_weights("vit_mae", "mae") == "results/backbones/vit_mae/mae.pt"
+    assert paths.backbone_history("fer_ft", "fine_tuned") == "results/backbones/fer_ft/fine_tuning_history.csv"
+
+
+def test_logs_and_benchmarks_are_named_by_rule_and_job():
+    assert paths.log("predict") == "logs/predict/{challenge}/{experiment}.log"
+    assert paths.benchmark("predict", challenge="mtl", experiment="basic") == "logs/benchmarks/predict/mtl/basic.tsv"
+    assert paths.benchmark("train_temporal_model", experiment="gru") == (
+        "logs/benchmarks/train_temporal_model/gru/{target}/fold{fold}_seed{seed}.tsv"
+    )
+    assert paths.log("evaluate_validation") == "logs/evaluate_validation.log"
+    with pytest.raises(KeyError):
+        paths.log("no_such_rule")
+
+
+def test_every_rule_of_the_workflow_has_its_job_names(repository):
+    rules = set()
+    for path in (repository / "rules").glob("*.smk"):
+        rules |= set(re.findall(r"^rule (\w+):", path.read_text(), re.M))
+    targets = {"submission", "bundle", "predict_videos"}  # target rules: no job of their own
+    assert rules - targets <= set(paths.JOBS), sorted(rules - targets - set(paths.JOBS))
+    assert set(paths.JOBS) <= rules
+
+
+def test_no_rule_file_writes_a_results_or_logs_path_by_hand(repository):
+    for path in [repository / "Snakefile", *(repository / "rules").glob("*.smk")]:
+        text = path.read_text()
+        assert not re.search(r"[\"'](results|logs)/", text), f"{path.name} builds a path by hand"

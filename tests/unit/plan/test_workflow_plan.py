@@ -1,0 +1,139 @@
+"""The answers the rules get from the plan (abawflow/plan/workflow.py), without Snakemake: each input function
+is called with wildcards as Snakemake would, and its paths are the ones the rules' outputs declare."""
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+
+from abawflow.core.errors import VideoDecodeError
+from abawflow.plan.schema import validate_config
+from abawflow.plan.workflow import WorkflowPlan
+
+
+def workflow_plan(config, repository):
+    config = validate_config(copy.deepcopy(config))
+    return WorkflowPlan(config, repository)
+
+
+@pytest.fixture
+def plan(config, repository):
+    return workflow_plan(config, repository)
+
+
+def w(**wildcards):
+    return SimpleNamespace(**wildcards)
+
+
+def test_what_the_default_run_holds(plan):
+    assert plan.challenges == ["va", "expr", "au", "eri", "mtl"]
+    assert plan.aff_wild2_tasks == ["va", "expr", "au"]
+    assert plan.training_targets == "va|expr|au|eri|multitask|mtl"
+    assert plan.challenges_with_suffix("csv") == "eri" and plan.challenges_with_suffix("txt") == "va|expr|au|mtl"
+    assert plan.backbones_of("audio") == "log_mel"
+    assert plan.index_labels("s_aff_wild2") == [
+        f"results/s_aff_wild2/index/labels_{task}.parquet" for task in ("va", "expr", "au")
+    ]
+
+
+def test_stage_one_inputs(plan):
+    shard = w(dataset="aff_wild2", backbone="fer_expr_ft", shard="0of1")
+    assert plan.face_shard(shard) == "results/aff_wild2/faces/detected/shard0of1.parquet"
+    assert plan.face_tables_of_dataset(w(dataset="s_aff_wild2")) == [
+        "results/s_aff_wild2/faces/cropped_aligned/shard0of1.parquet"
+    ]
+    assert plan.media_table(w(dataset="s_aff_wild2")) == "results/s_aff_wild2/index/images.parquet"
+    assert plan.backbone_weights(shard) == ["results/backbones/fer_expr_ft/fine_tuned.pt"]
+    assert plan.feature_shards(shard) == ["results/aff_wild2/features/fer_expr_ft/shard0of1.parquet"]
+    assert plan.fine_tuning_labels(w(backbone="fer_expr_ft")) == "results/aff_wild2/index/labels_expr.parquet"
+    # Fine-tuning an MAE backbone starts from its pre-trained weights; its precision reruns no training.
+    assert plan.fine_tuning_base_weights(w(backbone="vit_mae_expr_ft")) == ["results/backbones/vit_mae/mae.pt"]
+    assert "precision" not in plan.fine_tuning_base(w(backbone="fer_expr_ft"))
+    assert plan.audio_extractor_gpus(w(backbone="log_mel")) == 0
+
+
+def test_training_and_prediction_read_their_challenges_tables(plan):
+    run = w(experiment="mtl_feedback", target="mtl", fold="0", seed="0")
+    assert plan.target_labels(run) == [f"results/s_aff_wild2/index/labels_{t}.parquet" for t in ("va", "expr", "au")]
+    assert plan.target_splits(run) == "results/s_aff_wild2/index/splits.parquet"
+    assert plan.target_feature_matrices(run) == ["results/s_aff_wild2/features/matrices/fer_mini_xception.npy"]
+    assert plan.training_recipe(run)["seed"] == 0
+    eri = w(experiment="eri_audio", challenge="eri")
+    assert plan.experiment_models(eri) == ["results/models/eri_audio/eri/fold0_seed0/model.pt"]
+    assert plan.prediction_feature_rows(eri) == ["results/hume_reaction/features/matrices/log_mel.rows.parquet"]
+    assert plan.challenge_tasks(w(challenge="mtl")) == ["va", "expr", "au"]
+    assert plan.experiment_models(w(experiment="mtl_feedback", challenge="mtl")) == [
+        "results/models/mtl_feedback/mtl/fold0_seed0/model.pt"
+    ]
+    members = plan.ensemble_member_predictions(w(challenge="va", ensemble="three_encoders"))
+    assert members == [f"results/predictions/va/{m}.parquet" for m in ("transformer", "gru", "tcn_transformer")]
+
+
+def test_scores_and_submissions(plan):
+    assert ["mtl", "mtl_feedback"] in plan.scored and plan.scored.index(["va", "gru"]) < plan.scored.index(
+        ["va", "three_encoders"]
+    )
+    assert plan.scored_predictions[0] == f"results/predictions/{plan.scored[0][0]}/{plan.scored[0][1]}.parquet"
+    assert plan.submitted_names["mtl"] == "mtl_feedback"
+    assert plan.submitted_predictions(w(challenge="va")) == "results/predictions/va/three_encoders.parquet"
+    assert plan.submission_index(w(challenge="mtl")) == "results/s_aff_wild2/index/images.parquet"
+    assert plan.challenge_media(w(challenge="eri")) == "results/hume_reaction/index/subjects.parquet"
+    assert plan.submission_files() == [
+        "results/submission/va.txt",
+        "results/submission/expr.txt",
+        "results/submission/au.txt",
+        "results/submission/eri.csv",
+        "results/submission/mtl.txt",
+    ]
+    assert plan.score_tables("md")[-1] == "results/metrics/mtl.md"
+
+
+def test_the_abaw3_format_submits_aff_wild2_per_video(config, repository):
+    config["submission"]["format"] = "abaw3"
+    files = workflow_plan(config, repository).submission_files()
+    assert "results/submission/abaw3/va" in files and "results/submission/eri.csv" in files
+
+
+def test_a_run_without_mtl_has_no_mtl_outputs(config, repository):
+    config["tasks"] = ["va", "expr", "au"]
+    plan = workflow_plan(config, repository)
+    assert "mtl" not in plan.challenges and not any("mtl" in path for path in plan.submission_files())
+    assert "results/report/faces/s_aff_wild2.png" not in plan.report_outputs()
+
+
+def test_the_report_and_its_runtime_table(plan, tmp_path):
+    outputs = plan.report_outputs()
+    assert "results/report/learning_curves/gru.png" in outputs and "results/report/scores/mtl.html" in outputs
+    assert "results/report/validation/au.png" in outputs and outputs[-1] == "results/report/runtimes.html"
+    jobs = plan.timed_jobs(exists=lambda path: False)
+    benchmarks = [bench for bench, _, _ in jobs]
+    assert "logs/benchmarks/predict/mtl/mtl_feedback.tsv" in benchmarks
+    assert "logs/benchmarks/train_temporal_model/gru/va/fold0_seed0.tsv" in benchmarks
+    assert "logs/benchmarks/detect_and_align_faces/aff_wild2/shard0of1.tsv" in benchmarks
+    assert "logs/benchmarks/read_face_crops/s_aff_wild2/shard0of1.tsv" in benchmarks
+    assert "logs/benchmarks/pretrain_mae/vit_mae.tsv" in benchmarks
+    assert "logs/benchmarks/fine_tune_backbone/vit_mae_expr_ft.tsv" in benchmarks
+    assert "logs/benchmarks/extract_audio_features/aff_wild2/log_mel.tsv" in benchmarks
+    # A job that finished before benchmark files existed is left out rather than rerun to time it.
+    finished = {"results/models/gru/va/fold0_seed0/model.pt"}
+    kept = [bench for bench, _, _ in plan.timed_jobs(exists=lambda path: str(path) in finished)]
+    assert "logs/benchmarks/train_temporal_model/gru/va/fold0_seed0.tsv" not in kept and len(kept) == len(jobs) - 1
+
+
+def test_the_bundle_holds_the_submitted_models(plan):
+    runs = plan.bundle_runs()
+    assert ["gru", "va", 0, 0] in runs and all(run[0] in ("transformer", "gru", "tcn_transformer") for run in runs)
+    expected = [f"results/predictions/{task}/three_encoders.parquet" for task in plan.aff_wild2_tasks]
+    assert sorted(plan.bundle_predictions(w())) == sorted(expected)
+    assert plan.bundle_model_files(w())[0].startswith("results/models/")
+
+
+def test_videos_to_predict_are_looked_up_when_asked(config, repository, tmp_path):
+    config["predict"] = {"videos": [str(tmp_path / "missing.mp4")]}
+    plan = workflow_plan(config, repository)  # planning the run does not look for them
+    with pytest.raises(VideoDecodeError, match="missing.mp4: no such video file or folder"):
+        plan.predicted_videos()
+
+
+def test_the_dataset_fingerprint_of_a_generated_demo_is_its_settings(plan, config):
+    assert plan.aff_wild2_files() == plan.setting("demo")
