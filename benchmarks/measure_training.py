@@ -39,9 +39,10 @@ from abawflow.stage_one.feature_stage import feature_schema
 from abawflow.tasks.specs import TaskLayout
 from abawflow.training.feature_matrix import FeatureStore, write_feature_matrix
 from abawflow.training.loop import create_optimizer
+from abawflow.training.regimes import make_windows, window_starts
 from abawflow.training.reproducibility import seed_everything
 from abawflow.training.sequences import build_sequences
-from abawflow.training.temporal import MultiTaskLoss, build_model, make_windows, predict_sequences, train, window_starts
+from abawflow.training.temporal import MultiTaskLoss, build_model, predict_sequences, train
 from models.losses import create_loss
 
 REPOSITORY = Path(__file__).resolve().parents[1]

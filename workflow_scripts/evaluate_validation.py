@@ -8,6 +8,7 @@ import polars as pl
 from abawflow.challenges.registry import get_challenge
 from abawflow.core.atomic import atomic_path, write_text
 from abawflow.core.rule_runner import run
+from abawflow.plan import paths
 from abawflow.tasks.metrics import markdown_table
 
 log = logging.getLogger("abawflow.evaluate")
@@ -27,7 +28,7 @@ def main(snakemake):
     rows = []
     for (name, experiment), path in zip(snakemake.params.scored, snakemake.input.predictions, strict=True):
         challenge = get_challenge(name)
-        labels = {task: annotated[file] for task, file in zip(challenge.tasks, challenge.labels, strict=True)}
+        labels = {task: annotated[paths.labels(challenge.dataset, task)] for task in challenge.tasks}
         predictions = pl.read_parquet(path).filter(pl.col("split") == "validation")
         scores, frames, videos = challenge.score(labels, predictions, path)
         for metric, value in scores.items():

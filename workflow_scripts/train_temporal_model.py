@@ -1,17 +1,14 @@
 """Rule train_temporal_model: one run (fold, seed) of one experiment's model for its task or tasks."""
 
 import logging
-from pathlib import Path
 
 import polars as pl
-import torch
 
 from abawflow.core import execution
-from abawflow.core.atomic import atomic_path
 from abawflow.core.devices import resolve_device
 from abawflow.core.rule_runner import run
+from abawflow.training.checkpoints import TrainingFiles
 from abawflow.training.feature_matrix import FeatureStore
-from abawflow.training.loop import resume_key
 from abawflow.training.sequences import build_sequences
 from abawflow.training.temporal import fold_sequences, train
 
@@ -40,24 +37,18 @@ def main(snakemake):
             ", ".join(s.subject for s in sequences["validation"]),
         )
     # Per-epoch state, so that a killed job resumes; it belongs to these exact inputs and settings.
-    state_path = Path(snakemake.output.model).with_name("training_state.pt")
-    key = resume_key([snakemake.params.model, recipe, snakemake.params.code], snakemake.input)
-    model, history = train(tasks, sequences, snakemake.params.model, recipe, device, state_path, key)
-    with atomic_path(snakemake.output.model) as temporary:
-        torch.save(
-            {
-                "tasks": tasks,
-                "experiment": snakemake.wildcards.experiment,
-                "state_dict": model.state_dict(),
-                "input_widths": list(store.widths),
-                "model": snakemake.params.model,
-                "recipe": recipe,
-            },
-            temporary,
-        )
-    with atomic_path(snakemake.output.history) as temporary:
-        pl.DataFrame(history).write_csv(temporary)
-    state_path.unlink(missing_ok=True)
+    key_settings = [snakemake.params.model, recipe, snakemake.params.code]
+    files = TrainingFiles(snakemake.output.model, "training_state.pt", key_settings, snakemake.input)
+    model, history = train(tasks, sequences, snakemake.params.model, recipe, device, files.state_path, files.resume_key)
+    checkpoint = {
+        "tasks": tasks,
+        "experiment": snakemake.wildcards.experiment,
+        "state_dict": model.state_dict(),
+        "input_widths": list(store.widths),
+        "model": snakemake.params.model,
+        "recipe": recipe,
+    }
+    files.finish(checkpoint, history, snakemake.output.history)
 
 
 run(snakemake, main)  # noqa: F821

@@ -10,6 +10,7 @@ the `code` trigger off (docs/usage.md, "Rerun triggers").
 
 import ast
 import hashlib
+import importlib.util
 from functools import cache
 from pathlib import Path
 
@@ -35,18 +36,40 @@ def _strip_docstrings(tree):
     return tree
 
 
-def _module_file(root, dotted):
+def package_roots(root):
+    """Project package -> the folder that holds it: the workflow's own checkout when it has the package (an
+    editable install, or a copy being edited), else where the package is installed."""
+    roots = {}
+    for package in PROJECT_PACKAGES:
+        if (root / package).is_dir():
+            roots[package] = root
+            continue
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            roots[package] = Path(next(iter(spec.submodule_search_locations))).resolve().parent
+    return roots
+
+
+def _module_file(roots, dotted):
     parts = dotted.split(".")
-    if parts[0] not in PROJECT_PACKAGES:
+    if parts[0] not in roots:
         return None
-    candidate = root.joinpath(*parts)
+    candidate = roots[parts[0]].joinpath(*parts)
     for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
         if path.is_file():
             return path
     return None
 
 
-def _imported_files(root, tree):
+def _relative(path, roots):
+    """``abawflow/...`` or ``workflow_scripts/...``: the same text wherever the code lies."""
+    for root in [*roots.values()]:
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.name
+
+
+def _imported_files(roots, tree):
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -56,8 +79,8 @@ def _imported_files(root, tree):
         else:
             continue
         for name in names:
-            path = _module_file(root, name)
-            if path is not None and not is_plumbing(path.relative_to(root).as_posix()):
+            path = _module_file(roots, name)
+            if path is not None and not is_plumbing(_relative(path, roots)):
                 yield path
 
 
@@ -71,6 +94,7 @@ def code_fingerprint(script, root=None):
     """Hex digest over the syntax trees of `script` and the project modules it imports (transitively)."""
     script = Path(script).resolve()
     root = Path(root).resolve() if root else script.parent.parent
+    roots = package_roots(root)
     seen, pending = {}, [script]
     while pending:
         path = pending.pop()
@@ -78,8 +102,9 @@ def code_fingerprint(script, root=None):
             continue
         dump, tree = _tree_dump(path)
         seen[path] = dump
-        pending.extend(_imported_files(root, tree))
+        pending.extend(_imported_files(roots, tree))
     digest = hashlib.sha256()
-    for path in sorted(seen):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + seen[path].encode() + b"\0")
+    named = sorted((_relative(path, {"": root, **roots}), dump) for path, dump in seen.items())
+    for name, dump in named:
+        digest.update(name.encode() + b"\0" + dump.encode() + b"\0")
     return digest.hexdigest()[:16]

@@ -1,5 +1,6 @@
-"""Temporal training: sliding windows and recurrent segments, masked multi-task losses, window-averaged
-prediction. The epochs themselves run in the shared loop of abawflow.training.loop."""
+"""Temporal training and prediction: masked multi-task losses over a model's regime (windows, recurrent
+segments or clips: abawflow.training.regimes). The epochs themselves run in the shared loop of
+abawflow.training.loop."""
 
 import logging
 
@@ -9,59 +10,13 @@ import torch
 from abawflow.core.errors import ConfigError
 from abawflow.tasks.specs import TaskLayout, score_outputs
 from abawflow.training.loop import LoopSettings, TrainingLoop, create_optimizer
+from abawflow.training.regimes import make_windows, regime
 from abawflow.training.reproducibility import seed_everything
 from abawflow.training.sequences import attach_store
 from models.losses import create_loss
 from models.temporal import create_temporal_model
 
 log = logging.getLogger(__name__)
-
-
-def window_starts(length, window, stride):
-    """Starts of windows covering ``[0, length)``; the last window ends at the sequence end."""
-    if length <= window:
-        return [0]
-    starts = list(range(0, length - window + 1, stride))
-    if starts[-1] + window < length:
-        starts.append(length - window)
-    return starts
-
-
-def make_windows(sequences, window, stride):
-    """(sequence, start, stop) of every window of every sequence; ``collate`` pads and stacks them."""
-    items = []
-    for sequence in sequences:
-        length = len(sequence.frames)
-        for start in window_starts(length, window, stride):
-            stop = min(start + window, length)
-            items.append((sequence, start, stop))
-    return items
-
-
-def clip_indices(length, steps, generator=None):
-    """Frame indices of a video's clip (video-level tasks): ``steps`` equal strides over ``[0, length)``, a random
-    frame of each with ``generator`` (training), else each stride's middle frame; every frame of a short video."""
-    if length <= steps:
-        return np.arange(length)
-    edges = np.floor(np.linspace(0, length, steps + 1)).astype(np.int64)
-    starts, stops = edges[:-1], np.maximum(edges[1:], edges[:-1] + 1)
-    if generator is None:
-        return (starts + stops - 1) // 2
-    return starts + (generator.random(steps) * (stops - starts)).astype(np.int64)
-
-
-def segment_batches(sequences, window, batch_size, generator):
-    """Recurrent training (paper 001): videos in random groups of ``batch_size``; each group yields its
-    consecutive, non-overlapping segments in order, one (sequence, start, stop) per video (empty once
-    a video has ended)."""
-    order = generator.permutation(len(sequences))
-    for begin in range(0, len(order), batch_size):
-        group = [sequences[i] for i in order[begin : begin + batch_size]]
-        longest = max(len(s.frames) for s in group)
-        yield [
-            [(s, min(start, len(s.frames)), min(start + window, len(s.frames))) for s in group]
-            for start in range(0, longest, window)
-        ]
 
 
 def detach_state(state):
@@ -71,38 +26,6 @@ def detach_state(state):
     if isinstance(state, dict):
         return {key: detach_state(value) for key, value in state.items()}
     return tuple(part.detach() for part in state) if isinstance(state, tuple) else state.detach()
-
-
-def collate(items, window, with_labels):
-    """Pad and stack windows (sequence, start, stop) or clips (sequence, frame indices) of sequences that share
-    one feature store: the features are gathered by row index in one operation per backbone, on the store's
-    device (resident) or read from its matrices (on disk)."""
-    batch = len(items)
-    store = items[0][0].store
-    rows = np.full((batch, window), -1, np.int64)
-    padding = np.ones((batch, window), bool)
-    targets = mask = None
-    if with_labels:
-        targets = np.zeros((batch, window, items[0][0].targets.shape[1]), np.float32)
-        mask = np.zeros((batch, window, items[0][0].annotated.shape[1]), bool)
-    for b, item in enumerate(items):
-        sequence = item[0]
-        if sequence.store is not store:
-            raise ValueError("a batch mixes sequences of different feature stores")
-        if len(item) == 3:  # a window: a slice of the sequence
-            frames, indices = slice(item[1], item[2]), np.arange(item[1], item[2])
-        else:  # a clip: frame indices
-            frames = indices = item[1]
-        n = len(indices)
-        rows[b, :n] = sequence.offset + indices
-        padding[b, :n] = ~sequence.face_found[frames]
-        if with_labels:
-            targets[b, :n] = sequence.targets[frames]
-            mask[b, :n] = sequence.annotated[frames] & sequence.face_found[frames, None]
-    result = {"features": store.gather(rows), "padding": torch.from_numpy(padding)}
-    if with_labels:
-        result["targets"], result["mask"] = torch.from_numpy(targets), torch.from_numpy(mask)
-    return result
 
 
 def model_inputs(batch, device):
@@ -253,6 +176,7 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
                 "class-balanced oversampling draws windows; recurrent encoders and clips train on whole videos"
             )
         sampling = class_balanced_weights(items, layout)
+    training = regime(model.carries_state, recipe["window"], recipe["stride"], steps, items, sampling)
     generator = np.random.default_rng(recipe["seed"])
     loop = TrainingLoop(name, model, optimizer, LoopSettings.from_recipe(recipe), generator, state_path, resume_key)
     log.info(
@@ -275,27 +199,10 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
         return detach_state(state)  # truncated back-propagation: gradients stop at the segment border
 
     def run_epoch(loop, epoch):
-        if model.carries_state:
-            for segments in segment_batches(train_sequences, recipe["window"], recipe["batch_size"], generator):
-                state = None
-                for segment in segments:
-                    state = optimisation_step(collate(segment, recipe["window"], True), state)
-            return
-        if steps:  # one clip per video, its frames drawn anew every epoch
-            order = generator.permutation(len(train_sequences))
-            for begin in range(0, len(order), recipe["batch_size"]):
-                chunk = [train_sequences[i] for i in order[begin : begin + recipe["batch_size"]]]
-                clips = [(s, clip_indices(len(s.frames), steps, generator)) for s in chunk]
-                optimisation_step(collate(clips, steps, True))
-            return
-        if sampling is None:
-            order = generator.permutation(len(items))
-        else:
-            order = generator.choice(len(items), size=len(items), p=sampling)
-        for begin in range(0, len(order), recipe["batch_size"]):
-            optimisation_step(
-                collate([items[i] for i in order[begin : begin + recipe["batch_size"]]], recipe["window"], True)
-            )
+        for run in training.training_runs(train_sequences, recipe["batch_size"], generator):
+            state = None
+            for batch in run:
+                state = optimisation_step(batch, state)
 
     validate = None
     if sequences.get("validation"):
@@ -309,9 +216,6 @@ def train(tasks, sequences, model_config, recipe, device="cpu", state_path=None,
 def decode_tasks(layout, outputs):
     """Concatenated raw outputs -> each task's values or probabilities, concatenated in the same order."""
     return torch.cat([spec.decode(outputs[..., layout.outputs[task]]) for task, spec in layout.specs.items()], -1)
-
-
-PREDICTION_BATCH = 32  # windows (or videos, for recurrent encoders) per forward pass in prediction
 
 
 @torch.no_grad()
@@ -328,67 +232,17 @@ def predict_sequences(tasks, model, sequences, window, stride, device="cpu", cli
     layout = TaskLayout(tasks)
     model.eval()
     attach_store(sequences)
-    width = sum(layout.head_sizes.values())
-    if clip_steps:
-        results = []
-        for begin in range(0, len(sequences), PREDICTION_BATCH):
-            chunk = sequences[begin : begin + PREDICTION_BATCH]
-            clips = [(s, clip_indices(len(s.frames), clip_steps)) for s in chunk]
-            batch = collate(clips, clip_steps, False)
-            raw = model(*model_inputs(batch, device))
-            outputs = decode_tasks(layout, raw).cpu().numpy().astype(np.float64)
-            for b, (sequence, rows) in enumerate(clips):
-                seen = sequence.face_found[rows]
-                values = outputs[b, : len(rows)]
-                clip = values[seen].mean(axis=0) if seen.any() else values.mean(axis=0)
-                results.append(np.tile(clip, (len(sequence.frames), 1)))
-        return results
-    if model.carries_state:  # consecutive segments, the state handed on: every frame sees its whole past
-        results = []
-        for begin in range(0, len(sequences), PREDICTION_BATCH):
-            chunk = sequences[begin : begin + PREDICTION_BATCH]
-            outputs = [np.zeros((len(s.frames), width), np.float64) for s in chunk]
-            state = None
-            for start in range(0, max(len(s.frames) for s in chunk), window):
-                segments = [(s, min(start, len(s.frames)), min(start + window, len(s.frames))) for s in chunk]
-                batch = collate(segments, window, False)
-                raw, state = model.forward_with_state(*model_inputs(batch, device), state)
-                decoded = decode_tasks(layout, raw).cpu().numpy()
-                for b, (_, first, stop) in enumerate(segments):
-                    outputs[b][first:stop] = decoded[b, : stop - first]
-            results += [interpolate_faceless(o, s.face_found) for o, s in zip(outputs, chunk, strict=True)]
-        return results
-    totals = [np.zeros((len(s.frames), width), np.float64) for s in sequences]
-    counts = [np.zeros(len(s.frames)) for s in sequences]
-    items = [
-        (k, (sequence, start, min(start + window, len(sequence.frames))))
-        for k, sequence in enumerate(sequences)
-        for start in window_starts(len(sequence.frames), window, stride)
-    ]
-    for begin in range(0, len(items), PREDICTION_BATCH):
-        chunk = items[begin : begin + PREDICTION_BATCH]
-        batch = collate([item for _, item in chunk], window, False)
-        outputs = decode_tasks(layout, model(*model_inputs(batch, device))).cpu().numpy()
-        for b, (k, (_, start, stop)) in enumerate(chunk):
-            totals[k][start:stop] += outputs[b, : stop - start]
-            counts[k][start:stop] += 1
-    return [
-        interpolate_faceless(total / count[:, None], s.face_found)
-        for total, count, s in zip(totals, counts, sequences, strict=True)
-    ]
+    prediction = regime(model.carries_state, window, stride, clip_steps)
 
+    def forward(batch, state=None):
+        inputs = model_inputs(batch, device)
+        if prediction.carries_state:
+            raw, state = model.forward_with_state(*inputs, state)
+        else:
+            raw = model(*inputs)
+        return decode_tasks(layout, raw).cpu().numpy(), state
 
-def interpolate_faceless(values, face_found):
-    """Replace outputs of frames without a face by linear interpolation between the nearest face frames."""
-    if face_found.all():
-        return values
-    if not face_found.any():
-        return values  # no face anywhere: the predict rule replaces these by the training prior
-    frames = np.arange(len(values))
-    result = values.copy()
-    for column in range(values.shape[1]):
-        result[~face_found, column] = np.interp(frames[~face_found], frames[face_found], values[face_found, column])
-    return result
+    return prediction.predict(forward, sequences, sum(layout.head_sizes.values()))
 
 
 def evaluate(tasks, model, sequences, recipe, device="cpu"):

@@ -176,7 +176,9 @@ def test_comments_docstrings_plumbing_and_the_readme_rerun_nothing(edited_workfl
 
 def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     snakefile, workdir, configs = edited_workflow
-    edit(snakefile.parent / "abawflow" / "challenges" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef ")
+    edit(
+        snakefile.parent / "abawflow" / "challenges" / "submission.py", "def ", "SUBMISSION_CODE_VERSION = 2\n\n\ndef "
+    )
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
     # submission.py is imported by predict, the ensembles, evaluation, submission and the validation figures,
     # not by training or features.

@@ -14,8 +14,9 @@ from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError, Subm
 from abawflow.datasets.hume_reaction import index_hume_reaction, read_data_info
 from abawflow.tasks.metrics import mean_pearson, pearson
 from abawflow.tasks.specs import EMOTIONS, ERI
+from abawflow.training.regimes import clip_indices
 from abawflow.training.sequences import Sequence, attach_labels
-from abawflow.training.temporal import clip_indices, evaluate, train
+from abawflow.training.temporal import evaluate, train
 from models.losses import create_loss
 from models.temporal import create_temporal_model
 

@@ -16,8 +16,9 @@ import torch
 from abawflow.core.errors import ConfigError
 from abawflow.stage_one.feature_stage import feature_schema
 from abawflow.training.feature_matrix import FeatureStore, contiguous_runs, write_feature_matrix
+from abawflow.training.regimes import collate, make_windows
 from abawflow.training.sequences import attach_labels, build_sequences, read_feature_matrices
-from abawflow.training.temporal import collate, make_windows, train
+from abawflow.training.temporal import train
 
 MODEL = {
     "fusion": {"name": "affine_concat", "width": 16, "dropout": 0.1},

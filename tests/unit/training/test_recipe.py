@@ -8,8 +8,9 @@ from test_training import MODEL, RECIPE, make_sequences
 from abawflow.core.errors import ConfigError
 from abawflow.tasks.specs import TaskLayout
 from abawflow.training.loop import ExponentialMovingAverage, learning_rate_factor
+from abawflow.training.regimes import make_windows
 from abawflow.training.sequences import Sequence
-from abawflow.training.temporal import class_balanced_weights, fold_sequences, make_windows, train
+from abawflow.training.temporal import class_balanced_weights, fold_sequences, train
 
 
 def test_warm_up_then_cosine():

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from abawflow.training.regimes import interpolate_faceless, window_starts
 from abawflow.training.sequences import Sequence, attach_labels
-from abawflow.training.temporal import interpolate_faceless, predict_sequence, shuffle_labels, train, window_starts
+from abawflow.training.temporal import predict_sequence, shuffle_labels, train
 from models.losses import ccc_loss, create_loss
 from models.temporal import create_temporal_model
 
@@ -267,18 +268,19 @@ def test_predictions_average_the_runs_and_a_faceless_video_gets_the_prior(caplog
 def test_videos_predicted_together_equal_each_predicted_alone(encoder, clip_steps):
     """Windows, recurrent segments and clips of several videos share forward passes (more than one batch
     of them here); each video's outputs are those it gets alone."""
-    from abawflow.training import temporal as training
+    from abawflow.training import regimes
+    from abawflow.training.temporal import predict_sequences
 
     rng = np.random.default_rng(4)
     sequences = [s for length in (50, 7, 120, 33) for s in make_sequences(rng, 1, length)]
     model = create_temporal_model([6], 12, {**MODEL["fusion"], "positional_encoding": False}, encoder).eval()
     alone = [predict_sequence("au", model, s, 16, 8, clip_steps=clip_steps) for s in sequences]
-    original = training.PREDICTION_BATCH
-    training.PREDICTION_BATCH = 3
+    original = regimes.PREDICTION_BATCH
+    regimes.PREDICTION_BATCH = 3
     try:
-        together = training.predict_sequences("au", model, sequences, 16, 8, clip_steps=clip_steps)
+        together = predict_sequences("au", model, sequences, 16, 8, clip_steps=clip_steps)
     finally:
-        training.PREDICTION_BATCH = original
+        regimes.PREDICTION_BATCH = original
     for one, batched, sequence in zip(alone, together, sequences, strict=True):
         assert batched.shape == (len(sequence.frames), 12)
         np.testing.assert_allclose(batched, one, atol=1e-6)
