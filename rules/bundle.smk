@@ -47,8 +47,8 @@ rule predict_video:
         mem_mb=6000,
         runtime=120,
     params:
-        people=config["predict"]["people"],
-        overlay=config["predict"]["overlay"],
+        people=PLAN.setting("predict", "people"),
+        overlay=PLAN.setting("predict", "overlay"),
         code=PLAN.code("predict_video.py"),
     script:
         "../workflow_scripts/predict_video.py"

@@ -4,6 +4,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 try:
+    from abawflow.core import execution
     from abawflow.datasets.registry import datasets_with_sound, datasets_with_source
     from abawflow.plan import paths
     from abawflow.plan.schema import validate_config
@@ -20,7 +21,7 @@ except ModuleNotFoundError as error:
 validate_config(config)
 PLAN = WorkflowPlan(config, workflow.basedir)
 # Execution-only (threads are no rerun trigger): capped at --cores on one machine.
-STAGE_ONE_THREADS = config["stage_one_threads"]
+STAGE_ONE_THREADS = execution.settings(config).stage_one_threads
 
 
 wildcard_constraints:

@@ -12,9 +12,9 @@ rule demo_data:
         mem_mb=2000,
         runtime=30,
     params:
-        seed=config["demo"]["seed"],
-        videos=config["demo"]["videos"],
-        frames_per_video=config["demo"]["frames_per_video"],
+        seed=PLAN.setting("demo", "seed"),
+        videos=PLAN.setting("demo", "videos"),
+        frames_per_video=PLAN.setting("demo", "frames_per_video"),
         code=PLAN.code("make_demo_data.py"),
     script:
         "../workflow_scripts/make_demo_data.py"
@@ -34,10 +34,10 @@ rule demo_mtl_data:
         mem_mb=2000,
         runtime=30,
     params:
-        seed=config["demo"]["seed"],
-        videos=config["demo"]["mtl_videos"],
-        frames_per_video=config["demo"]["frames_per_video"],
-        images_per_video=config["demo"]["mtl_images_per_video"],
+        seed=PLAN.setting("demo", "seed"),
+        videos=PLAN.setting("demo", "mtl_videos"),
+        frames_per_video=PLAN.setting("demo", "frames_per_video"),
+        images_per_video=PLAN.setting("demo", "mtl_images_per_video"),
         code=PLAN.code("make_mtl_demo_data.py"),
     script:
         "../workflow_scripts/make_mtl_demo_data.py"
@@ -57,9 +57,9 @@ rule demo_eri_data:
         mem_mb=2000,
         runtime=30,
     params:
-        seed=config["demo"]["seed"],
-        samples=config["demo"]["eri_samples"],
-        frames=config["demo"]["eri_frames"],
+        seed=PLAN.setting("demo", "seed"),
+        samples=PLAN.setting("demo", "eri_samples"),
+        frames=PLAN.setting("demo", "eri_frames"),
         code=PLAN.code("make_demo_eri_data.py"),
     script:
         "../workflow_scripts/make_demo_eri_data.py"

@@ -23,13 +23,13 @@ rule detect_and_align_faces:
         mem_mb=4000,
         runtime=240,
     params:
-        detector=config["faces"]["detector"],
-        detector_model_path=config["faces"]["detector_model_path"],
-        detector_backend=config["faces"]["detector_backend"],
-        score_threshold=config["faces"]["score_threshold"],
-        detector_input_size=config["faces"]["detector_input_size"],
-        crop_size=config["faces"]["crop_size"],
-        jpeg_quality=config["faces"]["jpeg_quality"],
+        detector=PLAN.setting("faces", "detector"),
+        detector_model_path=PLAN.setting("faces", "detector_model_path"),
+        detector_backend=PLAN.setting("faces", "detector_backend"),
+        score_threshold=PLAN.setting("faces", "score_threshold"),
+        detector_input_size=PLAN.setting("faces", "detector_input_size"),
+        crop_size=PLAN.setting("faces", "crop_size"),
+        jpeg_quality=PLAN.setting("faces", "jpeg_quality"),
         code=PLAN.code("detect_and_align_faces.py"),
     script:
         "../workflow_scripts/detect_and_align_faces.py"

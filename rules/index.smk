@@ -17,13 +17,13 @@ rule index_videos:
         mem_mb=2000,
         runtime=30,
     params:
-        annotation_folder=config["dataset"]["annotation_folder"],
-        video_folder=config["dataset"]["video_folder"],
+        annotation_folder=PLAN.setting("dataset", "annotation_folder"),
+        video_folder=PLAN.setting("dataset", "video_folder"),
         challenge_folders=PLAN.setting("dataset", "challenge_folders"),
         test_lists=PLAN.setting("dataset", "test_lists"),
         tasks=PLAN.aff_wild2_tasks,
-        exclude_videos=sorted(config["dataset"]["exclude_videos"]),
-        truncated_test_video=config["dataset"]["truncated_test_video"],
+        exclude_videos=sorted(PLAN.setting("dataset", "exclude_videos")),
+        truncated_test_video=PLAN.setting("dataset", "truncated_test_video"),
         dataset_subjects=PLAN.aff_wild2_subjects(),
         code=PLAN.code("index_videos.py"),
     script:
@@ -47,12 +47,12 @@ rule index_annotations:
         mem_mb=4000,
         runtime=30,
     params:
-        annotation_folder=config["dataset"]["annotation_folder"],
-        video_folder=config["dataset"]["video_folder"],
+        annotation_folder=PLAN.setting("dataset", "annotation_folder"),
+        video_folder=PLAN.setting("dataset", "video_folder"),
         challenge_folders=PLAN.setting("dataset", "challenge_folders"),
         test_lists=PLAN.setting("dataset", "test_lists"),
         tasks=PLAN.aff_wild2_tasks,
-        exclude_videos=sorted(config["dataset"]["exclude_videos"]),
+        exclude_videos=sorted(PLAN.setting("dataset", "exclude_videos")),
         dataset_files=PLAN.aff_wild2_files(),
         code=PLAN.code("index_annotations.py"),
     script:
@@ -77,9 +77,9 @@ rule index_s_aff_wild2:
         mem_mb=4000,
         runtime=30,
     params:
-        crops_folder=config["mtl"]["crops_folder"],
+        crops_folder=PLAN.setting("mtl", "crops_folder"),
         annotation_files=PLAN.setting("mtl", "annotation_files"),
-        test_list=config["mtl"]["test_list"],
+        test_list=PLAN.setting("mtl", "test_list"),
         dataset_files=PLAN.s_aff_wild2_files(),
         code=PLAN.code("index_s_aff_wild2.py"),
     script:
@@ -104,11 +104,11 @@ rule index_hume_reaction:
         mem_mb=4000,
         runtime=60,
     params:
-        info_file=config["eri"]["info_file"],
+        info_file=PLAN.setting("eri", "info_file"),
         split_folders=PLAN.setting("eri", "split_folders"),
-        video_folder=config["eri"]["video_folder"],
-        audio_folder=config["eri"]["audio_folder"],
-        truncated_test_video=config["eri"]["truncated_test_video"],
+        video_folder=PLAN.setting("eri", "video_folder"),
+        audio_folder=PLAN.setting("eri", "audio_folder"),
+        truncated_test_video=PLAN.setting("eri", "truncated_test_video"),
         dataset_files=PLAN.hume_reaction_files(),
         code=PLAN.code("index_hume_reaction.py"),
     script:

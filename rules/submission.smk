@@ -23,7 +23,7 @@ rule write_submission:
         runtime=30,
     params:
         layout="abaw5",
-        minimum_face_coverage=config["submission"]["minimum_face_coverage"],
+        minimum_face_coverage=PLAN.setting("submission", "minimum_face_coverage"),
         code=PLAN.code("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"
@@ -61,7 +61,7 @@ rule write_submission_per_video:
         runtime=30,
     params:
         layout="abaw3",
-        minimum_face_coverage=config["submission"]["minimum_face_coverage"],
+        minimum_face_coverage=PLAN.setting("submission", "minimum_face_coverage"),
         code=PLAN.code("write_submission.py"),
     script:
         "../workflow_scripts/write_submission.py"

@@ -317,6 +317,63 @@ class DetectionThreads:
             wait(running, return_when=FIRST_COMPLETED)
 
 
+class FaceJob:
+    """What one face job keeps between batches: the video being picked, the detector's and the writer's busy
+    time, the frames done. ``finish`` runs on the stage's thread, in order; ``write`` on the writer thread."""
+
+    def __init__(self, detector, route, crop_size, jpeg_quality, encoders, arrays, progress):
+        self.detector, self.route, self.crop_size, self.jpeg_quality = detector, route, crop_size, jpeg_quality
+        self.encoders, self.arrays, self.progress = encoders, arrays, progress
+        self.detector_seconds = []  # each batch's detection time
+        self.writer_seconds = 0.0  # the writer thread's busy time: its own ceiling, beside the detector's
+        self.frames = 0
+        self.current = None  # (entry, VideoFaces) of the video whose batches arrive
+
+    def detect(self, frames_in):
+        started = time.perf_counter()
+        detections = self.detector.detect(frames_in)
+        self.detector_seconds.append(time.perf_counter() - started)
+        return detections
+
+    def write(self, writer, encoding, video, rows, crops, frames, faces):
+        started = time.perf_counter()
+        if crops is None and faces:  # align on this thread, from the host frames
+            crops = align_faces(frames, [o for o, _ in faces], [d.landmarks for _, d in faces], self.crop_size)
+        if self.arrays is not None:
+            self.arrays.give_back(frames)  # the frames' last reader
+        jpegs = encode_crops(crops, self.jpeg_quality, encoding, self.encoders) if faces else []
+        writer.write_table(face_rows_table(video, rows, jpegs))
+        self.writer_seconds += time.perf_counter() - started
+
+    def finish(self, writing, writer, encoding, entry, first_frame, frames, frames_in, detections):
+        """Pick the annotated people among one batch's detections, align them (on the device when the frames
+        are there) and hand the batch to the writer thread."""
+        if self.current is None or self.current[0] is not entry:
+            self.report()
+            self.current = (entry, VideoFaces(Path(entry[0]).stem, entry[1]))
+        video = self.current[1]
+        rows, faces = video.pick(first_frame, frames_in.shape[2], detections.result())
+        crops = None
+        if self.route.on_device and faces:
+            landmarks = [d.landmarks for _, d in faces]
+            crops = align_faces_on_device(frames_in, [o for o, _ in faces], landmarks, self.crop_size)
+            crops = crops.cpu().numpy()
+        elif faces and not isinstance(frames, np.ndarray):  # decoded on the GPU, aligned on the host
+            frames = frames_in.cpu().numpy()
+        writing.submit(self.write, writer, encoding, video.video, rows, crops, frames, faces)
+        self.frames += len(frames)
+        self.progress.advance(len(frames))
+
+    def report(self):
+        """Log the finished video's face rate per person."""
+        if self.current is None:
+            return
+        entry, video = self.current
+        for subject, (frames, found) in video.counts.items():
+            share = 100.0 * found / max(frames, 1)
+            log.info("%s (%s): %d frames decoded, face found in %d (%.1f%%)", subject, entry[0], frames, found, share)
+
+
 def run_face_stage(
     videos,
     root,
@@ -344,38 +401,11 @@ def run_face_stage(
     (alignment on the host, JPEG encoding and Parquet writing).
     """
     started = time.perf_counter()
-    root = Path(root)
-    frames_total = 0
     route = frame_route(detector, alignment, video_decoding)
-    device, on_device = route.device, route.on_device
     # Host batches are reused once written (pinned ones are by torch's allocator; NVDEC's stay on the GPU).
-    arrays = BatchArrays() if device is None else None
+    arrays = BatchArrays() if route.device is None else None
     progress = Progress(log, "faces", sum(entry[2] for entry in videos if len(entry) > 2), "frames")
-
-    writer_seconds = [0.0]  # the writer thread's busy time: its own ceiling, next to the decoders' and detector's
-    detector_seconds = []  # each batch's detection time
-
-    def detect(frames_in):
-        detect_started = time.perf_counter()
-        detections = detector.detect(frames_in)
-        detector_seconds.append(time.perf_counter() - detect_started)
-        return detections
-
-    def write(writer, video, rows, crops, frames, faces):
-        write_started = time.perf_counter()
-        if crops is None and faces:  # align on this thread, from the host frames
-            crops = align_faces(frames, [o for o, _ in faces], [d.landmarks for _, d in faces], crop_size)
-        if arrays is not None:
-            arrays.give_back(frames)  # the frames' last reader
-        jpegs = encode_crops(crops, jpeg_quality, encoding, encoders) if faces else []
-        writer.write_table(face_rows_table(video, rows, jpegs))
-        writer_seconds[0] += time.perf_counter() - write_started
-
-    def report(entry, video):
-        for subject, (frames, found) in video.counts.items():
-            share = 100.0 * found / max(frames, 1)
-            log.info("%s (%s): %d frames decoded, face found in %d (%.1f%%)", subject, entry[0], frames, found, share)
-
+    job = FaceJob(detector, route, crop_size, jpeg_quality, encoders, arrays, progress)
     with (
         atomic_path(output_path) as temporary,
         pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer,
@@ -385,7 +415,7 @@ def run_face_stage(
         closing(
             decode_videos(
                 videos,
-                root,
+                Path(root),
                 batch_size,
                 decoders,
                 threads,
@@ -397,56 +427,35 @@ def run_face_stage(
             )
         ) as batches,
     ):
-        current = None
-
-        def finish(entry, first_frame, frames, frames_in, detections):
-            nonlocal current, frames_total
-            if current is None or current[0] is not entry:
-                if current is not None:
-                    report(*current)
-                current = (entry, VideoFaces(Path(entry[0]).stem, entry[1]))
-            video = current[1]
-            rows, faces = video.pick(first_frame, frames_in.shape[2], detections.result())
-            crops = None
-            if on_device and faces:
-                landmarks = [d.landmarks for _, d in faces]
-                crops = align_faces_on_device(frames_in, [o for o, _ in faces], landmarks, crop_size).cpu().numpy()
-            elif faces and not isinstance(frames, np.ndarray):  # decoded on the GPU, aligned on the host
-                frames = frames_in.cpu().numpy()
-            writing.submit(write, writer, video.video, rows, crops, frames, faces)
-            frames_total += len(frames)
-            progress.advance(len(frames))
-
         # The detector's ``concurrency`` batches are detected at once (onnxruntime on the CPU), each on a
         # thread of its own; they are picked, aligned and written in order, as one at a time would be.
         with DetectionThreads(detector) as detecting:
             in_flight = deque()
-            for entry, first_frame, frames, frames_in in uploaded_ahead(batches, device):
-                in_flight.append((entry, first_frame, frames, frames_in, detecting.submit(detect, frames_in)))
+            for entry, first_frame, frames, frames_in in uploaded_ahead(batches, route.device):
+                in_flight.append((entry, first_frame, frames, frames_in, detecting.submit(job.detect, frames_in)))
                 for done in detecting.in_order(in_flight):
-                    finish(*done)
+                    job.finish(writing, writer, encoding, *done)
             for done in detecting.in_order(in_flight, drain=True):
-                finish(*done)
-        if current is not None:
-            report(*current)
+                job.finish(writing, writer, encoding, *done)
+        job.report()
         if not videos:
             log.info("this shard has no videos; writing an empty face table")
     stage_seconds = time.perf_counter() - started
     # Batches detected side by side share the cores: the detector's busy time is their sum over that many.
-    detector_total = sum(detector_seconds) / detecting.concurrency
-    if frames_total:
+    detector_total = sum(job.detector_seconds) / detecting.concurrency
+    if job.frames:
         progress.finish()
         log.info(
             "%d frames in %.1f s: stage %.1f frames/s; detector alone %.1f frames/s, writer alone %.1f frames/s",
-            frames_total,
+            job.frames,
             stage_seconds,
-            frames_total / stage_seconds,
-            frames_total / detector_total,
-            frames_total / max(writer_seconds[0], 1e-9),
+            job.frames / stage_seconds,
+            job.frames / detector_total,
+            job.frames / max(job.writer_seconds, 1e-9),
         )
     return {
-        "frames": frames_total,
+        "frames": job.frames,
         "stage_seconds": stage_seconds,
         "detector_seconds": detector_total,
-        "writer_seconds": writer_seconds[0],
+        "writer_seconds": job.writer_seconds,
     }
