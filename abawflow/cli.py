@@ -43,11 +43,11 @@ def predict(arguments):
 
     from abawflow.core.devices import resolve_device
     from abawflow.predict.bundle import load_bundle
-    from abawflow.predict.video_prediction import find_videos, predict_video
+    from abawflow.predict.video_prediction import predict_video, videos_to_predict
 
     torch.set_num_threads(max(1, arguments.threads))
     bundle = load_bundle(arguments.bundle)
-    videos = find_videos(arguments.videos)
+    videos = videos_to_predict(arguments.videos)
     device = resolve_device(arguments.device)
     log.info("%d video(s); bundle %s (%s); device %s", len(videos), bundle.folder, describe(bundle), device)
     for path in videos.values():

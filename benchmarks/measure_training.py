@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-from abawflow.stage_one.feature_stage import feature_schema
+from abawflow.stage_one.face_table import feature_schema
 from abawflow.tasks.specs import TaskLayout
 from abawflow.training.feature_matrix import FeatureStore, write_feature_matrix
 from abawflow.training.loop import create_optimizer

@@ -11,11 +11,11 @@ import numpy as np
 import polars as pl
 
 from abawflow.core.errors import AnnotationFormatError, ConfigError, DatasetLayoutError
+from abawflow.stage_one.video import VIDEO_SUFFIXES
 from abawflow.tasks.specs import TASKS
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 PERSON_SUFFIXES = ("_left", "_right")
 SPLIT_FOLDERS = {"train": "Train_Set", "validation": "Validation_Set"}
 
@@ -96,7 +96,7 @@ def read_name_list(path, with_line_numbers=False):
     return list(seen.items()) if with_line_numbers else names
 
 
-def find_videos(video_root):
+def dataset_videos(video_root):
     """Map video stem -> path for every video under ``video_root`` (searched recursively)."""
     video_root = Path(video_root)
     if not video_root.is_dir():
@@ -117,7 +117,7 @@ class SubjectRegister:
 
     def __init__(self, root, video_folder, excluded=()):
         self.root, self.video_root = Path(root), Path(root) / video_folder
-        self.videos = find_videos(self.video_root)
+        self.videos = dataset_videos(self.video_root)
         unknown = sorted(set(excluded) - set(self.videos))
         if unknown:
             raise ConfigError(

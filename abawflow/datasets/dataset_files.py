@@ -8,7 +8,8 @@ index reruns by itself. It is computed when the workflow is planned, from file m
 import hashlib
 from pathlib import Path
 
-from abawflow.datasets.aff_wild2 import SPLIT_FOLDERS, VIDEO_SUFFIXES
+from abawflow.datasets.aff_wild2 import SPLIT_FOLDERS
+from abawflow.stage_one.video import VIDEO_SUFFIXES
 
 
 def aff_wild2_index_files(root, annotation_folder, challenge_folders, test_lists, video_folder, tasks):

@@ -471,9 +471,9 @@ class WorkflowPlan:
     @cached_property
     def videos_to_predict(self):
         """Video name -> file, of the files and folders predict.videos lists."""
-        from abawflow.predict.video_prediction import find_videos
+        from abawflow.predict.video_prediction import videos_to_predict
 
-        return find_videos(self.config["predict"]["videos"])
+        return videos_to_predict(self.config["predict"]["videos"])
 
     def prediction_video(self, wildcards):
         return str(self.videos_to_predict[wildcards.video])

@@ -25,20 +25,20 @@ import torch
 
 from abawflow.core.atomic import atomic_folder
 from abawflow.core.errors import BundleError, ConfigError, VideoDecodeError
+from abawflow.stage_one.video import VIDEO_SUFFIXES
 from abawflow.tasks.specs import get_task
 
 log = logging.getLogger(__name__)
 
 PEOPLE = {"one": {"": "single"}, "two": {"_left": "left", "_right": "right"}}
-FACE_RULES = {
+FACE_CHOICE = {
     "one": "the most confident face detected in each frame",
     "two": "two people followed as tracks, named left and right where both are first seen together",
 }
 FEATURE_MEMORY_BYTES = 2 * 10**9  # one video's features above this are read from disk, window by window
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
-def find_videos(paths):
+def videos_to_predict(paths):
     """Video name (file stem) -> path, for files and folders (their videos, sorted); names must be unique."""
     found = {}
     for given in paths:
@@ -272,7 +272,7 @@ def predict_video(
             "height": probe.height,
             "variable_frame_rate": probe.variable_frame_rate,
             "people": people,
-            "face_rule": FACE_RULES[people],
+            "face_rule": FACE_CHOICE[people],
             "persons": {
                 subject: {
                     "person": person,

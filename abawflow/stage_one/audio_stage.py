@@ -119,7 +119,7 @@ def extract_audio_features(subjects, root, extractor, output_path, sample_rate, 
 
     from abawflow.core.atomic import atomic_path
     from abawflow.core.progress import Progress
-    from abawflow.stage_one.feature_stage import IDENTITY_COLUMNS, feature_schema
+    from abawflow.stage_one.face_table import IDENTITY_COLUMNS, feature_schema
 
     width = extractor.output_width
     schema = feature_schema(width)

@@ -1,4 +1,5 @@
-"""The face table: the face stage's output, and what the organizers' crops are read into.
+"""The face table (the face stage's output, and what the organizers' crops are read into) and the feature
+table's schema, which keeps the face table's identity columns.
 
 One Parquet table per shard, one row per (subject, frame) of every decoded frame: subject (the annotation
 name), video, person (single, left or right), frame, face_found, score, box (x1, y1, x2, y2), landmarks
@@ -96,3 +97,12 @@ def face_rows_table(video, rows, jpegs):
         columns["landmarks"].append(detection.landmarks.reshape(-1).tolist())
         columns["crop"].append(next(jpegs))
     return pa.table(columns, schema=FACE_SCHEMA)
+
+
+# A feature table (one per backbone) has the face table's identity columns and one vector per row.
+IDENTITY_COLUMNS = ["subject", "video", "person", "frame", "face_found"]
+
+
+def feature_schema(width):
+    identity = [FACE_SCHEMA.field(name) for name in IDENTITY_COLUMNS]
+    return pa.schema([*identity, ("feature", pa.list_(pa.float32(), width))])

@@ -21,20 +21,14 @@ import torch
 from abawflow.core.atomic import atomic_path
 from abawflow.core.errors import FaceTableError
 from abawflow.core.progress import Progress
-from abawflow.stage_one.face_table import FACE_SCHEMA
+from abawflow.stage_one.face_table import IDENTITY_COLUMNS, feature_schema
 from abawflow.stage_one.pipelining import OrderedWriter, prefetched
 
 log = logging.getLogger(__name__)
 
 
-IDENTITY_COLUMNS = ["subject", "video", "person", "frame", "face_found"]
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 PREFETCH_BATCHES = 4  # batches decoded ahead of the model, and features waiting for the writer
-
-
-def feature_schema(width):
-    identity = [FACE_SCHEMA.field(name) for name in IDENTITY_COLUMNS]
-    return pa.schema([*identity, ("feature", pa.list_(pa.float32(), width))])
 
 
 def resize_crops(crops, input_size, channels="rgb"):

@@ -10,6 +10,9 @@ from abawflow.core.errors import VideoDecodeError
 
 log = logging.getLogger(__name__)
 
+# The files read as videos, in a dataset's video folder and among the videos a user names.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+
 
 def open_video(path, threads=1):
     import decord

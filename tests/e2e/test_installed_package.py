@@ -42,28 +42,19 @@ def test_a_non_editable_install_plans_and_runs_the_workflow(tmp_path):
     workdir.mkdir()
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(workflow / "Snakefile"), "--directory"]
     command += [str(workdir), "--cores", "2"]
-    configs = ["--configfile", str(CONFIGS / "tiny.yaml")]
-    dry_run = subprocess.run(
-        [*command, "--dry-run", "submission", *configs],
-        env=environment,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert dry_run.returncode == 0, dry_run.stderr[-3000:]
+
+    def snakemake(*arguments):
+        configs = ["--configfile", str(CONFIGS / "tiny.yaml")]
+        run = [*command, *arguments, *configs]
+        result = subprocess.run(run, env=environment, cwd=workdir, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    dry_run = snakemake("--dry-run", "submission")
     rules = {rule for rule, _ in planned_jobs(dry_run.stdout + dry_run.stderr)}
     assert {"index_videos", "detect_and_align_faces", "train_temporal_model", "write_submission"} <= rules
     # One real job: a workflow script importing the installed package.
-    result = subprocess.run(
-        [*command, "resources/demo_eri", *configs],
-        env=environment,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    snakemake("resources/demo_eri")
     assert (workdir / "resources" / "demo_eri" / "data_info.csv").is_file()
 
 

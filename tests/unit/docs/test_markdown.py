@@ -56,3 +56,18 @@ def test_a_fence_left_open_is_caught():
     tokens = PARSER.parse(text)
     rendered = [tokens[i + 1].content for i, token in enumerate(tokens) if token.type == "heading_open"]
     assert rendered != headings_in_source(text)
+
+
+def test_the_stages_page_lists_every_registered_component():
+    import models.losses  # noqa: F401 (registers the losses)
+    import models.temporal  # noqa: F401 (registers fusions, encoders, heads, frameworks)
+    from models.registry import REGISTRIES
+
+    page = (REPOSITORY / "docs" / "stages.md").read_text()
+    missing = [
+        f"{kind} {name}"
+        for kind in ("fusion", "encoder", "head", "framework", "loss")
+        for name in REGISTRIES[kind]
+        if f"`{name}`" not in page
+    ]
+    assert not missing, f"docs/stages.md does not describe {missing}"

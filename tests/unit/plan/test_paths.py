@@ -42,3 +42,11 @@ def test_no_rule_file_writes_a_results_or_logs_path_by_hand(repository):
     for path in [repository / "Snakefile", *(repository / "rules").glob("*.smk")]:
         text = path.read_text()
         assert not re.search(r"[\"'](results|logs)/", text), f"{path.name} builds a path by hand"
+
+
+def test_the_stages_page_lists_every_rule(repository):
+    """docs/stages.md's table of the DAG names every rule of the workflow."""
+    page = (repository / "docs" / "stages.md").read_text()
+    table = page[page.index("## The DAG") :].split("\n\n")[1]
+    missing = [rule for rule in paths.JOBS if f"`{rule}`" not in table]
+    assert not missing, f"docs/stages.md's DAG table misses {missing}"

@@ -15,7 +15,7 @@ from abawflow.cli import main as cli
 from abawflow.core.errors import BundleError, ConfigError
 from abawflow.plan.compiler import canonical, compile_plan
 from abawflow.predict.bundle import MANIFEST, bundle_plan, bundle_runs, load_bundle, write_bundle
-from abawflow.predict.video_prediction import find_videos
+from abawflow.predict.video_prediction import videos_to_predict
 from abawflow.tasks.specs import get_task
 from abawflow.training.temporal import build_model
 
@@ -154,11 +154,11 @@ def test_videos_are_found_in_files_and_folders_with_unique_names(tmp_path):
     (tmp_path / "b").mkdir()
     for path in (tmp_path / "a/one.mp4", tmp_path / "a/two.avi", tmp_path / "b/one.mov", tmp_path / "a/notes.txt"):
         path.write_bytes(b"")
-    assert find_videos([tmp_path / "a"]) == {"one": tmp_path / "a/one.mp4", "two": tmp_path / "a/two.avi"}
+    assert videos_to_predict([tmp_path / "a"]) == {"one": tmp_path / "a/one.mp4", "two": tmp_path / "a/two.avi"}
     with pytest.raises(ConfigError, match="two videos are named 'one'"):
-        find_videos([tmp_path / "a", tmp_path / "b/one.mov"])
+        videos_to_predict([tmp_path / "a", tmp_path / "b/one.mov"])
     with pytest.raises(Exception, match="no such video file or folder"):
-        find_videos([tmp_path / "missing.mp4"])
+        videos_to_predict([tmp_path / "missing.mp4"])
 
 
 def test_the_command_line_predicts_every_frame_of_a_real_recording(config, tmp_path, capsys):

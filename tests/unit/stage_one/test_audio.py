@@ -17,7 +17,7 @@ from abawflow.stage_one.audio_stage import (
     iter_frame_windows,
     read_audio,
 )
-from abawflow.stage_one.feature_stage import feature_schema
+from abawflow.stage_one.face_table import feature_schema
 from models.audio import LogMelStatistics, create_audio_extractor, mel_filterbank, spectrogram_images
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from abawflow.core.errors import ConfigError
-from abawflow.stage_one.feature_stage import feature_schema
+from abawflow.stage_one.face_table import feature_schema
 from abawflow.training.feature_matrix import FeatureStore, contiguous_runs, write_feature_matrix
 from abawflow.training.regimes import collate, make_windows
 from abawflow.training.sequences import attach_labels, build_sequences, read_feature_matrices
