@@ -43,7 +43,8 @@ def predict(arguments):
 
     from abawflow.core.devices import resolve_device
     from abawflow.predict.bundle import load_bundle
-    from abawflow.predict.video_prediction import predict_video, videos_to_predict
+    from abawflow.predict.video_prediction import predict_video
+    from abawflow.stage_one.video import videos_to_predict
 
     torch.set_num_threads(max(1, arguments.threads))
     bundle = load_bundle(arguments.bundle)

@@ -21,7 +21,9 @@ from abawflow.datasets.dataset_files import (
 )
 from abawflow.datasets.registry import DATASETS
 from abawflow.plan import paths
+from abawflow.plan.bundle_contents import bundle_plan, bundle_runs
 from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
+from abawflow.stage_one.video import videos_to_predict
 
 # The rule that writes each face source's tables.
 FACE_RULES = {"detected": "detect_and_align_faces", "cropped_aligned": "read_face_crops"}
@@ -444,15 +446,11 @@ class WorkflowPlan:
 
     @cached_property
     def bundle(self):
-        from abawflow.predict.bundle import bundle_plan
-
         bundle = self.config["bundle"]
         return bundle_plan(self.plan, self.config["faces"], bundle["tasks"], bundle["models"])
 
     def bundle_runs(self):
         """(experiment, target, fold, seed) of each model file the bundle rule reads, in input order."""
-        from abawflow.predict.bundle import bundle_runs
-
         return [list(run) for run in bundle_runs(self.bundle)]
 
     def bundle_model_files(self, wildcards):
@@ -471,8 +469,6 @@ class WorkflowPlan:
     @cached_property
     def videos_to_predict(self):
         """Video name -> file, of the files and folders predict.videos lists."""
-        from abawflow.predict.video_prediction import videos_to_predict
-
         return videos_to_predict(self.config["predict"]["videos"])
 
     def prediction_video(self, wildcards):

@@ -24,8 +24,7 @@ import polars as pl
 import torch
 
 from abawflow.core.atomic import atomic_folder
-from abawflow.core.errors import BundleError, ConfigError, VideoDecodeError
-from abawflow.stage_one.video import VIDEO_SUFFIXES
+from abawflow.core.errors import BundleError, ConfigError
 from abawflow.tasks.specs import get_task
 
 log = logging.getLogger(__name__)
@@ -36,29 +35,6 @@ FACE_CHOICE = {
     "two": "two people followed as tracks, named left and right where both are first seen together",
 }
 FEATURE_MEMORY_BYTES = 2 * 10**9  # one video's features above this are read from disk, window by window
-
-
-def videos_to_predict(paths):
-    """Video name (file stem) -> path, for files and folders (their videos, sorted); names must be unique."""
-    found = {}
-    for given in paths:
-        path = Path(given).expanduser()
-        if path.is_dir():
-            candidates = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-            if not candidates:
-                raise VideoDecodeError(f"{path}: the folder holds no video ({', '.join(VIDEO_SUFFIXES)})")
-        elif path.is_file():
-            candidates = [path]
-        else:
-            raise VideoDecodeError(f"{path}: no such video file or folder")
-        for candidate in candidates:
-            if candidate.stem in found and found[candidate.stem] != candidate:
-                raise ConfigError(
-                    f"two videos are named {candidate.stem!r} ({found[candidate.stem]} and {candidate}); "
-                    "each video's outputs are a folder of its name: rename one"
-                )
-            found[candidate.stem] = candidate
-    return found
 
 
 def video_subjects(name, people):

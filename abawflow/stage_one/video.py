@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abawflow.core.errors import VideoDecodeError
+from abawflow.core.errors import ConfigError, VideoDecodeError
 
 log = logging.getLogger(__name__)
 
@@ -297,3 +297,26 @@ def probe_video(path):
     # A constant-rate video's steps all equal 1/fps, give or take the time base's rounding.
     variable = bool(len(steps) > 1 and np.ptp(steps) > 0.5 * np.median(steps))
     return VideoProbe(count, declared if declared > 0 else None, float(reader.get_avg_fps()), width, height, variable)
+
+
+def videos_to_predict(paths):
+    """Video name (file stem) -> path, for files and folders (their videos, sorted); names must be unique."""
+    found = {}
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            candidates = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not candidates:
+                raise VideoDecodeError(f"{path}: the folder holds no video ({', '.join(VIDEO_SUFFIXES)})")
+        elif path.is_file():
+            candidates = [path]
+        else:
+            raise VideoDecodeError(f"{path}: no such video file or folder")
+        for candidate in candidates:
+            if candidate.stem in found and found[candidate.stem] != candidate:
+                raise ConfigError(
+                    f"two videos are named {candidate.stem!r} ({found[candidate.stem]} and {candidate}); "
+                    "each video's outputs are a folder of its name: rename one"
+                )
+            found[candidate.stem] = candidate
+    return found

@@ -13,9 +13,10 @@ import torch
 
 from abawflow.cli import main as cli
 from abawflow.core.errors import BundleError, ConfigError
+from abawflow.plan.bundle_contents import bundle_plan, bundle_runs
 from abawflow.plan.compiler import canonical, compile_plan
-from abawflow.predict.bundle import MANIFEST, bundle_plan, bundle_runs, load_bundle, write_bundle
-from abawflow.predict.video_prediction import videos_to_predict
+from abawflow.predict.bundle import MANIFEST, load_bundle, write_bundle
+from abawflow.stage_one.video import videos_to_predict
 from abawflow.tasks.specs import get_task
 from abawflow.training.temporal import build_model
 
