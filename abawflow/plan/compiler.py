@@ -143,9 +143,10 @@ class Ensemble:
 
 @dataclass(frozen=True)
 class ChallengeRun:
-    """One challenge the plan runs: what predicts it, and what it submits."""
+    """One challenge the plan runs: its tasks, what predicts it, and what it submits."""
 
     name: str
+    tasks: tuple  # the tasks whose outputs its prediction tables hold (abawflow/challenges/registry.py)
     experiments: tuple  # by name
     ensembles: tuple  # by name
     submitted: str  # the experiment or ensemble whose predictions are its submission
@@ -247,15 +248,16 @@ def compile_plan(config, validate=True):
     experiments = _compile_experiments(config, tasks, backbones)
     ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks, MTL in config["tasks"])
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
-    mtl_submitted = _compile_mtl_submission(config, experiments, ensembles)
-    if mtl_submitted:
-        submitted[MTL] = mtl_submitted
+    joint = _compile_joint_submission(config, MTL, experiments, ensembles)
+    if joint:
+        submitted[MTL] = joint
     for experiment in experiments.values():
         check_components(experiment)
     _check_video_decoding(config)
     challenges = {
         name: ChallengeRun(
             name=name,
+            tasks=CHALLENGES[name].tasks,
             experiments=tuple(sorted(n for n, e in experiments.items() if name in e.challenges)),
             ensembles=tuple(sorted(n for n, e in ensembles.items() if name in e.challenges)),
             submitted=submitted[name],
@@ -473,7 +475,7 @@ def _model_framework(framework, names, backbones):
     return model
 
 
-def _compile_ensembles(configured, experiments, tasks, mtl_run):
+def _compile_ensembles(configured, experiments, tasks, joint_run):
     ensembles = {}
     for name, ensemble in configured.items():
         if name in experiments:
@@ -489,10 +491,10 @@ def _compile_ensembles(configured, experiments, tasks, mtl_run):
         if len(weights) != len(members):
             raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
         common = [task for task in tasks if all(task in experiments[m].tasks for m in members)]
-        if mtl_run and all(MTL in experiments[m].challenges for m in members):
+        if joint_run and all(MTL in experiments[m].challenges for m in members):
             common.append(MTL)
         covered = ensemble.get("tasks", common)
-        missing = [task for task in covered if task not in common and (task != MTL or mtl_run)]
+        missing = [task for task in covered if task not in common and (task != MTL or joint_run)]
         if missing:
             raise ConfigError(
                 f"config.yaml: ensembles.{name} covers {', '.join(missing)}, which not every member trains"
@@ -501,7 +503,7 @@ def _compile_ensembles(configured, experiments, tasks, mtl_run):
             name=name,
             members=tuple(members),
             weights=tuple(float(w) for w in weights),
-            challenges=tuple(name for name in [*tasks, MTL] if name in covered and (name != MTL or mtl_run)),
+            challenges=tuple(name for name in [*tasks, MTL] if name in covered and (name != MTL or joint_run)),
             postprocess=frozen(ensemble.get("postprocess", {})),
         )
     return ensembles
@@ -523,17 +525,17 @@ def _compile_submission(configured, tasks, candidates):
     return submitted
 
 
-def _compile_mtl_submission(config, experiments, ensembles):
-    """What the MTL challenge submits, or None where no experiment trains it."""
-    if MTL not in config["tasks"]:
+def _compile_joint_submission(config, challenge, experiments, ensembles):
+    """What a joint challenge (MTL) submits, or None where it is not run or no experiment trains it."""
+    if challenge not in config["tasks"]:
         return None
-    mtl_experiments = tuple(name for name, e in experiments.items() if MTL in e.challenges)
-    mtl_ensembles = tuple(name for name, e in ensembles.items() if MTL in e.challenges)
-    name = config["submission"].get(MTL) or (mtl_experiments[0] if mtl_experiments else None)
-    if name is not None and name not in mtl_experiments + mtl_ensembles:
+    trained = tuple(name for name, e in experiments.items() if challenge in e.challenges)
+    averaged = tuple(name for name, e in ensembles.items() if challenge in e.challenges)
+    name = config["submission"].get(challenge) or (trained[0] if trained else None)
+    if name is not None and name not in trained + averaged:
         raise ConfigError(
-            f"config.yaml: submission.mtl is {name!r}, but the experiments and ensembles of the mtl challenge "
-            f"are: {', '.join(mtl_experiments + mtl_ensembles) or 'none'}"
+            f"config.yaml: submission.{challenge} is {name!r}, but the experiments and ensembles of the {challenge} "
+            f"challenge are: {', '.join(trained + averaged) or 'none'}"
         )
     return name
 

@@ -27,6 +27,7 @@ def test_the_default_config_compiles_with_its_defaults_filled_in(config):
     assert plan.datasets == ("aff_wild2", "hume_reaction", "s_aff_wild2")
     assert plan.shard_names == ("0of1",)
     assert plan.challenges["mtl"].experiments == ("mtl_feedback",) and plan.challenges["mtl"].ensembles == ()
+    assert plan.challenges["mtl"].tasks == ("va", "expr", "au") and plan.challenges["eri"].tasks == ("eri",)
     assert {name: run.submitted for name, run in plan.challenges.items()} == {
         "va": "three_encoders",
         "expr": "three_encoders",
