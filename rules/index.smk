@@ -3,7 +3,7 @@
 
 rule index_videos:
     input:
-        PLAN.plan.dataset_roots["aff_wild2"],
+        PLAN.root("aff_wild2"),
     output:
         paths.index_table("aff_wild2", "subjects"),
     log:
@@ -32,7 +32,7 @@ rule index_videos:
 
 rule index_annotations:
     input:
-        PLAN.plan.dataset_roots["aff_wild2"],
+        PLAN.root("aff_wild2"),
     output:
         splits=paths.splits("aff_wild2"),
         labels=PLAN.index_labels("aff_wild2"),
@@ -61,7 +61,7 @@ rule index_annotations:
 
 rule index_s_aff_wild2:
     input:
-        PLAN.plan.dataset_roots["s_aff_wild2"],
+        PLAN.root("s_aff_wild2"),
     output:
         images=paths.index_table("s_aff_wild2", "images"),
         splits=paths.splits("s_aff_wild2"),
@@ -88,7 +88,7 @@ rule index_s_aff_wild2:
 
 rule index_hume_reaction:
     input:
-        PLAN.plan.dataset_roots["hume_reaction"],
+        PLAN.root("hume_reaction"),
     output:
         subjects=paths.index_table("hume_reaction", "subjects"),
         splits=paths.splits("hume_reaction"),

@@ -161,8 +161,12 @@ class WorkflowPlan:
 
     # --- stage one, per dataset (the `dataset` wildcard) ----------------------------------------------
 
+    def root(self, dataset):
+        """A dataset's root folder, as the config gives it."""
+        return self.plan.dataset_roots[dataset]
+
     def dataset_root(self, wildcards):
-        return self.plan.dataset_roots[wildcards.dataset]
+        return self.root(wildcards.dataset)
 
     def media_table(self, wildcards):
         """The index table of what a dataset's stage one reads: its person-videos or its images."""

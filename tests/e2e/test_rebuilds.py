@@ -193,8 +193,8 @@ def test_a_code_change_reruns_the_rules_that_run_that_code(edited_workflow):
     # The trainer: training and what follows it, never the features.
     edit(
         snakefile.parent / "abawflow" / "training" / "temporal.py",
-        "def window_starts(",
-        "TRAINER_VERSION = 2\n\n\ndef window_starts(",
+        "def fold_sequences(",
+        "TRAINER_VERSION = 2\n\n\ndef fold_sequences(",
     )
     jobs = plan(workdir, "submission", configs=configs, snakefile=snakefile)
     assert rules_of(jobs) == {*RETRAINED, "write_submission", "plot_validation"}
