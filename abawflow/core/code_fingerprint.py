@@ -61,9 +61,9 @@ def _module_file(roots, dotted):
     return None
 
 
-def _relative(path, roots):
+def _relative(path, folders):
     """``abawflow/...`` or ``workflow_scripts/...``: the same text wherever the code lies."""
-    for root in [*roots.values()]:
+    for root in folders:
         if path.is_relative_to(root):
             return path.relative_to(root).as_posix()
     return path.name
@@ -80,7 +80,7 @@ def _imported_files(roots, tree):
             continue
         for name in names:
             path = _module_file(roots, name)
-            if path is not None and not is_plumbing(_relative(path, roots)):
+            if path is not None and not is_plumbing(_relative(path, roots.values())):
                 yield path
 
 
@@ -104,7 +104,7 @@ def code_fingerprint(script, root=None):
         seen[path] = dump
         pending.extend(_imported_files(roots, tree))
     digest = hashlib.sha256()
-    named = sorted((_relative(path, {"": root, **roots}), dump) for path, dump in seen.items())
+    named = sorted((_relative(path, [root, *roots.values()]), dump) for path, dump in seen.items())
     for name, dump in named:
         digest.update(name.encode() + b"\0" + dump.encode() + b"\0")
     return digest.hexdigest()[:16]

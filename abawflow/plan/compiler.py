@@ -60,6 +60,11 @@ FEATURE_KEYS = (
 )
 
 
+def _joint(name):
+    """Whether ``name`` is a challenge whose tasks one model trains together (its own training target)."""
+    return name in CHALLENGES and CHALLENGES[name].joint
+
+
 def canonical(value):
     """Plain dicts with sorted keys and lists, recursively: the form rule params take, so that their
     comparison (Snakemake's params rerun trigger) does not depend on the config's key order."""
@@ -206,7 +211,7 @@ class Plan:
     def target_tasks(self, experiment, target):
         """The tasks one training target covers: a task, every task of a multi-task experiment, or the tasks
         of a joint challenge."""
-        if target in CHALLENGES and CHALLENGES[target].joint:
+        if _joint(target):
             return CHALLENGES[target].tasks
         spec = self.experiments[experiment]
         return tuple(task for task in spec.tasks if spec.targets[task] == target)
@@ -214,7 +219,7 @@ class Plan:
     def target_challenge(self, experiment, target):
         """The challenge whose data a training target reads: a joint challenge itself, or the challenge of the
         target's first task (the challenges of one dataset share its index and feature tables)."""
-        if target in CHALLENGES and CHALLENGES[target].joint:
+        if _joint(target):
             return CHALLENGES[target]
         return CHALLENGES[self.target_tasks(experiment, target)[0]]
 

@@ -6,15 +6,16 @@ import shutil
 import subprocess
 import sys
 
-from support.dag import CONFIGS, REPOSITORY, planned_jobs
+from support.dag import CONFIGS, PACKAGE_FOLDERS, REPOSITORY, copy_workflow, planned_jobs
 
 
 def test_a_non_editable_install_plans_and_runs_the_workflow(tmp_path):
     wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
     # Built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds.
+    source.mkdir()
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPOSITORY / name, _made(source) / name if not source.exists() else source / name)
-    for name in ("abawflow", "models"):
+        shutil.copy2(REPOSITORY / name, source / name)
+    for name in PACKAGE_FOLDERS:
         shutil.copytree(REPOSITORY / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
     subprocess.run([*build, str(source)], check=True, capture_output=True, timeout=600)
@@ -23,11 +24,7 @@ def test_a_non_editable_install_plans_and_runs_the_workflow(tmp_path):
     subprocess.run(install, check=True, capture_output=True, timeout=600)
     assert (site / "abawflow" / "plan" / "config.schema.yaml").is_file()
     # The workflow without the package's sources beside it: only the installed package can serve it.
-    workflow = tmp_path / "workflow"
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy2(REPOSITORY / name, workflow / name if workflow.exists() else _made(workflow) / name)
-    for name in ("rules", "workflow_scripts", "profiles", "envs", "report"):
-        shutil.copytree(REPOSITORY / name, workflow / name, ignore=shutil.ignore_patterns("__pycache__"))
+    workflow = copy_workflow(tmp_path / "workflow", with_package=False).parent
     environment = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(
         [sys.executable, "-c", "import abawflow, models; print(abawflow.__file__, models.__file__)"],
@@ -56,8 +53,3 @@ def test_a_non_editable_install_plans_and_runs_the_workflow(tmp_path):
     # One real job: a workflow script importing the installed package.
     snakemake("resources/demo_eri")
     assert (workdir / "resources" / "demo_eri" / "data_info.csv").is_file()
-
-
-def _made(folder):
-    folder.mkdir(parents=True)
-    return folder

@@ -9,7 +9,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[2]
 CONFIGS = REPOSITORY / "tests" / "configs"
 WORKFLOW_PARTS = ["Snakefile", "config.yaml", "README.md"]
-WORKFLOW_FOLDERS = ["abawflow", "models", "rules", "workflow_scripts", "profiles", "envs", "report"]
+PACKAGE_FOLDERS = ["abawflow", "models"]
+WORKFLOW_FOLDERS = [*PACKAGE_FOLDERS, "rules", "workflow_scripts", "profiles", "envs", "report"]
 
 
 def snakemake(workdir, *arguments, configs=(), snakefile=None, timeout=1800):
@@ -31,13 +32,14 @@ def snakemake(workdir, *arguments, configs=(), snakefile=None, timeout=1800):
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=timeout)
 
 
-def copy_workflow(destination):
-    """A copy of the workflow's code, to edit in a test without touching the repository."""
+def copy_workflow(destination, with_package=True):
+    """A copy of the workflow's code, to edit in a test without touching the repository; without the package
+    (abawflow/, models/) the rules' scripts use the installed one."""
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_PARTS:
         shutil.copy2(REPOSITORY / name, destination / name)
-    for name in WORKFLOW_FOLDERS:
+    for name in [f for f in WORKFLOW_FOLDERS if with_package or f not in PACKAGE_FOLDERS]:
         shutil.copytree(REPOSITORY / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
     return destination / "Snakefile"
 
