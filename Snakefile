@@ -3,6 +3,13 @@
 #   snakemake --cores 8 submission
 
 
+import copy
+
+# What the user's --configfile files and --config values hold, before the embedded default goes beneath
+# them: the default's method preset holds only without a file of the user's (abawflow/plan/config_layers.py).
+USER_CONFIG = copy.deepcopy(config)
+
+
 # The embedded default config, found beside this file whatever the working directory.
 configfile: workflow.source_path("config.yaml")
 

@@ -23,6 +23,7 @@ from abawflow.datasets.dataset_files import (
     fingerprint_files,
 )
 from abawflow.plan.compiler import compile_plan
+from abawflow.plan.config_layers import load_config
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 VIDEOS = 594
@@ -39,7 +40,7 @@ def make_layout(root):
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as file:
             file.truncate(20_000_000 + 1000 * k)  # sparse: a size, no blocks
-    config = yaml.safe_load((REPOSITORY / "config.yaml").read_text())
+    config = load_config(REPOSITORY / "config.yaml")  # the demo's methods
     for task, (train, validation) in ANNOTATED.items():
         for split, count, offset in (("Train_Set", train, 0), ("Validation_Set", validation, train)):
             folder = root / config["dataset"]["annotation_folder"] / FOLDERS[task] / split
@@ -91,7 +92,7 @@ def main():
         )
     )
     layer = workdir / "layer.yaml"
-    layer.write_text(yaml.safe_dump({"dataset": {"root": str(root)}}))
+    layer.write_text(yaml.safe_dump({"methods": "demo", "dataset": {"root": str(root)}}))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory"]
     command += [str(workdir), "--cores", "2", "--dry-run", "submission", "--configfile", str(layer)]
     start = time.perf_counter()

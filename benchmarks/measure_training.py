@@ -33,8 +33,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-import yaml
 
+from abawflow.plan.config_layers import load_config
 from abawflow.stage_one.face_table import feature_schema
 from abawflow.tasks.specs import TaskLayout
 from abawflow.training.feature_matrix import FeatureStore, write_feature_matrix
@@ -113,7 +113,7 @@ def write_synthetic_tables(folder, frames, widths, video_frames=VIDEO_FRAMES, se
 
 
 def default_experiments():
-    config = yaml.safe_load((REPOSITORY / "config.yaml").read_text())
+    config = load_config(REPOSITORY / "config.yaml")
     recipe = {"shuffle_labels": False, **config["training"]}
     experiments = {}
     for name in ENCODERS:

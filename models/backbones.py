@@ -10,6 +10,7 @@ Each returns a module mapping a (batch, channels, size, size) float tensor to (b
 """
 
 import logging
+import pickle
 from importlib import metadata
 from pathlib import Path
 
@@ -23,39 +24,123 @@ from models.registry import create, register
 log = logging.getLogger(__name__)
 
 
+WRAPPERS = ("state_dict", "model", "model_state_dict")  # Lightning, the MAE repositories, training scripts
+
+
 def unwrap_state_dict(checkpoint):
-    """Accept a bare state dict or one under ``state_dict`` / ``model``; strip ``module.`` prefixes."""
-    for key in ("state_dict", "model", "model_state_dict"):
+    """Accept a bare state dict or one under ``state_dict`` / ``model`` / ``model_state_dict``; strip
+    ``module.`` prefixes (DataParallel)."""
+    for key in WRAPPERS:
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]
             break
     if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise ModelLoadError("the checkpoint holds no state dict (expected tensors, or a 'state_dict' / 'model' entry)")
+        raise ModelLoadError(
+            "the checkpoint holds no state dict (expected tensors, a 'state_dict' / 'model' entry, or a whole "
+            "torch.save(model))"
+        )
     return {key[len("module.") :] if key.startswith("module.") else key: value for key, value in checkpoint.items()}
 
 
-def load_checkpoint(model, path, strict=True):
+def read_checkpoint(path):
+    """The state dict of a checkpoint file: a state dict, bare or wrapped (``unwrap_state_dict``), a
+    ``.safetensors`` file, or a whole pickled model (``torch.save(model)``, as the HSEmotion releases ship),
+    whose classifier is reset as timm resets it (``reset_classifier(0)``)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise ModelLoadError(f"{path}: backbone checkpoint not found")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as error:
+            raise ModelLoadError(f"{path}: cannot read the safetensors file ({error})") from None
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = _torch_load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        # Not tensors alone: a pickled model. Unpickling runs code from the file, which the user named.
+        log.info("%s: a pickled model, not a state dict; loading it whole", path)
+        try:
+            checkpoint = _torch_load(path, weights_only=False)
+        except Exception as error:
+            raise ModelLoadError(f"{path}: cannot unpickle the model ({error})") from None
     except Exception as error:
         raise ModelLoadError(f"{path}: cannot read checkpoint ({error})") from None
+    if isinstance(checkpoint, nn.Module):
+        if hasattr(checkpoint, "reset_classifier"):
+            checkpoint.reset_classifier(0)
+        return checkpoint.state_dict()
     try:
-        state = unwrap_state_dict(checkpoint)
+        return unwrap_state_dict(checkpoint)
     except ModelLoadError as error:
         raise ModelLoadError(f"{path}: {error}") from None
+
+
+def _torch_load(path, weights_only):
+    """torch.load, memory-mapped where the file is in the zip format (a plan's check reads few bytes)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
+    except RuntimeError as error:
+        if "mmap" not in str(error):
+            raise
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+
+def matched_state(model, state, path):
+    """``state`` fitted to ``model``'s keys: the classifier that timm's pretrained config names dropped (as
+    timm drops it for ``num_classes=0``), a prefix that wraps every key (``model.``) removed. Any other
+    missing, unexpected or differently shaped key is an error naming the keys."""
     own = model.state_dict()
+    prefixes = {key.split(".", 1)[0] for key in state}
+    if len(prefixes) == 1 and not set(state) & set(own):
+        stripped = {key.split(".", 1)[1]: value for key, value in state.items() if "." in key}
+        if set(stripped) & set(own):
+            state = stripped
+    classifier = getattr(model, "pretrained_cfg", {}).get("classifier") or ()
+    classifier = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    dropped = {f"{name}.{kind}" for name in classifier for kind in ("weight", "bias")} - set(own)
+    state = {key: value for key, value in state.items() if key not in dropped}
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    if strict and (missing or unexpected):
+    reshaped = sorted(key for key in set(own) & set(state) if tuple(own[key].shape) != tuple(state[key].shape))
+    if missing or unexpected or reshaped:
+        shapes = [f"{key} {tuple(state[key].shape)} vs {tuple(own[key].shape)}" for key in reshaped[:5]]
         raise ModelLoadError(
             f"{path}: checkpoint does not match the architecture; "
             f"missing keys ({len(missing)}): {', '.join(missing[:10]) or 'none'}; "
             f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:10]) or 'none'}"
+            + (f"; shapes differ ({len(reshaped)}, checkpoint vs model): {', '.join(shapes)}" if reshaped else "")
         )
-    model.load_state_dict(state, strict=strict)
+    return state
+
+
+def load_checkpoint(model, path):
+    model.load_state_dict(matched_state(model, read_checkpoint(path), path))
+
+
+def timm_model(architecture, name, model_options=None):
+    """A timm architecture without its classifier (pooled features)."""
+    import timm
+
+    options = dict(model_options or {})
+    if "num_classes" in options:
+        raise ModelLoadError(
+            f"backbone {name!r}: model_options sets num_classes, but a backbone gives features: it is built "
+            "without a classifier (num_classes 0), and a checkpoint's classifier is dropped; remove num_classes"
+        )
+    try:
+        return timm.create_model(architecture, pretrained=False, num_classes=0, **options)
+    except Exception as error:
+        raise ModelLoadError(f"backbone {name!r}: timm cannot build architecture {architecture!r} ({error})") from None
+
+
+def check_checkpoint(name, spec):
+    """Whether a timm backbone's checkpoint fits its architecture, without building its weights: the model is
+    made on the meta device, the checkpoint's keys and shapes are compared. Raises ModelLoadError."""
+    with torch.device("meta"):
+        model = timm_model(spec["architecture"], name, spec.get("model_options"))
+    matched_state(model, read_checkpoint(spec["checkpoint"]), spec["checkpoint"])
 
 
 def create_backbone(
@@ -68,14 +153,9 @@ def create_backbone(
     weights_follow=False,
 ):
     """Build a timm model that returns pooled features (no classifier); random initialisation is seeded."""
-    import timm
-
     name = name or architecture
     torch.manual_seed(seed)
-    try:
-        model = timm.create_model(architecture, pretrained=False, num_classes=0, **(model_options or {}))
-    except Exception as error:
-        raise ModelLoadError(f"backbone {name!r}: timm cannot build architecture {architecture!r} ({error})") from None
+    model = timm_model(architecture, name, model_options)
     if checkpoint:
         load_checkpoint(model, checkpoint)
         log.info("backbone %s: %s with weights from %s", name, architecture, checkpoint)

@@ -6,6 +6,7 @@ rule extract_audio_features:
     input:
         root=PLAN.dataset_root,
         media=PLAN.media_table,
+        weights=PLAN.backbone_weights,
     output:
         paths.feature_table("{dataset}", "{backbone}"),
     log:

@@ -2,7 +2,6 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -31,8 +30,11 @@ def repository():
 
 @pytest.fixture(scope="session")
 def default_config(repository):
-    """config.yaml as read, before the schema fills in defaults."""
-    return yaml.safe_load((repository / "config.yaml").read_text())
+    """The embedded default run's config: config.yaml with the demo's methods, before the schema fills in
+    defaults."""
+    from abawflow.plan.config_layers import load_config
+
+    return load_config(repository / "config.yaml")
 
 
 @pytest.fixture

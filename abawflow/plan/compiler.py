@@ -172,6 +172,10 @@ class Plan:
     submission_format: str
     dataset_roots: MappingProxyType  # dataset (abawflow/datasets/registry.py) -> its root
     face_sources: MappingProxyType  # dataset -> where its faces come from: detected or cropped_aligned
+    left_out: MappingProxyType = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # section -> names the config defines that do not run
+    preset: str | None = None  # the method preset beneath the config's own methods
 
     def dataset_tasks(self, dataset):
         """The tasks run on ``dataset`` by challenges of one task each: what its index labels (for Aff-Wild2,
@@ -249,9 +253,12 @@ def compile_plan(config, validate=True):
     if validate:
         validate_config(config)
     tasks = tuple(task for task in config["tasks"] if task != MTL)
-    backbones = _compile_backbones(config["backbones"], tasks)
-    experiments = _compile_experiments(config, tasks, backbones)
+    running = _running_experiments(config, tasks)
+    used = _used_backbones(config["backbones"], running)
+    backbones = _compile_backbones({name: config["backbones"][name] for name in used}, config["backbones"], tasks)
+    experiments = _compile_experiments(config, running, tasks, backbones)
     ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks, MTL in config["tasks"])
+    ensembles = {name: ensemble for name, ensemble in ensembles.items() if ensemble.challenges}
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
     joint = _compile_joint_submission(config, MTL, experiments, ensembles)
     if joint:
@@ -280,7 +287,37 @@ def compile_plan(config, validate=True):
             {name: config[dataset.config_section]["root"] for name, dataset in DATASETS.items()}
         ),
         face_sources=MappingProxyType(_compile_face_sources(config)),
+        left_out=frozen(
+            {
+                "backbones": tuple(name for name in config["backbones"] if name not in backbones),
+                "experiments": tuple(name for name in config["experiments"] if name not in experiments),
+                "ensembles": tuple(name for name in config.get("ensembles", {}) if name not in ensembles),
+            }
+        ),
+        preset=config.get("methods"),
     )
+
+
+def _listed_tasks(experiment, tasks):
+    """The tasks an experiment lists; without a tasks key, the Aff-Wild2 tasks of the run."""
+    return experiment.get("tasks", [task for task in tasks if CHALLENGES[task].dataset == "aff_wild2"])
+
+
+def _running_experiments(config, tasks):
+    """The experiments that train a task of the run (``tasks``, or the MTL challenge where it is run)."""
+    run = set(tasks) | ({MTL} & set(config["tasks"]))
+    return {name: spec for name, spec in config["experiments"].items() if run & set(_listed_tasks(spec, tasks))}
+
+
+def _used_backbones(configured, running):
+    """The backbones a running experiment reads, and those they are fine-tuned from, in config order."""
+    used = set()
+    for spec in running.values():
+        for name in spec["backbones"]:
+            used.add(name)
+            if name in configured and configured[name].get("format") == "fine_tuned":
+                used.add(configured[name].get("base"))
+    return [name for name in configured if name in used]
 
 
 def _check_video_decoding(config):
@@ -352,7 +389,9 @@ def _audio_feature_keys(name, spec):
     return {key: spec[key] for key in keys if key in spec}
 
 
-def _compile_backbones(configured, tasks):
+def _compile_backbones(used, configured, tasks):
+    """The ``used`` backbones, compiled; ``configured`` (every backbone of the config) holds their bases."""
+
     def feature_spec(name):
         spec = configured[name]
         kind = spec.get("format", "timm")
@@ -382,7 +421,7 @@ def _compile_backbones(configured, tasks):
         }
 
     backbones = {}
-    for name, spec in configured.items():
+    for name, spec in used.items():
         resolved = feature_spec(name)
         backbones[name] = Backbone(
             name=name,
@@ -397,16 +436,16 @@ def _compile_backbones(configured, tasks):
     return backbones
 
 
-def _compile_experiments(config, tasks, backbones):
+def _compile_experiments(config, running, tasks, backbones):
     experiments = {}
-    for name, experiment in config["experiments"].items():
+    for name, experiment in running.items():
         for backbone in experiment["backbones"]:
             if backbone not in backbones:
                 raise ConfigError(
                     f"config.yaml: experiments.{name}.backbones names {backbone!r}, which is not under "
-                    f"backbones (defined: {', '.join(backbones)})"
+                    f"backbones (defined: {', '.join(config['backbones']) or 'none'})"
                 )
-        listed = experiment.get("tasks", [task for task in tasks if CHALLENGES[task].dataset == "aff_wild2"])
+        listed = _listed_tasks(experiment, tasks)
         audio = [backbone for backbone in experiment["backbones"] if backbones[backbone].modality == "audio"]
         if audio and MTL in listed and MTL in config["tasks"]:
             raise ConfigError(
@@ -522,9 +561,14 @@ def _compile_submission(configured, tasks, candidates):
             name = next((n for n, e in candidates.items() if task in e.challenges), None)
         if name is None or name not in candidates or task not in candidates[name].challenges:
             training = [n for n, e in candidates.items() if task in e.challenges]
+            if not training:
+                raise ConfigError(
+                    f"config: tasks lists {task!r}, but no experiment trains it: name one under experiments "
+                    f"(methods: demo adds the demo's), or take {task} out of tasks"
+                )
             raise ConfigError(
                 f"config.yaml: task {task!r} has no experiment to submit: submission.{task} is {name!r}, "
-                f"and the experiments training {task} are: {', '.join(training) or 'none'}"
+                f"and the experiments training {task} are: {', '.join(training)}"
             )
         submitted[task] = name
     return submitted

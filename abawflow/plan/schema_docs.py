@@ -11,13 +11,52 @@ from abawflow.plan.schema import load_schema
 HEADER = """# Configuration
 
 <!-- Written by `python -m abawflow.plan.schema_docs docs/configuration.md` from
-abawflow/plan/config.schema.yaml; tests/unit/plan/test_schema_docs.py checks that it is current. -->
+abawflow/plan/config.schema.yaml and config/real_data.yaml; tests/unit/plan/test_schema_docs.py checks
+that it is current. -->
 
 `config.yaml` is the embedded default. Layer a file of your own on it with
-`snakemake --configfile my.yaml ...`: Snakemake merges nested mappings key by key. When the
-Snakefile loads, the merged config is validated against the schema below and every missing key
-takes its default; a key the schema does not know stops the dry run, naming it and the keys
-allowed there. `<name>` stands for a name you choose (a backbone, an experiment, an ensemble).
+`snakemake --configfile my.yaml ...`: Snakemake merges nested mappings key by key (a list or a
+value replaces the default's). When the Snakefile loads, the merged config is validated against
+the schema below and every missing key takes its default; a key the schema does not know stops the
+dry run, naming it and the keys allowed there. `<name>` stands for a name you choose (a backbone,
+an experiment, an ensemble).
+
+## What runs
+
+Your file runs the backbones, experiments, ensembles and submissions it names, and nothing else:
+
+- the embedded default names no method itself. Its methods (the demo's method zoo) are the preset
+  `demo` (`abawflow/plan/presets/demo.yaml`), which `config.yaml` selects with `methods: demo`;
+  that selection holds only for a run without a config file of yours (`make demo`,
+  `snakemake --cores 8 submission`). A file of yours gets the demo's methods only by saying
+  `methods: demo` itself, and then changes them key by key (the tests' configs do);
+- an experiment runs when it trains a task of `tasks`; a backbone runs when an experiment that runs
+  reads it, or fine-tunes from it; an ensemble runs when its members do. What a config defines and
+  does not run is listed, not planned;
+- every dry run (and every run) first prints what it will train and submit:
+
+```
+abawflow plan: the methods of the config's own
+  data:        aff_wild2 at /data/Aff-Wild2
+  backbones:   face_resnet18 (resnet18, checkpoints/face_resnet18.pth)
+  experiments: transformer (va, expr, au; 3 training runs)
+  ensembles:   none
+  submitted:   va <- transformer, expr <- transformer, au <- transformer
+```
+
+A complete file for real data, `config/real_data.yaml` (VA, EXPR and AU, one backbone from your
+checkpoint, one experiment; its dry run plans 26 jobs, `tests/e2e/test_user_config.py`):
+
+```yaml
+{example}```
+
+A backbone's `checkpoint` may be a timm `state_dict()` with its classifier (dropped as timm drops
+it), the same wrapped as `{{"state_dict": ...}}` or `{{"model": ...}}` (Lightning, the MAE
+repositories; a prefix such as `model.` on every key is removed), a `.safetensors` file, or a whole
+pickled model (`torch.save(model)`, as the HSEmotion releases ship). The dry run checks that the file
+is there and fits the architecture (keys and shapes, on a model without weights) before any job;
+any other missing or unexpected key stops it, naming the keys. The file is an input of the feature
+job: replacing it reruns the backbone's features and what depends on them.
 
 """
 
@@ -73,10 +112,14 @@ def _rows(node, path):
         yield from _rows(entries, key)
 
 
-def configuration_markdown(schema=None):
-    """The configuration page: per top-level key a section with its description and a table of its keys."""
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "real_data.yaml"
+
+
+def configuration_markdown(schema=None, example=EXAMPLE):
+    """The configuration page: what runs, the real-data example, and per top-level key a section with its
+    description and a table of its keys."""
     schema = load_schema() if schema is None else schema
-    parts = [HEADER]
+    parts = [HEADER.format(example=Path(example).read_text())]
     for name, node in schema["properties"].items():
         parts.append(f"## `{name}`\n\n")
         if node.get("description"):

@@ -8,11 +8,13 @@ fingerprints of the dataset files an index reads (they are its rerun trigger); t
 runtime table and the videos of ``predict_videos`` are looked up when a target asks for them.
 """
 
+import textwrap
 from functools import cached_property
 from pathlib import Path
 
 from abawflow.challenges.registry import CHALLENGES
 from abawflow.core.code_fingerprint import code_fingerprint
+from abawflow.core.errors import ConfigError, ModelLoadError
 from abawflow.datasets.dataset_files import (
     aff_wild2_index_files,
     aff_wild2_subject_names,
@@ -51,6 +53,38 @@ class WorkflowPlan:
         self.scripts = Path(workflow_root) / "workflow_scripts"
 
     # --- what the run holds ---------------------------------------------------------------------------
+
+    def summary(self):
+        """What the plan trains and submits, in a few lines: a dry run prints it before the job list."""
+        plan = self.plan
+        methods = f"the preset {plan.preset} beneath the config's own" if plan.preset else "the config's own"
+
+        def backbone(name):
+            spec = plan.backbones[name]
+            if spec.format == "fine_tuned":
+                return f"{name} (fine-tuned from {spec.base} on {spec.task})"
+            source = spec.feature_spec.get("checkpoint") or spec.feature_spec.get("path")
+            kind = "MAE pre-trained" if spec.format == "mae" else spec.feature_spec.get("architecture") or spec.format
+            return f"{name} ({kind}{', ' + source if source else ''})"
+
+        def experiment(name):
+            spec, runs = plan.experiments[name], len(self.run_folders(name))
+            return f"{name} ({', '.join(spec.challenges)}; {runs} training run{'s' * (runs != 1)})"
+
+        entries = {
+            "data": [f"{name} at {plan.dataset_roots[name]}" for name in plan.datasets],
+            "backbones": [backbone(name) for name in plan.backbones],
+            "experiments": [experiment(name) for name in plan.experiments],
+            "ensembles": [f"{name} (mean of {', '.join(e.members)})" for name, e in plan.ensembles.items()],
+            "submitted": [f"{name} <- {run.submitted}" for name, run in plan.challenges.items()],
+            "not run": [f"{name} (defined, unused)" for names in plan.left_out.values() for name in names],
+        }
+        lines = [f"abawflow plan: the methods of {methods}"]
+        for heading, items in entries.items():
+            if items or heading != "not run":
+                text = f"  {heading + ':':<13}" + ", ".join(items or ["none"])
+                lines += textwrap.wrap(text, 110, subsequent_indent=" " * 15, break_on_hyphens=False)
+        return "\n".join(lines)
 
     @property
     def challenges(self):
@@ -201,12 +235,44 @@ class WorkflowPlan:
         return int(self.plan.backbones[wildcards.backbone].feature_spec["extractor"] == "deep_spectrum")
 
     def trained_weights(self, backbone):
+        """The files a backbone's model is built from: the user's checkpoint or model file (a package's own
+        files aside), and the weights a pipeline rule trains for it (fine-tuning, MAE). As inputs, a replaced
+        file reruns the backbone's features and what depends on them."""
+        spec = self.plan.backbones[backbone].feature_spec
+        given = [
+            str(Path(spec[key]).expanduser())
+            for key in ("checkpoint", "path")
+            if spec.get(key) and not spec[key].startswith("package:")
+        ]
         weights = self.plan.backbones[backbone].weights
-        return [weights] if weights else []
+        return [*given, *([weights] if weights else [])]
 
     def backbone_weights(self, wildcards):
-        """The trained weights (fine-tuning, MAE) a backbone's feature extraction needs, if any."""
         return self.trained_weights(wildcards.backbone)
+
+    def check_backbone_files(self):
+        """Every file a backbone is built from exists, and a timm checkpoint fits its architecture (a meta-device
+        model against the checkpoint's keys and shapes): before any job runs, not after face detection."""
+        from models.backbones import check_checkpoint
+
+        for name, backbone in self.plan.backbones.items():
+            if backbone.format == "fine_tuned":  # built from its base, checked as itself
+                continue
+            spec = backbone.feature_spec
+            for key in ("checkpoint", "path"):
+                file = spec.get(key)
+                if file and not file.startswith("package:") and not Path(file).expanduser().is_file():
+                    raise ConfigError(
+                        f"config: backbones.{name}.{key}: {file} not found (a relative path is read from the "
+                        f"working directory, {Path.cwd()})"
+                    )
+            if spec.get("checkpoint") and spec.get("architecture"):
+                try:
+                    check_checkpoint(name, spec)
+                except ModelLoadError as error:
+                    raise ConfigError(
+                        f"config: backbones.{name}.checkpoint does not fit {spec['architecture']}: {error}"
+                    ) from None
 
     # --- backbones' own training (the `backbone` wildcard) --------------------------------------------
 

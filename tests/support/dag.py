@@ -69,3 +69,19 @@ def plan(workdir, *arguments, **options):
     result = snakemake(workdir, "--dry-run", *arguments, **options)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return planned_jobs(result.stdout + result.stderr)
+
+
+def job_counts(dry_run_output):
+    """Rule -> number of jobs, from the job stats table a dry run prints first (without its total)."""
+    counts, inside = {}, False
+    for line in dry_run_output.splitlines():
+        words = line.split()
+        if line.startswith("Job stats:"):
+            if counts:  # Snakemake prints the table again at the end
+                break
+            inside = True
+        elif inside and len(words) == 2 and words[1].isdigit() and words[0] != "total":
+            counts[words[0]] = int(words[1])
+        elif inside and words[:1] == ["total"]:
+            inside = False
+    return counts

@@ -43,7 +43,7 @@ def test_page_renders_as_written(page):
     html = [t.content for t in inline_tokens(tokens) if t.type in ("html_inline", "html_block")]
     assert all(chunk.lstrip().startswith("<!--") for chunk in html), f"{page.name}: read as HTML: {html}"
     fences = [t for t in tokens if t.type == "fence"]
-    assert all(not re.search(r"^#{1,6} \S", t.content, re.M) or t.info in ("bash", "") for t in fences)
+    assert all(not re.search(r"^#{1,6} \S", t.content, re.M) or t.info in ("bash", "yaml", "") for t in fences)
     for token in inline_tokens(tokens):
         target = token.attrs.get("href") or token.attrs.get("src") if token.type in ("link_open", "image") else None
         if target and not re.match(r"^[a-z]+:", target):

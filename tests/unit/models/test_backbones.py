@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
+import timm
 import torch
 from support.fer_fixture import FER, fixture_crops
 
 from abawflow.core.errors import ModelLoadError
 from abawflow.stage_one.feature_stage import preprocess
-from models.backbones import build_backbone, create_backbone, load_checkpoint
+from models.backbones import build_backbone, check_checkpoint, create_backbone, load_checkpoint
 
 
 def same_weights(a, b):
@@ -21,15 +22,75 @@ def test_random_weights_need_explicit_permission_and_are_seeded(caplog):
     assert not same_weights(first, create_backbone("resnet10t", allow_random_weights=True, seed=4))
 
 
-@pytest.mark.parametrize(
-    "wrap", [lambda s: s, lambda s: {"state_dict": s}, lambda s: {"model": {f"module.{k}": v for k, v in s.items()}}]
-)
-def test_checkpoint_layouts_load(tmp_path, wrap):
-    source = create_backbone("resnet10t", allow_random_weights=True, seed=1)
-    path = tmp_path / "weights.pth"
-    torch.save(wrap(source.state_dict()), path)
+def timm_state(seed=1):
+    """A timm model's own state_dict(), its classifier included: what `torch.save(model.state_dict())` holds."""
+    torch.manual_seed(seed)
+    return timm.create_model("resnet10t", pretrained=False).state_dict()
+
+
+def save_safetensors(state, path):
+    from safetensors.torch import save_file
+
+    save_file({key: value.contiguous() for key, value in state.items()}, str(path))
+
+
+def save_pickled_model(state, path):
+    """A whole model, as HSEmotion ships its releases: a timm model whose classifier was replaced."""
+    model = timm.create_model("resnet10t", pretrained=False)
+    model.load_state_dict(state)
+    model.fc = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(512, 8))
+    torch.save(model, path)
+
+
+CHECKPOINT_FORMS = {
+    "state_dict": lambda state, path: torch.save(state, path),
+    "wrapped_state_dict": lambda state, path: torch.save({"state_dict": state, "epoch": 3}, path),
+    "wrapped_model": lambda state, path: torch.save({"model": state, "args": {"lr": 0.1}}, path),
+    "lightning": lambda state, path: torch.save(
+        {"state_dict": {f"model.{key}": value for key, value in state.items()}, "global_step": 10}, path
+    ),
+    "data_parallel": lambda state, path: torch.save({f"module.{key}": value for key, value in state.items()}, path),
+    "safetensors": save_safetensors,
+    "pickled_model": save_pickled_model,
+}
+
+
+@pytest.mark.parametrize("form", CHECKPOINT_FORMS)
+def test_every_checkpoint_form_loads_without_its_classifier(tmp_path, form):
+    state = timm_state()
+    path = tmp_path / ("weights.safetensors" if form == "safetensors" else "weights.pth")
+    CHECKPOINT_FORMS[form](state, path)
+    spec = {"architecture": "resnet10t", "checkpoint": str(path)}
+    check_checkpoint("face", spec)  # the plan's check, on the meta device
     loaded = create_backbone("resnet10t", checkpoint=str(path), seed=2)
-    assert same_weights(source, loaded)
+    assert set(loaded.state_dict()) == set(state) - {"fc.weight", "fc.bias"}
+    assert all(torch.equal(value, state[key]) for key, value in loaded.state_dict().items())
+
+
+def test_a_classifier_is_dropped_only_under_the_name_timm_gives_it(tmp_path):
+    state = timm_state()
+    state["classifier.0.weight"] = state.pop("fc.weight")
+    path = tmp_path / "renamed.pth"
+    torch.save(state, path)
+    for attempt in (
+        lambda: check_checkpoint("face", {"architecture": "resnet10t", "checkpoint": path}),
+        lambda: create_backbone("resnet10t", checkpoint=str(path)),
+    ):
+        with pytest.raises(ModelLoadError, match=r"unexpected keys \(1\): classifier.0.weight"):
+            attempt()
+
+
+def test_a_checkpoint_of_another_architecture_names_the_keys_whose_shapes_differ(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "wide.pth"
+    torch.save(timm.create_model("resnet10t", pretrained=False, stem_width=16).state_dict(), path)
+    with pytest.raises(ModelLoadError, match=r"shapes differ .*conv1.0.weight \(12, 3, 3, 3\) vs \(24, 3, 3, 3\)"):
+        check_checkpoint("face", {"architecture": "resnet10t", "checkpoint": str(path)})
+
+
+def test_num_classes_in_model_options_is_refused_with_what_to_do():
+    with pytest.raises(ModelLoadError, match="model_options sets num_classes.*remove num_classes"):
+        create_backbone("resnet10t", allow_random_weights=True, model_options={"num_classes": 1000})
 
 
 def test_mismatched_checkpoint_lists_missing_and_unexpected_keys(tmp_path):

@@ -206,7 +206,7 @@ def test_a_task_that_no_experiment_trains(config):
         experiment["tasks"] = [task for task in experiment["tasks"] if task != "au"]
     config["ensembles"] = {}
     config["submission"] = {}
-    mistake(config, "task 'au' has no experiment to submit: submission.au is None, and the experiments training au")
+    mistake(config, "tasks lists 'au', but no experiment trains it: name one under experiments (methods: demo adds")
 
 
 def test_the_mtl_submission_must_train_the_mtl_challenge(config):
@@ -358,6 +358,7 @@ def test_a_log_mel_width_that_is_not_twice_the_bands(config):
 
 def test_deep_spectrum_needs_its_image_cnn(config):
     config["backbones"]["spectrum"] = {"format": "audio", "extractor": "deep_spectrum", "output_width": 1024}
+    config["experiments"]["transformer"]["backbones"] = ["spectrum"]
     mistake(config, "backbones.spectrum (deep_spectrum) needs `architecture`")
 
 
