@@ -167,6 +167,30 @@ class SubjectRegister:
         )
 
 
+def check_layout(root, annotation_folder, challenge_folders, test_lists, video_folder, tasks):
+    """The folders and lists the index of ``tasks`` reads are where the config says: checked when the run is
+    planned, so that a name of another ABAW edition stops the dry run, naming the path it looked for and
+    what its folder holds instead."""
+    root = Path(root)
+    expected = [(root, "dataset.root", True), (root / video_folder, "dataset.video_folder", True)]
+    expected.append((root / annotation_folder, "dataset.annotation_folder", True))
+    for task in tasks:
+        folder = root / annotation_folder / challenge_folders[task]
+        expected.append((folder, f"dataset.challenge_folders.{task}", True))
+        expected += [(folder / split, f"dataset.challenge_folders.{task}", True) for split in SPLIT_FOLDERS.values()]
+        expected.append((root / test_lists[task], f"dataset.test_lists.{task}", False))
+    for path, key, is_folder in expected:
+        if path.is_dir() if is_folder else path.is_file():
+            continue
+        parent = next((folder for folder in path.parents if folder.is_dir()), None)
+        held = sorted(entry.name + "/" * entry.is_dir() for entry in parent.iterdir()) if parent else []
+        listing = ", ".join(held[:20]) + (f" and {len(held) - 20} more" if len(held) > 20 else "")
+        raise DatasetLayoutError(
+            f"{path}: {'folder' if is_folder else 'file'} not found ({key}; dataset.edition names the folders "
+            f"and lists of each ABAW release); {parent} holds: {listing or 'nothing'}"
+        )
+
+
 def annotation_folder_of(root, annotation_folder, challenge_folders, task):
     folder = Path(root) / annotation_folder / challenge_folders[task]
     if not folder.is_dir():

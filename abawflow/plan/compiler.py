@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from abawflow.challenges.registry import CHALLENGES
 from abawflow.core.errors import ConfigError
+from abawflow.datasets.editions import check_edition_names
 from abawflow.datasets.registry import DATASETS
 from abawflow.plan import paths
 from abawflow.plan.schema import validate_config
@@ -253,6 +254,9 @@ def compile_plan(config, validate=True):
     if validate:
         validate_config(config)
     tasks = tuple(task for task in config["tasks"] if task != MTL)
+    aff_wild2_tasks = [task for task in tasks if CHALLENGES[task].dataset == "aff_wild2"]
+    if aff_wild2_tasks:
+        check_edition_names(config["dataset"], aff_wild2_tasks)
     running = _running_experiments(config, tasks)
     used = _used_backbones(config["backbones"], running)
     backbones = _compile_backbones({name: config["backbones"][name] for name in used}, config["backbones"], tasks)

@@ -8,6 +8,7 @@ import jsonschema
 import yaml
 
 from abawflow.core.errors import ConfigError
+from abawflow.datasets.editions import fill_edition_names
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
@@ -42,6 +43,8 @@ def validate_config(config, schema=None):
         raise ConfigError(
             "the config does not follow the schema (abawflow/plan/config.schema.yaml):\n" + "\n".join(lines) + more
         )
+    if isinstance(config.get("dataset"), dict) and "edition" in config["dataset"]:
+        fill_edition_names(config["dataset"])  # defaults that depend on another key
     return config
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from abawflow.datasets.editions import EDITIONS
 from abawflow.plan.schema import load_schema
 
 HEADER = """# Configuration
@@ -115,11 +116,32 @@ def _rows(node, path):
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "real_data.yaml"
 
 
+def editions_markdown():
+    """The names each ``dataset.edition`` fills in (abawflow/datasets/editions.py), one table."""
+    lines = [
+        "## ABAW editions\n\n`dataset.edition` names the annotation folder, the challenge folders and the test",
+        "lists of that release; a key set in your file wins. The dry run checks that each is in your copy,",
+        "and names what the folder holds instead when one is not. The names are those of each release as",
+        "its participants' published code reads it unpacked; a copy renamed since, or a later release, sets",
+        "the three keys itself.\n",
+        "| edition | `annotation_folder` | `challenge_folders` (va, expr, au) | `test_lists` (va, expr, au) |",
+        "|---|---|---|---|",
+    ]
+    for edition, names in EDITIONS.items():
+        if not names:
+            lines.append(f"| {edition} | no per-task Aff-Wild2 annotations (MTL on s-Aff-Wild2): set all three |  |  |")
+            continue
+        folders = ", ".join(f"`{names['challenge_folders'][task]}`" for task in ("va", "expr", "au"))
+        lists = ", ".join(f"`{names['test_lists'][task]}`" for task in ("va", "expr", "au"))
+        lines.append(f"| {edition} | `{names['annotation_folder']}` | {folders} | {lists} |")
+    return "\n".join(lines) + "\n\n"
+
+
 def configuration_markdown(schema=None, example=EXAMPLE):
     """The configuration page: what runs, the real-data example, and per top-level key a section with its
     description and a table of its keys."""
     schema = load_schema() if schema is None else schema
-    parts = [HEADER.format(example=Path(example).read_text())]
+    parts = [HEADER.format(example=Path(example).read_text()), editions_markdown()]
     for name, node in schema["properties"].items():
         parts.append(f"## `{name}`\n\n")
         if node.get("description"):

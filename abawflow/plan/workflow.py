@@ -15,6 +15,7 @@ from pathlib import Path
 from abawflow.challenges.registry import CHALLENGES
 from abawflow.core.code_fingerprint import code_fingerprint
 from abawflow.core.errors import ConfigError, ModelLoadError
+from abawflow.datasets.aff_wild2 import check_layout
 from abawflow.datasets.dataset_files import (
     aff_wild2_index_files,
     aff_wild2_subject_names,
@@ -249,6 +250,21 @@ class WorkflowPlan:
 
     def backbone_weights(self, wildcards):
         return self.trained_weights(wildcards.backbone)
+
+    def check_dataset_layout(self):
+        """Aff-Wild2's folders and test lists are where the config (and its edition) name them: a dataset the
+        workflow generates is made by its rule."""
+        if "aff_wild2" not in self.plan.datasets or self._generated("aff_wild2"):
+            return
+        dataset = self.config["dataset"]
+        check_layout(
+            dataset["root"],
+            dataset["annotation_folder"],
+            dataset["challenge_folders"],
+            dataset["test_lists"],
+            dataset["video_folder"],
+            self.aff_wild2_tasks,
+        )
 
     def check_backbone_files(self):
         """Every file a backbone is built from exists, and a timm checkpoint fits its architecture (a meta-device

@@ -19,7 +19,6 @@ ACTION_UNITS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23
 @dataclass(frozen=True)
 class TaskSpec:
     name: str  # short name used in paths and config: va, expr, au
-    challenge_folder: str  # default annotation sub-folder (configurable per edition)
     header: tuple  # exact annotation header columns
     label_columns: tuple  # columns stored in the label tables
     kind: TaskKind  # what its labels and outputs are (abawflow.tasks.kinds)
@@ -80,7 +79,6 @@ class TaskSpec:
 
 VA = TaskSpec(
     name="va",
-    challenge_folder="VA_Estimation_Challenge",
     header=("valence", "arousal"),
     label_columns=("valence", "arousal"),
     kind=REGRESSION,
@@ -91,7 +89,6 @@ VA = TaskSpec(
 )
 EXPR = TaskSpec(
     name="expr",
-    challenge_folder="EXPR_Recognition_Challenge",
     header=EXPRESSIONS,
     label_columns=("expression",),
     kind=SINGLE_LABEL,
@@ -102,7 +99,6 @@ EXPR = TaskSpec(
 )
 AU = TaskSpec(
     name="au",
-    challenge_folder="AU_Detection_Challenge",
     header=ACTION_UNITS,
     label_columns=ACTION_UNITS,
     kind=MULTI_LABEL,
@@ -114,7 +110,6 @@ AU = TaskSpec(
 
 ERI = TaskSpec(
     name="eri",
-    challenge_folder="",
     header=EMOTIONS,
     label_columns=EMOTIONS,
     kind=INTENSITY,

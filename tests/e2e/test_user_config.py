@@ -99,6 +99,17 @@ def test_a_missing_or_misfit_checkpoint_stops_the_dry_run(user_run, tmp_path):
     assert "missing keys (96): layer1.2.bn1.bias" in output
 
 
+def test_another_editions_folder_names_stop_the_dry_run(user_run, tmp_path):
+    workdir, configs, _ = user_run
+    edition = tmp_path / "edition.yaml"
+    edition.write_text("dataset: {edition: 5}\n")
+    result = snakemake(workdir, "--dry-run", configs=[*configs, edition])
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "5th_ABAW_Annotations: folder not found (dataset.annotation_folder;" in output
+    assert "holds: 6th_ABAW_Annotations/, cropped_aligned/, names_of_videos_in_each_test_set/, videos/" in output
+
+
 def test_a_replaced_checkpoint_reruns_its_features_and_what_follows(user_run, tmp_path):
     """Every planned output made up to date (Snakemake's --touch over files laid down in plan order), then the
     checkpoint replaced in place: the plan is its features and everything downstream, no face job."""

@@ -23,6 +23,7 @@ from scipy.stats import norm
 
 from abawflow.core.atomic import write_text
 from abawflow.datasets.demo.sound import SAMPLE_RATE, add_sound_track, name_seed, voice
+from abawflow.datasets.editions import EDITIONS
 from abawflow.tasks.specs import ACTION_UNITS, EXPRESSIONS, TASKS
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,8 @@ EYE_DISTANCE = float(np.linalg.norm(RIGHT_EYE - LEFT_EYE))
 EYES_CENTER = (LEFT_EYE + RIGHT_EYE) / 2
 MOUTH_CENTER = (MOUTH_LEFT + MOUTH_RIGHT) / 2
 
-TEST_LIST_NAMES = {
-    "va": "Valence_Arousal_Estimation_Challenge_test_set_release.txt",
-    "expr": "Expression_Recognition_Challenge_test_set_release.txt",
-    "au": "Action_Unit_Detection_Challenge_test_set_release.txt",
-}
-ANNOTATION_FOLDER = "6th_ABAW_Annotations"
+DEMO_EDITION = 6  # the demo is laid out as the 6th ABAW's release (config.yaml: dataset.edition)
+NAMES = EDITIONS[DEMO_EDITION]
 CROPS_FOLDER = "cropped_aligned"  # organizer-style aligned crops, as Aff-Wild2 releases ship them
 
 
@@ -407,7 +404,7 @@ def make_demo_dataset(root, seed=0, videos=12, frames_per_video=300):
         left_out = 1 if count >= 8 else 0
         test, validation = order[:tests], order[tests : tests + validations]
         train = order[tests + validations + left_out :]
-        folder = root / ANNOTATION_FOLDER / TASKS[task].challenge_folder
+        folder = root / NAMES["annotation_folder"] / NAMES["challenge_folders"][task]
         for split_folder, members in (("Train_Set", train), ("Validation_Set", validation)):
             for rank, member in enumerate(sorted(members)):
                 subject, frames, labels = subjects[member]
@@ -420,5 +417,5 @@ def make_demo_dataset(root, seed=0, videos=12, frames_per_video=300):
                     annotation_text(task, labels, frames, unannotated, short_by),
                 )
         names = "\n".join(subjects[m][0] for m in sorted(test)) + "\n"
-        write_text(root / "names_of_videos_in_each_test_set" / TEST_LIST_NAMES[task], names)
+        write_text(root / NAMES["test_lists"][task], names)
     return root

@@ -2,11 +2,10 @@ import decord
 import pytest
 
 from abawflow.datasets.aff_wild2 import index_dataset
-from abawflow.datasets.demo.aff_wild2 import ANNOTATION_FOLDER, TEST_LIST_NAMES, make_demo_dataset
+from abawflow.datasets.demo.aff_wild2 import NAMES, make_demo_dataset
 from abawflow.tasks.specs import TASKS
 
-FOLDERS = {task: spec.challenge_folder for task, spec in TASKS.items()}
-LISTS = {task: f"names_of_videos_in_each_test_set/{name}" for task, name in TEST_LIST_NAMES.items()}
+ANNOTATION_FOLDER, FOLDERS, LISTS = NAMES["annotation_folder"], NAMES["challenge_folders"], NAMES["test_lists"]
 
 
 @pytest.fixture(scope="module")
