@@ -49,6 +49,7 @@ rule predict_video:
     params:
         people=PLAN.setting("predict", "people"),
         overlay=PLAN.setting("predict", "overlay"),
+        undecodable_tail=PLAN.setting("predict", "undecodable_tail"),
         code=PLAN.code("predict_video.py"),
     script:
         "../workflow_scripts/predict_video.py"

@@ -105,6 +105,7 @@ rule write_score_table:
         mem_mb=1000,
         runtime=10,
     params:
+        submitted=PLAN.submitted_name,
         code=PLAN.code("write_score_table.py"),
     script:
         "../workflow_scripts/write_score_table.py"
@@ -135,3 +136,29 @@ rule write_runtime_table:
         code=PLAN.code("write_runtime_table.py"),
     script:
         "../workflow_scripts/write_runtime_table.py"
+
+
+# The report's first page: the score tables, the submitted entry of each challenge marked, then the
+# workflow's description (the Snakefile's `report:` reads it once it exists).
+rule write_report_description:
+    input:
+        scores=PLAN.score_tables("csv"),
+        description=workflow.source_path("../report/workflow.rst"),
+    output:
+        paths.REPORT_DESCRIPTION,
+    log:
+        paths.log("write_report_description"),
+    benchmark:
+        paths.benchmark("write_report_description")
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        challenges=PLAN.challenges,
+        submitted=PLAN.submitted_names,
+        code=PLAN.code("write_report_description.py"),
+    script:
+        "../workflow_scripts/write_report_description.py"

@@ -21,6 +21,7 @@ def main(snakemake):
         resolve_device(settings.device),
         settings.faces_batch_size,
         snakemake.threads,
+        snakemake.params.undecodable_tail,
     )
 
 

@@ -6,7 +6,8 @@ from abawflow.report.figures import score_table_html
 
 def main(snakemake):
     challenge = snakemake.wildcards.challenge
-    score_table_html(snakemake.input[0], snakemake.output[0], f"{challenge.upper()}: validation scores")
+    title = f"{challenge.upper()}: validation scores"
+    score_table_html(snakemake.input[0], snakemake.output[0], title, snakemake.params.submitted)
 
 
 run(snakemake, main)  # noqa: F821

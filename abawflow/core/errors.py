@@ -23,6 +23,14 @@ class VideoDecodeError(AbawflowError):
     """A video cannot be opened or decoded."""
 
 
+class UndecodableTailError(VideoDecodeError):
+    """A video's frames stop decoding before the count its probe gave: ``decoded`` frames did."""
+
+    def __init__(self, message, decoded):
+        super().__init__(message)
+        self.decoded = decoded
+
+
 class ConfigError(AbawflowError):
     """A config value is inconsistent with the data or with other values."""
 

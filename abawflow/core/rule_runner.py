@@ -29,8 +29,9 @@ def run(snakemake, main):
     log = logging.getLogger(f"abawflow.rule.{snakemake.rule}")
     if "SLURM_JOB_ID" in os.environ:
         log.info(
-            "SLURM job %s on %s: %s CPUs, GPUs %s",
+            "SLURM job %s in partition %s on %s: %s CPUs, GPUs %s",
             os.environ["SLURM_JOB_ID"],
+            os.environ.get("SLURM_JOB_PARTITION", "?"),
             os.environ.get("SLURMD_NODENAME", "?"),
             os.environ.get("SLURM_CPUS_PER_TASK", "?"),
             os.environ.get("SLURM_JOB_GPUS") or os.environ.get("CUDA_VISIBLE_DEVICES") or "none",

@@ -138,6 +138,7 @@ def score_page(challenge):
 
 
 RUNTIME_TABLE = f"{RESULTS}/report/runtimes.html"
+REPORT_DESCRIPTION = f"{RESULTS}/metrics/report.rst"  # the report's first page: the scores, then the workflow
 BUNDLE = f"{RESULTS}/bundle"
 
 
@@ -175,6 +176,7 @@ JOBS = {
     "plot_face_detection": "{dataset}",
     "write_score_table": "{challenge}",
     "write_runtime_table": "",
+    "write_report_description": "",
     "write_model_bundle": "",
     "predict_video": "{video}",
 }

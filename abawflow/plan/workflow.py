@@ -468,7 +468,14 @@ class WorkflowPlan:
             *(paths.face_detection_figure(dataset) for dataset in self.plan.datasets),
             *(paths.score_page(name) for name in self.challenges),
             paths.RUNTIME_TABLE,
+            paths.REPORT_DESCRIPTION,
         ]
+
+    def report_description(self, fallback):
+        """The report's description: the run's own (its scores first) once the run has written it, else
+        ``fallback``, the workflow's text alone. An absolute path, whatever the Snakefile's folder."""
+        written = Path(paths.REPORT_DESCRIPTION)
+        return str(written.resolve()) if written.is_file() else fallback
 
     def timed_jobs(self, exists=Path.exists):
         """(benchmark file, the output that shows the job has run, the table whose rows it processed or None) of

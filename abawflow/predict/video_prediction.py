@@ -13,6 +13,7 @@ People: ``one`` predicts the most confident face of each frame; ``two`` follows 
 ``right`` (Aff-Wild2's convention for videos of two people, abawflow.stage_one.alignment.PersonPicker).
 """
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -24,7 +25,7 @@ import polars as pl
 import torch
 
 from abawflow.core.atomic import atomic_folder
-from abawflow.core.errors import BundleError, ConfigError
+from abawflow.core.errors import BundleError, ConfigError, UndecodableTailError
 from abawflow.tasks.specs import get_task
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,8 @@ def predict_members(bundle, matrices, device):
     tables = {}
     for experiment, record in bundle.manifest["experiments"].items():
         paths = [matrices[backbone] for backbone in record["backbones"]]
-        store = FeatureStore.open([m for m, _ in paths], FEATURE_MEMORY_BYTES, device)
+        # One video's matrices, once per experiment: worth a line in a pipeline job's log, not here.
+        store = FeatureStore.open([m for m, _ in paths], FEATURE_MEMORY_BYTES, device, logging.DEBUG)
         try:
             sequences = list(read_feature_matrices([r for _, r in paths], store).values())
             windows = {key: record[key] for key in ("window", "stride", "clip_steps")}
@@ -197,18 +199,60 @@ def face_rows(face_table):
     )
 
 
+UNDECODABLE_TAIL = ("use_decodable_frames", "error")
+
+
 def predict_video(
-    video_path, bundle, output_folder, people="one", overlay=False, device="cpu", batch_size=64, threads=1
+    video_path,
+    bundle,
+    output_folder,
+    people="one",
+    overlay=False,
+    device="cpu",
+    batch_size=64,
+    threads=1,
+    undecodable_tail="use_decodable_frames",
 ):
     """Predict every frame of one video with ``bundle``; writes ``output_folder/<video name>/`` atomically and
-    returns its path."""
-    from abawflow.stage_one.detection import detector_from_settings
-    from abawflow.stage_one.face_stage import decoder_threads, jpeg_encoder_count, run_face_stage
+    returns its path. ``undecodable_tail``: a video whose last frames do not decode although its container
+    lists them is predicted on the frames that do, with a warning (``use_decodable_frames``), or stops
+    (``error``)."""
     from abawflow.stage_one.video import probe_video
 
+    if undecodable_tail not in UNDECODABLE_TAIL:
+        raise ConfigError(f"undecodable_tail is {undecodable_tail!r}; expected one of {', '.join(UNDECODABLE_TAIL)}")
     started = time.perf_counter()
     video_path = Path(video_path).expanduser().resolve()
     probe = probe_video(video_path)
+    try:
+        return _predict_frames(
+            video_path, probe, bundle, output_folder, people, overlay, device, batch_size, threads, started, 0
+        )
+    except UndecodableTailError as error:
+        if undecodable_tail == "error" or error.decoded == 0:
+            raise
+        log.warning(
+            "%s: frames %d..%d do not decode (%s); predicting its %d decodable frames",
+            video_path,
+            error.decoded + 1,
+            probe.frames,
+            error,
+            error.decoded,
+        )
+        undecoded = probe.frames - error.decoded
+        probe = dataclasses.replace(probe, frames=error.decoded)
+        return _predict_frames(
+            video_path, probe, bundle, output_folder, people, overlay, device, batch_size, threads, started, undecoded
+        )
+
+
+def _predict_frames(
+    video_path, probe, bundle, output_folder, people, overlay, device, batch_size, threads, started, undecoded
+):
+    """``predict_video`` on the first ``probe.frames`` frames; ``undecoded`` frames after them do not decode."""
+    from abawflow.stage_one.detection import detector_from_settings
+    from abawflow.stage_one.face_stage import decoder_threads, jpeg_encoder_count, run_face_stage
+
     subjects = video_subjects(video_path.stem, people)
     destination = Path(output_folder) / video_path.stem
     settings = bundle.faces
@@ -243,6 +287,7 @@ def predict_video(
         summary = {
             "video": str(video_path),
             "frames": probe.frames,
+            "frames_that_do_not_decode": undecoded,
             "fps": probe.fps,
             "width": probe.width,
             "height": probe.height,

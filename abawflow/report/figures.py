@@ -81,10 +81,35 @@ def html_table(columns, rows, output, title):
     )
 
 
-def score_table_html(csv_path, output, title):
-    """A score table (results/metrics/<challenge>.csv) as a small HTML page for the report."""
+def score_table_html(csv_path, output, title, submitted):
+    """A score table (results/metrics/<challenge>.csv) as a small HTML page for the report, the submitted
+    entry's name marked."""
     table = pl.read_csv(csv_path)
-    html_table(table.columns, table.iter_rows(), output, title)
+    rows = [(f"{row[0]} (submitted)" if row[0] == submitted else row[0], *row[1:]) for row in table.iter_rows()]
+    html_table(table.columns, rows, output, title)
+
+
+def rst_table(columns, rows):
+    """A reStructuredText grid table (floats to 4 decimals)."""
+    cells = [[f"{v:.4f}" if isinstance(v, float) else "" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(str(c)), *(len(row[k]) for row in cells)) for k, c in enumerate(columns)]
+
+    def line(values):
+        return "| " + " | ".join(value.ljust(width) for value, width in zip(values, widths, strict=True)) + " |"
+
+    rule = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
+    return "\n".join([rule, line(columns), rule.replace("-", "="), *(x for row in cells for x in (line(row), rule))])
+
+
+def report_description(score_tables, submitted, workflow_text):
+    """The report's first page, in reStructuredText: each challenge's validation scores, the submitted entry
+    marked, then the workflow's description. ``score_tables``: challenge -> results/metrics/<challenge>.csv."""
+    parts = ["Validation scores of this run (the submitted entry of each challenge in bold)", ""]
+    for challenge, path in score_tables.items():
+        table = pl.read_csv(path)
+        rows = [(f"**{row[0]}**" if row[0] == submitted[challenge] else row[0], *row[1:]) for row in table.iter_rows()]
+        parts += [f"**{challenge.upper()}**: submitted {submitted[challenge]}", "", rst_table(table.columns, rows), ""]
+    return "\n".join([*parts, workflow_text.strip(), ""])
 
 
 SPLIT_JOB = re.compile(r"^(shard\d+of\d+|fold\d+_seed\d+)$")  # a job among several of one rule and input

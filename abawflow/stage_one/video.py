@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abawflow.core.errors import ConfigError, VideoDecodeError
+from abawflow.core.errors import ConfigError, UndecodableTailError, VideoDecodeError
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def opencv_frame_batches(path, start, count, batch_size):
             for index in range(first, min(first + batch_size, count)):
                 ok, frame = capture.read()
                 if not ok:
-                    raise VideoDecodeError(f"{path}: frame {index + 1} of {count} does not decode")
+                    raise UndecodableTailError(f"{path}: frame {index + 1} of {count} does not decode", index)
                 frames.append(frame[..., ::-1])
             yield first + 1, np.ascontiguousarray(np.stack(frames))
     finally:

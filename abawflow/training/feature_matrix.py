@@ -120,12 +120,13 @@ class FeatureStore:
         self.resident = None
 
     @classmethod
-    def open(cls, paths, memory_limit_bytes, device="cpu"):
+    def open(cls, paths, memory_limit_bytes, device="cpu", log_level=logging.INFO):
         """The matrices at ``paths``, resident when together they fit ``memory_limit_bytes``."""
         store = cls(paths=paths, device=device)
         size = sum(4 * store.length * width for width in store.widths)
         resident = size <= memory_limit_bytes
-        log.info(
+        log.log(
+            log_level,
             "%d feature matrices, %.2f GB: %s",
             len(paths),
             size / 1e9,

@@ -69,6 +69,8 @@ MailProg=/bin/true
 ReturnToService=2
 NodeName=$host CPUs=$cpus RealMemory=$memory Gres=gpu:1 State=UNKNOWN
 PartitionName=main Nodes=$host Default=YES MaxTime=INFINITE State=UP
+PartitionName=cpu Nodes=$host MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$host MaxTime=INFINITE State=UP
 CONF
     cat >/etc/slurm/gres.conf <<CONF
 $MARKER

@@ -41,18 +41,20 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run([SLURM_SCRIPT, "stop"], env=environment, check=False)
 
 
-def test_profile_sets_partition_account_and_the_slurm_executor():
+def test_profile_sets_the_account_the_slurm_executor_and_a_cpu_and_a_gpu_partition():
     profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm"
-    assert set(profile["default-resources"]) == {"slurm_partition", "slurm_account"}
+    assert set(profile["default-resources"]) == {"slurm_account"}  # no partition: it would override the choice
+    partitions = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / profile["slurm-partition-config"]).read_text())
+    assert partitions["partitions"]["cpu"]["max_gpu"] == 0 and partitions["partitions"]["gpu"]["max_gpu"] > 0
 
 
 def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, tmp_path):
     snakefile, local_workdir, configs = small_dag_run
-    # The committed profile, with the edits its comments describe for this cluster:
-    # partition `main`, no accounting (hence no account and squeue for status).
+    # The committed profile and its partitions (this cluster has a `cpu` and a `gpu` partition), with the
+    # edits its comments describe for a cluster without accounting (no account, squeue for status).
     profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
-    profile["default-resources"] = {"slurm_partition": "main"}
+    del profile["default-resources"]
     profile.update(
         {
             "slurm-no-account": True,
@@ -63,6 +65,7 @@ def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, 
     )
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    shutil.copy(REPOSITORY / "profiles" / "slurm" / "partitions.yaml", tmp_path / "profile")
     workdir = tmp_path / "run"
     workdir.mkdir()
     result = snakemake(
@@ -73,11 +76,13 @@ def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, 
     assert "has been submitted with SLURM jobid" in output
     for path in COMPARED:
         assert pl.read_parquet(workdir / path).equals(pl.read_parquet(local_workdir / path)), path
-    # Each rule ran as a SLURM job; the GPU rules were given a GPU by SLURM, the others none.
+    # Each rule ran as a SLURM job; the GPU rules in the GPU partition with a GPU, the others in the CPU
+    # partition without one.
     gpu_log = (workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard1of2.log").read_text()
-    assert "SLURM job" in gpu_log and "GPUs 0" in gpu_log
-    index_log = (workdir / "logs" / "index_annotations.log").read_text()
-    assert "SLURM job" in index_log and "GPUs none" in index_log
+    assert "SLURM job" in gpu_log and "in partition gpu" in gpu_log and "GPUs 0" in gpu_log
+    for cpu_rule in ("index_annotations", "index_videos"):
+        cpu_log = (workdir / "logs" / f"{cpu_rule}.log").read_text()
+        assert "SLURM job" in cpu_log and "in partition cpu" in cpu_log and "GPUs none" in cpu_log, cpu_rule
 
 
 def test_generic_cluster_profile_submits_through_sbatch(slurm_cluster, small_dag_run, tmp_path):

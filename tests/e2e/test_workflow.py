@@ -108,8 +108,9 @@ def test_the_report_holds_every_figure_and_score_table_and_renders(tiny_run):
     scores = pl.read_csv(tiny_run / "results" / "metrics" / "va.csv")
     table = embedded["results/report/scores/va.html"][1].decode()
     for experiment, score in scores.select("experiment", "score").rows():
-        assert f"<td>{experiment}</td>" in table and f"<td>{score:.4f}</td>" in table
-    assert "abawflow: from the Aff-Wild2 videos" in text
+        name = f"{experiment} (submitted)" if experiment == "three_encoders" else experiment
+        assert f"<td>{name}</td>" in table and f"<td>{score:.4f}</td>" in table
+    assert "abawflow: from the videos and annotations" in text
     runtimes = embedded["results/report/runtimes.html"][1].decode()
     benchmarks = list((tiny_run / "logs" / "benchmarks").rglob("*.tsv"))
     assert len(benchmarks) > 60  # every job of the run wrote one
@@ -132,8 +133,18 @@ def test_the_report_holds_every_figure_and_score_table_and_renders(tiny_run):
         text=True,
         timeout=120,
     )
+    # The first page: every challenge's score table, the submitted entry in bold, before the description.
+    page = rendered.stdout
+    assert page.index("Validation scores of this run") < page.index("abawflow: from the videos and annotations")
+    for challenge, submitted in (
+        ("VA", "three_encoders"),
+        ("MTL", "mtl_feedback"),
+        ("ERI", "eri_audio_visual_interaction"),
+    ):
+        assert f"<strong>{challenge}</strong>: submitted {submitted}" in page, challenge
+        assert f"<strong>{submitted}</strong>" in page
     for words in (
-        "abawflow: from the Aff-Wild2 videos",
+        "abawflow: from the videos and annotations",
         "Learning curves",
         "Validation",
         "Scores",

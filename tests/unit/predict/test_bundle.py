@@ -202,10 +202,12 @@ def test_the_command_line_predicts_every_frame_of_a_real_recording(config, tmp_p
     assert (np.diff(table["time_seconds"].to_numpy()) > 0).all()
     summary = json.loads((result / "summary.json").read_text())
     assert summary["frames"] == 72 and summary["persons"]["single_face"]["frames_with_face"] >= 69
-    import cv2
+    import av
 
-    overlay = cv2.VideoCapture(str(result / "overlay.mp4"))
-    assert int(overlay.get(cv2.CAP_PROP_FRAME_COUNT)) == 72 and int(overlay.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
+    with av.open(str(result / "overlay.mp4")) as overlay:  # H.264, which browsers play
+        stream = overlay.streams.video[0]
+        assert stream.codec_context.name == "h264" and (stream.width, stream.height) == (640, 360)
+        assert sum(1 for _ in overlay.decode(stream)) == 72
 
 
 def test_the_command_line_names_a_broken_bundle_or_video_without_a_traceback(config, tmp_path, capsys):
@@ -230,3 +232,37 @@ def test_an_audio_visual_bundle_reads_the_videos_own_sound_track(config, tmp_pat
     table = pl.read_csv(tmp_path / "out" / "single_face" / "predictions.csv")
     assert table.height == 72 and table["predicted_valence"].is_finite().all()
     assert table.columns[-2:] == ["predicted_valence", "predicted_arousal"]
+
+
+NO_FACE_VIDEO = REAL_FACE_VIDEO.with_name("no_face.mp4")  # lists 98 frames, of which FFmpeg decodes 95
+
+
+def test_a_video_whose_tail_does_not_decode_is_predicted_on_the_frames_that_do(config, tmp_path, capsys):
+    folder = untrained_bundle(config, tmp_path, tasks=("va",))
+    arguments = ["predict", str(NO_FACE_VIDEO), "--bundle", str(folder), "--device", "cpu"]
+    assert cli([*arguments, "--output", str(tmp_path / "out")]) == 0
+    errors = capsys.readouterr().err
+    assert "frames 96..98 do not decode" in errors and "predicting its 95 decodable frames" in errors
+    table = pl.read_csv(tmp_path / "out" / "no_face" / "predictions.csv")
+    assert table["frame"].to_list() == list(range(1, 96))
+    summary = json.loads((tmp_path / "out" / "no_face" / "summary.json").read_text())
+    assert summary["frames"] == 95 and summary["frames_that_do_not_decode"] == 3
+    assert cli([*arguments, "--output", str(tmp_path / "strict"), "--undecodable-tail", "error"]) == 1
+    assert (
+        "frame 96 of 98 does not decode" in capsys.readouterr().err and not (tmp_path / "strict" / "no_face").exists()
+    )
+
+
+def test_one_videos_failure_does_not_stop_the_others(config, tmp_path, capsys):
+    folder = untrained_bundle(config, tmp_path, tasks=("va",))
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a_broken.mp4").write_bytes(b"not a video")
+    shutil.copy(REAL_FACE_VIDEO, videos / "b_face.mp4")
+    status = cli(["predict", str(videos), "--bundle", str(folder), "--output", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out.strip() == str(tmp_path / "out" / "b_face")  # predicted after the broken one
+    assert pl.read_csv(tmp_path / "out" / "b_face" / "predictions.csv").height == 72
+    assert f"1 of the videos failed, the others are predicted:\n  {videos / 'a_broken.mp4'}: " in captured.err
+    assert "Traceback" not in captured.err and not (tmp_path / "out" / "a_broken").exists()

@@ -7,7 +7,13 @@ import polars as pl
 from PIL import Image
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from abawflow.report.figures import face_detection_rates, learning_curves, runtime_table_html, score_table_html
+from abawflow.report.figures import (
+    face_detection_rates,
+    learning_curves,
+    report_description,
+    runtime_table_html,
+    score_table_html,
+)
 from abawflow.report.validation_figures import (
     action_unit_scores,
     confusion_counts,
@@ -82,10 +88,27 @@ def test_score_table_html_holds_every_row(tmp_path):
     pl.DataFrame({"experiment": ["gru", "<b>odd</b>"], "inputs": ["V", "A+V"], "score": [0.51234, 0.7]}).write_csv(
         scores
     )
-    score_table_html(scores, tmp_path / "va.html", "VA: validation scores")
+    score_table_html(scores, tmp_path / "va.html", "VA: validation scores", submitted="gru")
     page = (tmp_path / "va.html").read_text()
-    assert "<td>gru</td>" in page and "<td>0.5123</td>" in page and "<td>0.7000</td>" in page
+    assert "<td>gru (submitted)</td>" in page and "<td>0.5123</td>" in page and "<td>0.7000</td>" in page
     assert "&lt;b&gt;odd&lt;/b&gt;" in page  # names are escaped
+
+
+def test_the_report_opens_on_the_score_tables_with_the_submitted_entry_marked(tmp_path):
+    from docutils.core import publish_parts
+
+    tables = {}
+    for challenge, rows in {
+        "va": [("gru", "V", 0.5), ("ensemble", "mean of 2", 0.61)],
+        "eri": [("av", "A+V", 0.3)],
+    }.items():
+        tables[challenge] = tmp_path / f"{challenge}.csv"
+        pl.DataFrame(rows, schema=["experiment", "inputs", "score"], orient="row").write_csv(tables[challenge])
+    text = report_description(tables, {"va": "ensemble", "eri": "av"}, "The workflow, described.")
+    html = publish_parts(text, writer_name="html")["html_body"]  # as Snakemake renders the description
+    assert html.index("VA") < html.index("ERI") < html.index("The workflow, described.")
+    assert "<strong>ensemble</strong>" in html and "<strong>gru</strong>" not in html and "0.6100" in html
+    assert html.count("<table") == 2 and "System Message" not in html
 
 
 def test_figures_of_a_validation_set_without_annotated_frames(tmp_path):
