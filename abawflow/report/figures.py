@@ -104,9 +104,15 @@ def rst_table(columns, rows):
 def report_description(score_tables, submitted, workflow_text):
     """The report's first page, in reStructuredText: each challenge's validation scores, the submitted entry
     marked, then the workflow's description. ``score_tables``: challenge -> results/metrics/<challenge>.csv."""
-    parts = ["Validation scores of this run (the submitted entry of each challenge in bold)", ""]
+    parts = [
+        "Validation scores of this run (the submitted entry of each challenge in bold; every metric under Scores)",
+        "",
+    ]
     for challenge, path in score_tables.items():
         table = pl.read_csv(path)
+        metrics = [c for c in table.columns if c not in ("experiment", "inputs", "score", "frames", "videos")]
+        # A narrow table beside the DAG: the challenge's own metrics where they are few, its score always.
+        table = table.select("experiment", "inputs", *(metrics if len(metrics) <= 2 else []), "score")
         rows = [(f"**{row[0]}**" if row[0] == submitted[challenge] else row[0], *row[1:]) for row in table.iter_rows()]
         parts += [f"**{challenge.upper()}**: submitted {submitted[challenge]}", "", rst_table(table.columns, rows), ""]
     return "\n".join([*parts, workflow_text.strip(), ""])

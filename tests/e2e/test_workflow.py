@@ -111,6 +111,7 @@ def test_the_report_holds_every_figure_and_score_table_and_renders(tiny_run):
         name = f"{experiment} (submitted)" if experiment == "three_encoders" else experiment
         assert f"<td>{name}</td>" in table and f"<td>{score:.4f}</td>" in table
     assert "abawflow: from the videos and annotations" in text
+    assert "align-items: flex-start" in text  # profiles/default/report.css: the first page starts at the top
     runtimes = embedded["results/report/runtimes.html"][1].decode()
     benchmarks = list((tiny_run / "logs" / "benchmarks").rglob("*.tsv"))
     assert len(benchmarks) > 60  # every job of the run wrote one
