@@ -7,6 +7,7 @@ rule detect_and_align_faces:
         media=PLAN.media_table,
         # Labels are checked before hours of detection, but a re-indexed label does not redo it.
         labels_checked=ancient(paths.splits("{dataset}")),
+        detector_model=PLAN.detector_model(),
     output:
         paths.face_shard("{dataset}", "detected", "{shard}"),
     log:

@@ -261,7 +261,9 @@ def compile_plan(config, validate=True):
     used = _used_backbones(config["backbones"], running)
     backbones = _compile_backbones({name: config["backbones"][name] for name in used}, config["backbones"], tasks)
     experiments = _compile_experiments(config, running, tasks, backbones)
-    ensembles = _compile_ensembles(config.get("ensembles", {}), experiments, tasks, MTL in config["tasks"])
+    ensembles = _compile_ensembles(
+        config.get("ensembles", {}), config["experiments"], experiments, tasks, MTL in config["tasks"]
+    )
     ensembles = {name: ensemble for name, ensemble in ensembles.items() if ensemble.challenges}
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
     joint = _compile_joint_submission(config, MTL, experiments, ensembles)
@@ -523,18 +525,22 @@ def _model_framework(framework, names, backbones):
     return model
 
 
-def _compile_ensembles(configured, experiments, tasks, joint_run):
+def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
+    """The ensembles whose members all run (``experiments``); one naming an experiment that is not defined at
+    all (``defined``) is an error, one whose members are defined but do not all run is left out."""
     ensembles = {}
     for name, ensemble in configured.items():
-        if name in experiments:
+        if name in defined:
             raise ConfigError(f"config.yaml: ensembles.{name} has the name of an experiment; choose another")
         members = ensemble["members"]
-        unknown = [member for member in members if member not in experiments]
+        unknown = [member for member in members if member not in defined]
         if unknown:
             raise ConfigError(
                 f"config.yaml: ensembles.{name}.members names {', '.join(unknown)}, not under experiments "
-                f"(defined: {', '.join(experiments)})"
+                f"(defined: {', '.join(defined)})"
             )
+        if not all(member in experiments for member in members):
+            continue
         weights = ensemble.get("weights") or [1.0] * len(members)
         if len(weights) != len(members):
             raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")

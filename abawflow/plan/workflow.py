@@ -266,11 +266,23 @@ class WorkflowPlan:
             self.aff_wild2_tasks,
         )
 
+    def detector_model(self):
+        """The face detector's model file where the config names one (an input: replacing it redoes the faces)."""
+        path = self.config["faces"]["detector_model_path"]
+        return [str(Path(path).expanduser())] if path else []
+
     def check_backbone_files(self):
         """Every file a backbone is built from exists, and a timm checkpoint fits its architecture (a meta-device
         model against the checkpoint's keys and shapes): before any job runs, not after face detection."""
         from models.backbones import check_checkpoint
 
+        detector = self.config["faces"]["detector_model_path"]
+        if (
+            detector
+            and not Path(detector).expanduser().is_file()
+            and any(source == "detected" for source in self.plan.face_sources.values())
+        ):
+            raise ConfigError(f"config: faces.detector_model_path: {detector} not found")
         for name, backbone in self.plan.backbones.items():
             if backbone.format == "fine_tuned":  # built from its base, checked as itself
                 continue

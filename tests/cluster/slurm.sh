@@ -82,7 +82,7 @@ CONF
     slurmctld
     slurmd
     for _ in $(seq 60); do
-        if [[ $(sinfo --noheader --Node --format=%T 2>/dev/null) == idle ]]; then
+        if [[ $(sinfo --noheader --Node --format=%T 2>/dev/null | sort -u) == idle ]]; then
             return
         fi
         sleep 1

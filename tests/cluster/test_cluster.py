@@ -36,6 +36,8 @@ def slurm_cluster(tmp_path_factory):
     state = tmp_path_factory.mktemp("slurm")
     environment = {**os.environ, "SLURM_DIR": str(state)}
     started = subprocess.run([SLURM_SCRIPT, "start"], capture_output=True, text=True, env=environment)
+    if started.returncode != 0:  # no daemon of a failed start is left behind
+        subprocess.run([SLURM_SCRIPT, "stop"], env=environment, check=False)
     assert started.returncode == 0, started.stdout + started.stderr
     yield state
     subprocess.run([SLURM_SCRIPT, "stop"], env=environment, check=False)

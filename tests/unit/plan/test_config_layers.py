@@ -92,3 +92,15 @@ def test_only_what_runs_is_planned(config):
     config["experiments"]["transformer_fine_tuned"]["backbones"] = ["fer_au_table"]
     plan = compile_plan(config)
     assert "fer_mini_xception" in plan.backbones and "fer_expr_ft" not in plan.backbones  # a base is kept
+
+
+def test_the_demo_preset_on_one_challenge_plans_only_that_challenge(config):
+    """tasks: [eri] with the demo's methods: the Aff-Wild2 experiments, their ensemble and backbones stop."""
+    config["tasks"] = ["eri"]
+    plan = compile_plan(config)
+    assert list(plan.challenges) == ["eri"] and list(plan.ensembles) == []
+    assert set(plan.experiments) == {"eri_audio", "eri_visual", "eri_audio_visual", "eri_audio_visual_interaction"}
+    assert set(plan.backbones) == {"fer_mini_xception", "log_mel"} and plan.left_out["ensembles"] == ("three_encoders",)
+    config["ensembles"]["broken"] = {"members": ["eri_audio", "no_such_experiment"]}
+    with pytest.raises(ConfigError, match="ensembles.broken.members names no_such_experiment, not under experiments"):
+        compile_plan(config)
