@@ -265,6 +265,7 @@ def compile_plan(config, validate=True):
         config.get("ensembles", {}), config["experiments"], experiments, tasks, MTL in config["tasks"]
     )
     ensembles = {name: ensemble for name, ensemble in ensembles.items() if ensemble.challenges}
+    _check_submission_keys(config)
     submitted = _compile_submission(config["submission"], tasks, {**experiments, **ensembles})
     joint = _compile_joint_submission(config, MTL, experiments, ensembles)
     if joint:
@@ -561,6 +562,17 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
             postprocess=frozen(ensemble.get("postprocess", {})),
         )
     return ensembles
+
+
+def _check_submission_keys(config):
+    """A submission key for a challenge the run leaves out names nothing: most likely a challenge forgotten in
+    ``tasks``."""
+    for key, name in config["submission"].items():
+        if key in CHALLENGES and key not in config["tasks"]:
+            raise ConfigError(
+                f"config: submission.{key} is {name!r}, but the {key} challenge is not run (tasks: "
+                f"{', '.join(config['tasks'])}); add {key} to tasks to run it, or remove submission.{key}"
+            )
 
 
 def _compile_submission(configured, tasks, candidates):

