@@ -42,7 +42,8 @@ def plot_timeline(table, bundle, output, title):
 def draw_va(axis, person, seconds, bundle):
     spec = get_task("va")
     for column, name in zip(spec.output_columns, spec.header, strict=True):
-        axis.plot(seconds, person[column].to_numpy(), label=name, linewidth=1)
+        # A clip of a frame or two has no line to draw: its points are marked.
+        axis.plot(seconds, person[column].to_numpy(), label=name, linewidth=1, marker="o" if len(seconds) < 3 else None)
     axis.axhline(0, color="grey", linewidth=0.5)
     axis.set_ylim(-1.05, 1.05)
     axis.legend(fontsize=7, loc="upper right")
@@ -67,7 +68,12 @@ def draw_au(axis, person, seconds, bundle):
         probabilities, aspect="auto", vmin=0, vmax=1, cmap="magma", extent=extent, interpolation="nearest"
     )
     decided = person.select(list(spec.header)).to_numpy().T
-    if decided.any():
+    if decided.any() and decided.shape[1] == 1:  # one frame: no outline to trace, its decisions marked
+        rows = np.flatnonzero(decided[:, 0])
+        axis.scatter(
+            np.full(len(rows), (extent[0] + extent[1]) / 2), rows, marker="s", facecolors="none", edgecolors="cyan"
+        )
+    elif decided.any():
         axis.contour(
             np.linspace(extent[0], extent[1], decided.shape[1]),
             np.arange(len(spec.header)),

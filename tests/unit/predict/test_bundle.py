@@ -266,3 +266,38 @@ def test_one_videos_failure_does_not_stop_the_others(config, tmp_path, capsys):
     assert pl.read_csv(tmp_path / "out" / "b_face" / "predictions.csv").height == 72
     assert f"1 of the videos failed, the others are predicted:\n  {videos / 'a_broken.mp4'}: " in captured.err
     assert "Traceback" not in captured.err and not (tmp_path / "out" / "a_broken").exists()
+
+
+def write_clip(path, frame_count):
+    """The first ``frame_count`` frames of the real recording, as an H.264 clip of their own."""
+    import av
+
+    with av.open(str(REAL_FACE_VIDEO)) as source:
+        decoded = source.decode(video=0)
+        frames = [next(decoded).to_ndarray(format="rgb24") for _ in range(frame_count)]
+    with av.open(str(path), "w") as clip:
+        stream = clip.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for frame in frames:
+            clip.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        clip.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("frame_count", [1, 2])
+def test_a_clip_of_one_or_two_frames_is_predicted_with_every_output(config, tmp_path, frame_count):
+    folder = untrained_bundle(config, tmp_path)
+    clip = write_clip(tmp_path / f"clip{frame_count}.mp4", frame_count)
+    arguments = ["predict", str(clip), "--bundle", str(folder), "--output", str(tmp_path / "out"), "--overlay"]
+    assert cli([*arguments, "--people", "two", "--device", "cpu"]) == 0
+    result = tmp_path / "out" / clip.stem
+    assert sorted(p.name for p in result.iterdir()) == [
+        "overlay.mp4",
+        "predictions.csv",
+        "summary.json",
+        "timeline.png",
+    ]
+    table = pl.read_csv(result / "predictions.csv")
+    assert table.height == 2 * frame_count and table["frame"].unique().sort().to_list() == list(
+        range(1, frame_count + 1)
+    )
