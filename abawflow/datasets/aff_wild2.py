@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from abawflow.core.errors import AnnotationFormatError, ConfigError, DatasetLayoutError
+from abawflow.datasets.folders import files_under
 from abawflow.stage_one.video import VIDEO_SUFFIXES
 from abawflow.tasks.specs import TASKS
 
@@ -102,8 +103,8 @@ def dataset_videos(video_root):
     if not video_root.is_dir():
         raise DatasetLayoutError(f"{video_root}: video folder not found; check dataset.root and dataset.video_folder")
     videos = {}
-    for path in sorted(video_root.rglob("*")):
-        if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+    for path in files_under(video_root):
+        if path.suffix.lower() in VIDEO_SUFFIXES:
             if path.stem in videos:
                 raise DatasetLayoutError(f"two videos share the name {path.stem!r}: {videos[path.stem]} and {path}")
             videos[path.stem] = path

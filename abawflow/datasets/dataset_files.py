@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 from abawflow.datasets.aff_wild2 import SPLIT_FOLDERS
+from abawflow.datasets.folders import files_under
 from abawflow.stage_one.video import VIDEO_SUFFIXES
 
 
@@ -45,7 +46,7 @@ def aff_wild2_videos(root, video_folder):
     videos = Path(root) / video_folder
     if not videos.is_dir():
         return []
-    return sorted(p for p in videos.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    return [p for p in files_under(videos) if p.suffix.lower() in VIDEO_SUFFIXES]
 
 
 def fingerprint_files(root, paths, names=()):

@@ -22,6 +22,7 @@ from abawflow.datasets.dataset_files import (
     aff_wild2_videos,
     fingerprint_files,
 )
+from abawflow.datasets.folders import files_under
 from abawflow.datasets.registry import DATASETS
 from abawflow.plan import paths
 from abawflow.plan.bundle_contents import bundle_plan, bundle_runs
@@ -182,7 +183,7 @@ class WorkflowPlan:
         root, eri = self.plan.dataset_roots["hume_reaction"], self.config["eri"]
         files = [Path(root) / eri["info_file"]]
         for folder in eri["split_folders"].values():
-            files += sorted(path for path in (Path(root) / folder).rglob("*") if path.is_file())
+            files += files_under(Path(root) / folder)
         return fingerprint_files(root, files)
 
     def index_labels(self, dataset):
