@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from abawflow.core.errors import USER_ERRORS
+from abawflow.core.errors import USER_ERRORS, disk_full
 from abawflow.predict.video_prediction import UNDECODABLE_TAIL
 
 log = logging.getLogger("abawflow.predict")
@@ -81,6 +81,13 @@ def predict(arguments):
         except USER_ERRORS as error:
             log.error("%s", error)
             failed[path] = error
+            continue
+        except OSError as error:
+            full = disk_full(error, [arguments.output])
+            if full is None:
+                raise
+            log.error("%s", full)
+            failed[path] = full
             continue
         print(folder, flush=True)
     return failed

@@ -4,6 +4,10 @@ Every message names the file (and line or frame where there is one) and says
 what was expected, so a user can fix the input without reading a traceback.
 """
 
+import errno
+import shutil
+from pathlib import Path
+
 from models.errors import ModelLoadError  # the models package's own: it imports nothing of abawflow
 
 
@@ -48,4 +52,38 @@ class FaceTableError(AbawflowError):
 
 
 # What a job or command reports as its message alone, without a traceback.
+class DiskFullError(AbawflowError):
+    """The disk an output goes to filled up while a job wrote it."""
+
+
+# Less free space than this where an output goes, when a writer fails: the disk is what stopped it (torch's
+# checkpoint writer says "unexpected pos", not ENOSPC).
+NEARLY_FULL_BYTES = 64 * 2**20
+
+
+def disk_full(error, folders):
+    """A DiskFullError that says so when ``error`` came from a full disk: ENOSPC anywhere in its chain, or any
+    failure while the disk of one of ``folders`` (where the outputs go) has next to no space left; else None."""
+    chain, cause = [], error
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    no_space = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or any(
+        "No space left on device" in str(e) for e in chain
+    )
+    for folder in folders:
+        existing = next((p for p in [Path(folder), *Path(folder).parents] if p.exists()), None)
+        if existing is None:
+            continue
+        free = shutil.disk_usage(existing).free
+        if no_space or free < NEARLY_FULL_BYTES:
+            first_line = (str(error).strip().splitlines() or [""])[0][:200]
+            return DiskFullError(
+                f"{existing}: the disk is full ({free / 2**20:.1f} MB free there) and stopped the writing of the "
+                f"outputs ({type(error).__name__}: {first_line}). Free space on that disk and run again: nothing "
+                "half-written was kept, and what finished stays done."
+            )
+    return None
+
+
 USER_ERRORS = (AbawflowError, ModelLoadError)

@@ -6,7 +6,7 @@ import sys
 import warnings
 
 from abawflow.core.devices import claim_gpu
-from abawflow.core.errors import USER_ERRORS
+from abawflow.core.errors import USER_ERRORS, disk_full
 
 
 def run(snakemake, main):
@@ -41,6 +41,10 @@ def run(snakemake, main):
     except USER_ERRORS as error:
         log.error("%s", error)
         sys.exit(1)
-    except Exception:
+    except Exception as error:
+        full = disk_full(error, {os.path.dirname(os.path.abspath(path)) for path in snakemake.output})
+        if full:
+            log.error("%s", full)
+            sys.exit(1)
         log.exception("rule %s failed unexpectedly; the traceback above is for a bug report", snakemake.rule)
         sys.exit(1)
