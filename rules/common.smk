@@ -26,12 +26,11 @@ apply_methods(
 )
 validate_config(config)
 PLAN = WorkflowPlan(config, workflow.basedir)
-# What the run trains and submits, before Snakemake lists the jobs; whether the dataset's folders are where
-# the config names them and the backbones' checkpoints fit: once, not again in each job's own process.
+# What the run trains and submits, before Snakemake lists the jobs; whether the dataset's folders, the model
+# files and the bundle are what the config names: once, not again in each job's own process.
 if not (workflow.remote_exec or workflow.subprocess_exec):
     logger.info(PLAN.summary())
-    PLAN.check_dataset_layout()
-    PLAN.check_backbone_files()
+    PLAN.check_before_jobs()
 # Execution-only (threads are no rerun trigger): capped at --cores on one machine.
 STAGE_ONE_THREADS = execution.settings(config).stage_one_threads
 

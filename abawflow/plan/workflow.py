@@ -252,6 +252,13 @@ class WorkflowPlan:
     def backbone_weights(self, wildcards):
         return self.trained_weights(wildcards.backbone)
 
+    def check_before_jobs(self):
+        """What the dry run checks on disk and across the config beyond the plan: Aff-Wild2's layout, every model
+        file and checkpoint, and what the bundle names (planned now, whether or not the bundle is asked for)."""
+        self.check_dataset_layout()
+        self.check_backbone_files()
+        _ = self.bundle
+
     def check_dataset_layout(self):
         """Aff-Wild2's folders and test lists are where the config (and its edition) name them: a dataset the
         workflow generates is made by its rule."""

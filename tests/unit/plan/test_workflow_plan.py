@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from abawflow.core.errors import VideoDecodeError
+from abawflow.core.errors import ConfigError, VideoDecodeError
 from abawflow.plan.config_layers import load_config
 from abawflow.plan.schema import validate_config
 from abawflow.plan.workflow import WorkflowPlan
@@ -141,3 +141,11 @@ def test_videos_to_predict_are_looked_up_when_asked(config, repository, tmp_path
 
 def test_the_dataset_fingerprint_of_a_generated_demo_is_its_settings(plan, config):
     assert plan.aff_wild2_files() == plan.setting("demo")
+
+
+def test_a_bundle_naming_nothing_stops_the_dry_run_even_without_the_bundle_target(config, repository):
+    plan = workflow_plan(config, repository)
+    plan.check_before_jobs()  # the demo: generated data, package weights, the submitted models bundled
+    config["bundle"] = {"models": {"va": "no_such_experiment"}}
+    with pytest.raises(ConfigError, match="bundle.models.va is 'no_such_experiment', which is neither an experiment"):
+        workflow_plan(config, repository).check_before_jobs()
