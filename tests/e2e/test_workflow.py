@@ -220,6 +220,26 @@ def user_dataset(tiny_run, tmp_path):
     return root, workdir, user_config
 
 
+def test_a_dataset_linked_in_folder_by_folder_gives_the_same_submission(tiny_run, tmp_path):
+    """Shared storage linked in: every batch folder of videos/, the annotation folder, the test lists and the
+    crops are symbolic links into the demo; the VA submission is the tiny run's, byte for byte."""
+    demo = tiny_run / "resources" / "demo"
+    root = tmp_path / "linked"
+    (root / "videos").mkdir(parents=True)
+    for batch in (demo / "videos").iterdir():
+        (root / "videos" / batch.name).symlink_to(batch, target_is_directory=batch.is_dir())
+    for name in ("6th_ABAW_Annotations", "names_of_videos_in_each_test_set", "cropped_aligned"):
+        (root / name).symlink_to(demo / name, target_is_directory=True)
+    layer = tmp_path / "linked.yaml"
+    layer.write_text(f"dataset: {{root: {root}}}\n")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = run(workdir, "results/submission/va.txt", extra_config=[layer])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for path in ("results/submission/va.txt", "results/aff_wild2/index/splits.parquet"):
+        assert (workdir / path).read_bytes() == (tiny_run / path).read_bytes(), path
+
+
 def test_a_user_dataset_with_a_malformed_line_stops_with_file_and_line(tiny_run, tmp_path):
     root, workdir, user_config = user_dataset(tiny_run, tmp_path)
     broken = sorted((root / "6th_ABAW_Annotations" / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))[0]
