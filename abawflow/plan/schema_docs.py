@@ -46,7 +46,7 @@ abawflow plan: the methods of the config's own
 ```
 
 A complete file for real data, `config/real_data.yaml` (VA, EXPR and AU, one backbone from your
-checkpoint, one experiment; its dry run plans 26 jobs, `tests/e2e/test_user_config.py`):
+checkpoint, one experiment; its dry run plans 27 jobs, `tests/e2e/test_user_config.py`):
 
 ```yaml
 {example}```

@@ -11,7 +11,13 @@ pytestmark = pytest.mark.e2e
 # What a user would call expensive: decoding, detection, feature extraction, training.
 EXPENSIVE = {"demo_data", "index_annotations", "detect_and_align_faces", "extract_features", "train_temporal_model"}
 # What follows a changed prediction table: the ensembles, the scores (and their report tables), the target rule.
-AFTER_PREDICTION = {"ensemble_predictions", "evaluate_validation", "write_score_table", "submission"}
+AFTER_PREDICTION = {
+    "ensemble_predictions",
+    "evaluate_validation",
+    "write_score_table",
+    "write_report_description",
+    "submission",
+}
 # A rerun job rewrites its benchmark file, which the report's runtime table reads.
 RETRAINED = {"train_temporal_model", "predict", "plot_learning_curves", "write_runtime_table", *AFTER_PREDICTION}
 

@@ -32,6 +32,7 @@ REAL_DATA_JOBS = {
     "write_runtime_table": 1,
     "write_submission": 3,
     "write_score_table": 3,
+    "write_report_description": 1,
     "submission": 1,
 }
 # What follows a replaced checkpoint: its features and everything downstream, not the index or the faces (nor
@@ -162,6 +163,7 @@ PAPERS_JOBS = {
     "write_submission": 4,
     "write_submission_csv": 1,
     "write_score_table": 5,
+    "write_report_description": 1,
     "submission": 1,
 }
 
