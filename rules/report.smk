@@ -143,7 +143,6 @@ rule write_runtime_table:
 rule write_report_description:
     input:
         scores=PLAN.score_tables("csv"),
-        description=workflow.source_path("../report/workflow.rst"),
     output:
         paths.REPORT_DESCRIPTION,
     log:
@@ -159,6 +158,7 @@ rule write_report_description:
     params:
         challenges=PLAN.challenges,
         submitted=PLAN.submitted_names,
+        description=PLAN.report_text(),
         code=PLAN.code("write_report_description.py"),
     script:
         "../workflow_scripts/write_report_description.py"

@@ -52,7 +52,8 @@ class WorkflowPlan:
         """``config``: the workflow's config, already validated (the schema filled in its defaults)."""
         self.config = config
         self.plan = compile_plan(config, validate=False)
-        self.scripts = Path(workflow_root) / "workflow_scripts"
+        self.workflow_root = Path(workflow_root)
+        self.scripts = self.workflow_root / "workflow_scripts"
 
     # --- what the run holds ---------------------------------------------------------------------------
 
@@ -490,6 +491,11 @@ class WorkflowPlan:
             paths.RUNTIME_TABLE,
             paths.REPORT_DESCRIPTION,
         ]
+
+    def report_text(self):
+        """The workflow's description (report/workflow.rst), as a param: its text, not its path, so that an
+        edit reruns the report's first page and a copy of the file elsewhere does not."""
+        return (self.workflow_root / "report" / "workflow.rst").read_text()
 
     def report_description(self, fallback):
         """The report's description: the run's own (its scores first) once the run has written it, else
