@@ -155,7 +155,9 @@ def test_stage_two_benchmark_runs_with_only_the_gpu_images_packages(repository, 
     figures = run_benchmark(repository, "measure_training.py", arguments, tmp_path, environment)
     assert figures["frames"] == 3000 and not figures["features_resident"]
     gru = figures["encoders"]["gru"]
+    # Both rates are rounded to 0.1 window/s: their ratio is as close as that rounding allows.
+    rounding = 0.05 / gru["training_windows_per_second"] + 0.05 / gru["ceiling_windows_per_second"]
     assert gru["training_over_ceiling"] == pytest.approx(
-        gru["training_windows_per_second"] / gru["ceiling_windows_per_second"], abs=0.002
+        gru["training_windows_per_second"] / gru["ceiling_windows_per_second"], rel=rounding, abs=0.0005
     )
     assert gru["peak_rss_mib"] >= gru["rss_after_imports_mib"] > 0
