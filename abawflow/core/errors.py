@@ -51,7 +51,6 @@ class FaceTableError(AbawflowError):
     """A face table (the face stage's output, or one read from the organizers' crops) is damaged."""
 
 
-# What a job or command reports as its message alone, without a traceback.
 class DiskFullError(AbawflowError):
     """The disk an output goes to filled up while a job wrote it."""
 
@@ -86,4 +85,5 @@ def disk_full(error, folders):
     return None
 
 
+# What a job or command reports as its message alone, without a traceback.
 USER_ERRORS = (AbawflowError, ModelLoadError)

@@ -55,11 +55,9 @@ def fill_edition_names(dataset):
 def check_edition_names(dataset, tasks):
     """Every name the run's Aff-Wild2 tasks read is set: an edition without per-task annotations needs them
     set by hand."""
-    missing = [
-        f"{key}.{task}" if task else key
-        for key, task in [("annotation_folder", None)]
-        + [(key, task) for key in ("challenge_folders", "test_lists") for task in tasks]
-        if not (dataset[key] if task is None else dataset[key][task])
+    missing = [] if dataset["annotation_folder"] else ["annotation_folder"]
+    missing += [
+        f"{key}.{task}" for key in ("challenge_folders", "test_lists") for task in tasks if not dataset[key][task]
     ]
     if missing:
         raise ConfigError(

@@ -41,6 +41,16 @@ def alternatives(names):
     return "|".join(names) or "(?!)"
 
 
+def given_files(feature_spec):
+    """(key, file) of the files a user gives a backbone (``checkpoint``, ``path``); a package's own files
+    (``package:...``) are the package's."""
+    return [
+        (key, feature_spec[key])
+        for key in ("checkpoint", "path")
+        if feature_spec.get(key) and not feature_spec[key].startswith("package:")
+    ]
+
+
 def training_spec(feature_spec, drop=()):
     """A backbone's feature spec as its training (fine-tuning, MAE) reads it: the precision of feature
     extraction does not change the training, so it reruns none."""
@@ -241,12 +251,7 @@ class WorkflowPlan:
         """The files a backbone's model is built from: the user's checkpoint or model file (a package's own
         files aside), and the weights a pipeline rule trains for it (fine-tuning, MAE). As inputs, a replaced
         file reruns the backbone's features and what depends on them."""
-        spec = self.plan.backbones[backbone].feature_spec
-        given = [
-            str(Path(spec[key]).expanduser())
-            for key in ("checkpoint", "path")
-            if spec.get(key) and not spec[key].startswith("package:")
-        ]
+        given = [str(Path(file).expanduser()) for _, file in given_files(self.plan.backbones[backbone].feature_spec)]
         weights = self.plan.backbones[backbone].weights
         return [*given, *([weights] if weights else [])]
 
@@ -296,9 +301,8 @@ class WorkflowPlan:
             if backbone.format == "fine_tuned":  # built from its base, checked as itself
                 continue
             spec = backbone.feature_spec
-            for key in ("checkpoint", "path"):
-                file = spec.get(key)
-                if file and not file.startswith("package:") and not Path(file).expanduser().is_file():
+            for key, file in given_files(spec):
+                if not Path(file).expanduser().is_file():
                     raise ConfigError(
                         f"config: backbones.{name}.{key}: {file} not found (a relative path is read from the "
                         f"working directory, {Path.cwd()})"

