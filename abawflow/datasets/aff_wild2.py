@@ -269,7 +269,7 @@ def index_dataset(
     return subject_table, split_table, labels
 
 
-VIDEO_COLUMNS = ("frames", "declared_frames", "fps", "width", "height", "variable_frame_rate")
+VIDEO_COLUMNS = ("frames", "declared_frames", "fps", "width", "height", "variable_frame_rate", "rotation")
 
 
 def tested_subjects(root, test_lists, tasks=tuple(TASKS)):
@@ -322,6 +322,8 @@ def probe_subject_videos(subjects, root, tested, truncated_test_video="error"):
                     "use_decodable_frames to submit the decodable frames only"
                 )
             log.warning("%s; using the %d decodable frames", message, probe.frames)
+        if probe.rotation:
+            log.info("%s: stored turned; its frames are turned %d degrees to show them upright", path, probe.rotation)
         if probe.variable_frame_rate:
             log.warning("%s: variable frame rate (%.2f fps on average); labels follow frame numbers", path, probe.fps)
     columns = {name: [getattr(probes[video], name) for video in subjects["video"]] for name in VIDEO_COLUMNS}
@@ -332,4 +334,5 @@ def probe_subject_videos(subjects, root, tested, truncated_test_video="error"):
         pl.Series("width", columns["width"], pl.Int32),
         pl.Series("height", columns["height"], pl.Int32),
         pl.Series("variable_frame_rate", columns["variable_frame_rate"], pl.Boolean),
+        pl.Series("rotation", columns["rotation"], pl.Int16),
     )

@@ -292,6 +292,7 @@ def _predict_frames(
             "width": probe.width,
             "height": probe.height,
             "variable_frame_rate": probe.variable_frame_rate,
+            "rotation": probe.rotation,
             "people": people,
             "face_rule": FACE_CHOICE[people],
             "persons": {

@@ -62,6 +62,7 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
     # One converter for the video: frame.to_ndarray(format=...) builds a new swscale context for every frame,
     # which costs more than the conversion itself on small frames (benchmarks/stage_one_cpu.json).
     reformatter = av.video.reformatter.VideoReformatter()
+    turns = None
     try:
         start = 0
         while start < count:
@@ -70,14 +71,20 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
             try:
                 for frame in decoded:
                     if batch is None:
-                        height, width = frame.height, frame.width
-                        planes = pixel_format == "yuv420p" and is_plain_i420(frame)
-                        shape = (size, height * 3 // 2, width) if planes else (size, height, width, 3)
+                        height, width = frame.height, frame.width  # as stored
+                        if turns is None:
+                            turns = quarter_turns(frame, path)
+                        # A rotated video's frames are turned upright here, so they come as RGB.
+                        planes = pixel_format == "yuv420p" and turns == 0 and is_plain_i420(frame)
+                        upright = (width, height) if turns % 2 else (height, width)
+                        shape = (size, height * 3 // 2, width) if planes else (size, *upright, 3)
                         batch = allocate(shape) if allocate else np.empty(shape, np.uint8)
                     if planes and is_plain_i420(frame, width, height):
                         batch[filled] = frame.to_ndarray(format="yuv420p")
                     else:
                         converted = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+                        if turns:
+                            converted = np.rot90(converted, turns)
                         batch[filled] = rgb_to_i420(converted) if planes else converted
                     filled += 1
                     if filled == size:
@@ -102,6 +109,34 @@ def iter_frame_batches(path, batch_size, threads=1, frames=None, pixel_format="r
             start += size
     finally:
         container.close()
+
+
+def quarter_turns(frame, path):
+    """Counter-clockwise quarter turns that show a PyAV frame upright: its container's display matrix (a phone
+    video is often stored sideways with one), which PyAV reports and does not apply. ``np.rot90(frame, turns)``
+    is the upright frame, as OpenCV shows it with its automatic orientation on."""
+    degrees = float(getattr(frame, "rotation", 0) or 0)
+    turns = round(degrees / 90)
+    if abs(degrees - 90 * turns) > 1:
+        log.warning(
+            "%s: its display matrix turns it by %.1f degrees; showing it turned by %d", path, degrees, 90 * turns
+        )
+    return turns % 4
+
+
+def upright_size(path):
+    """(rotation, width, height): the degrees (0, 90, 180, 270) counter-clockwise that a video's frames are
+    turned by to show them upright, and the upright frames' size, from its first decoded frame."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(container.streams.video[0]))
+    except (av.error.FFmpegError, IndexError, StopIteration) as error:
+        raise VideoDecodeError(f"{path}: its first frame does not decode ({error or 'no frames'})") from None
+    turns = quarter_turns(frame, path)
+    width, height = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    return 90 * turns, width, height
 
 
 def is_plain_i420(frame, width=None, height=None):
@@ -188,6 +223,7 @@ def iter_nvdec_batches(path, batch_size, threads=1, frames=None, gpu=0):
 
     path = Path(path)
     count = len(open_video(path)) if frames is None else frames
+    turns = upright_size(path)[0] // 90  # NVDEC returns the stored frames, as PyAV does
     try:
         decoder = nvc.SimpleDecoder(
             str(path), gpu_id=gpu, use_device_memory=True, output_color_type=nvc.OutputColorType.RGB
@@ -204,7 +240,8 @@ def iter_nvdec_batches(path, batch_size, threads=1, frames=None, gpu=0):
             yield from skip_frames(iter_frame_batches(path, batch_size, threads, count), start)
             return
         # A copy: the decoder reuses its output surfaces for the next batch.
-        yield start + 1, torch.stack([torch.from_dlpack(frame) for frame in decoded])
+        batch = torch.stack([torch.from_dlpack(frame) for frame in decoded])
+        yield start + 1, torch.rot90(batch, turns, dims=(1, 2)).contiguous() if turns else batch
         start += len(decoded)
 
 
@@ -221,6 +258,7 @@ def opencv_frame_batches(path, start, count, batch_size):
     import cv2
 
     capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright, as iter_frame_batches turns its frames
     capture.set(cv2.CAP_PROP_POS_FRAMES, start)
     try:
         for first in range(start, count, batch_size):
@@ -242,9 +280,10 @@ class VideoProbe:
     frames: int  # what the decoder returns, and so what the face stage reads and a submission covers
     declared_frames: int | None  # what the container's header declares (None where it declares nothing)
     fps: float
-    width: int
+    width: int  # shown upright, after ``rotation``
     height: int
     variable_frame_rate: bool
+    rotation: int = 0  # degrees counter-clockwise from the stored frames to the upright ones
 
     @property
     def frames_missing(self):
@@ -276,7 +315,6 @@ def probe_video(path):
         raise VideoDecodeError(f"{path}: the video has no frames")
     capture = cv2.VideoCapture(str(path))
     declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
-    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     capture.release()
 
     def decodes(index):
@@ -292,11 +330,13 @@ def probe_video(path):
         count = min(count_decodable_frames(path), indexed)
         if count == 0:
             raise VideoDecodeError(f"{path}: none of its {indexed} frames decodes")
+    rotation, width, height = upright_size(path)
     starts = reader.get_frame_timestamp(range(count))[:, 0] if count > 1 else np.zeros(1)
     steps = np.diff(starts)
     # A constant-rate video's steps all equal 1/fps, give or take the time base's rounding.
     variable = bool(len(steps) > 1 and np.ptp(steps) > 0.5 * np.median(steps))
-    return VideoProbe(count, declared if declared > 0 else None, float(reader.get_avg_fps()), width, height, variable)
+    declared = declared if declared > 0 else None
+    return VideoProbe(count, declared, float(reader.get_avg_fps()), width, height, variable, rotation)
 
 
 def videos_to_predict(paths):

@@ -293,3 +293,31 @@ def test_a_clip_of_one_or_two_frames_is_predicted_with_every_output(config, tmp_
     assert table.height == 2 * frame_count and table["frame"].unique().sort().to_list() == list(
         range(1, frame_count + 1)
     )
+
+
+def test_a_phone_video_stored_turned_is_predicted_and_drawn_upright(config, tmp_path):
+    """The real recording stored sideways with a display matrix, as phones record: its faces and predictions
+    are the upright copy's, and the overlay is upright (640x360), as every player shows the video."""
+    import av
+
+    from tests.support.videos import write_stored_turned
+
+    folder = untrained_bundle(config, tmp_path)
+    tables = {}
+    for rotation in (0, 90):
+        video = write_stored_turned(REAL_FACE_VIDEO, tmp_path / f"stored{rotation}.mp4", rotation)
+        arguments = ["predict", str(video), "--bundle", str(folder), "--output", str(tmp_path / "out"), "--overlay"]
+        assert cli([*arguments, "--device", "cpu"]) == 0
+        result = tmp_path / "out" / video.stem
+        summary = json.loads((result / "summary.json").read_text())
+        assert (summary["rotation"], summary["width"], summary["height"]) == (rotation, 640, 360)
+        with av.open(str(result / "overlay.mp4")) as overlay:
+            stream = overlay.streams.video[0]
+            assert (stream.width, stream.height) == (640, 360)
+            assert next(overlay.decode(stream)).rotation == 0
+        tables[rotation] = pl.read_csv(result / "predictions.csv")
+    upright, turned = tables[0], tables[90]
+    assert upright["face_found"].sum() >= 69 and abs(upright["face_found"].sum() - turned["face_found"].sum()) <= 2
+    va = ["predicted_valence", "predicted_arousal"]
+    # The same faces give nearly the same predictions; a face cropped from a frame shown turned would not.
+    assert np.abs(upright.select(va).to_numpy() - turned.select(va).to_numpy()).mean() < 0.05

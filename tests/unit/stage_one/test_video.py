@@ -240,3 +240,28 @@ def test_on_the_gpu_planes_convert_as_on_the_cpu(tmp_path):
     on_cpu = i420_to_rgb(torch.from_numpy(planes))
     on_gpu = i420_to_rgb(torch.from_numpy(planes).cuda()).cpu()
     assert (on_cpu.int() - on_gpu.int()).abs().max() <= 1  # fused arithmetic may round a tie the other way
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_video_stored_turned_is_probed_and_decoded_upright_by_every_reader(tmp_path, rotation):
+    from abawflow.stage_one.video import opencv_frame_batches, probe_video
+    from tests.support.videos import write_stored_turned
+
+    source = write_h264(tmp_path / "source.mp4", 20, size=(96, 64))
+    upright = write_stored_turned(source, tmp_path / "upright.mp4", 0)
+    turned = write_stored_turned(source, tmp_path / "turned.mp4", rotation)
+    probe = probe_video(turned)
+    assert (probe.rotation, probe.width, probe.height, probe.frames) == (rotation, 96, 64, 20)
+    assert probe_video(upright).rotation == 0
+    reference = np.concatenate([frames for _, frames in iter_frame_batches(upright, 8)]).astype(int)
+    readers = {
+        "pyav": iter_frame_batches(turned, 8),
+        # the planes a GPU converts: a turned video's batches come upright as RGB instead
+        "pyav planes": iter_frame_batches(turned, 8, pixel_format="yuv420p"),
+        "opencv": opencv_frame_batches(turned, 0, 20, 8),
+    }
+    for reader, batches in readers.items():
+        frames = np.concatenate([frames for _, frames in batches]).astype(int)
+        assert frames.shape == reference.shape, reader
+        # The two encodings' own losses only; a frame shown turned would differ by tens of levels.
+        assert np.abs(frames - reference).mean() < 3, reader
