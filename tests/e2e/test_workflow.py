@@ -272,6 +272,45 @@ def test_a_truncated_test_video_stops_the_index_before_any_detection(tiny_run, t
     assert not (workdir / "results" / "aff_wild2" / "faces").exists()
 
 
+# Demo videos cut to one or two frames (annotations to as many lines), which between them are in a
+# training, validation and test split of the three tasks.
+SHORT_CLIPS = {"11-30-320x240": 1, "12-30-384x216": 2, "3-30-320x240": 1, "video7": 2}
+
+
+def test_clips_of_one_or_two_frames_are_trained_on_validated_and_submitted(tiny_run, tmp_path):
+    from support.videos import write_first_frames
+
+    root, workdir, user_config = user_dataset(tiny_run, tmp_path)
+    for name, count in SHORT_CLIPS.items():
+        (video,) = (root / "videos").rglob(f"{name}.*")
+        write_first_frames(video, video, count)
+        for annotation in (root / "6th_ABAW_Annotations").rglob(f"{name}.txt"):
+            annotation.write_text("\n".join(annotation.read_text().splitlines()[: 1 + count]) + "\n")
+    result = snakemake(workdir, "submission", configs=[CONFIGS / "short_clips.yaml", user_config])
+    assert result.returncode == 0, result.stderr[-5000:]
+    splits = pl.read_parquet(workdir / "results" / "aff_wild2" / "index" / "splits.parquet")
+    short = splits.filter(pl.col("subject").is_in(list(SHORT_CLIPS)))
+    assert set(short["split"]) == {"train", "validation", "test"} and set(short["task"]) == {"va", "expr", "au"}
+    features = pl.read_parquet(workdir / "results" / "aff_wild2" / "features" / "fer_mini_xception.parquet")
+    for name, count in SHORT_CLIPS.items():
+        rows = features.filter(pl.col("subject") == name).sort("frame")
+        assert rows["frame"].to_list() == list(range(1, count + 1)) and rows["face_found"].all(), name
+    for task, split, name in short.filter(pl.col("split") != "train").select("task", "split", "subject").rows():
+        count = SHORT_CLIPS[name]
+        predicted = pl.read_parquet(workdir / "results" / "predictions" / task / "all_three.parquet")
+        rows = predicted.filter(pl.col("subject") == name).sort("frame")
+        assert rows["frame"].to_list() == list(range(1, count + 1)), (task, name)
+        output = rows.select(get_task(task).output_columns).to_numpy()
+        assert np.isfinite(output).all(), (task, name)
+        if split == "test":
+            lines = (workdir / "results" / "submission" / f"{task}.txt").read_text().splitlines()
+            assert [line.split(",")[0] for line in lines if line.startswith(f"{name}/")] == [
+                f"{name}/{frame:05d}.jpg" for frame in range(1, count + 1)
+            ]
+    validation = pl.read_csv(workdir / "results" / "metrics" / "validation.csv")
+    assert validation.filter(pl.col("metric") == "score")["value"].is_finite().all()
+
+
 def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
     scores = mtl_metrics(tiny_run)
     assert scores["experiment"] == "mtl_feedback"

@@ -28,3 +28,21 @@ def write_stored_turned(source, target, rotation, quality=12):
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
         container.mux(stream.encode())
     return target
+
+
+def write_first_frames(source, target, count):
+    """The first ``count`` frames of ``source`` as an H.264 video of their own, at its frame rate."""
+    import av
+
+    with av.open(str(source)) as video:
+        decoded = video.decode(video=0)
+        frames = [next(decoded).to_ndarray(format="rgb24") for _ in range(count)]
+        rate = video.streams.video[0].average_rate
+    with av.open(str(target), "w") as clip:
+        stream = clip.add_stream("libx264", rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            clip.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        clip.mux(stream.encode())
+    return target

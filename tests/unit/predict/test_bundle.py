@@ -299,8 +299,7 @@ def test_a_phone_video_stored_turned_is_predicted_and_drawn_upright(config, tmp_
     """The real recording stored sideways with a display matrix, as phones record: its faces and predictions
     are the upright copy's, and the overlay is upright (640x360), as every player shows the video."""
     import av
-
-    from tests.support.videos import write_stored_turned
+    from support.videos import write_stored_turned
 
     folder = untrained_bundle(config, tmp_path)
     tables = {}

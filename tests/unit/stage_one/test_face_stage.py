@@ -232,7 +232,7 @@ def test_a_thread_freed_by_a_newer_batch_takes_the_next_batch_while_the_oldest_r
 def test_a_video_stored_turned_gives_the_upright_videos_faces_and_people(videos, tmp_path, name, rotation):
     """A phone's video: its frames stored sideways with a display matrix. The detector sees them upright, and
     boxes, landmarks and the left/right people are those of the same frames stored upright."""
-    from tests.support.videos import write_stored_turned
+    from support.videos import write_stored_turned
 
     root, entries = videos
     (entry,) = [e for e in entries if e[0] == f"videos/{name}.mp4"]

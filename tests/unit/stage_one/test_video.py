@@ -244,8 +244,9 @@ def test_on_the_gpu_planes_convert_as_on_the_cpu(tmp_path):
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])
 def test_a_video_stored_turned_is_probed_and_decoded_upright_by_every_reader(tmp_path, rotation):
+    from support.videos import write_stored_turned
+
     from abawflow.stage_one.video import opencv_frame_batches, probe_video
-    from tests.support.videos import write_stored_turned
 
     source = write_h264(tmp_path / "source.mp4", 20, size=(96, 64))
     upright = write_stored_turned(source, tmp_path / "upright.mp4", 0)
