@@ -48,6 +48,15 @@ def write_csv(frame, path, float_precision=4):
         frame.write_csv(temporary, float_precision=float_precision)
 
 
+def write_torch(value, path):
+    """``torch.save`` ``value`` atomically, the same value giving the same bytes. Through an open file: saved
+    to a path, torch names the archive's inner folder after the file, and the temporary name differs each time."""
+    import torch
+
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        torch.save(value, file)
+
+
 def write_parquet(frame, path):
     """Write a polars DataFrame to Parquet atomically."""
     with atomic_path(path) as temporary:

@@ -1,9 +1,27 @@
 """Progress of long loops in the rule logs: done / total, rate and time left, at most once every ``interval``
 seconds and once at the end, so a log stays small whatever the length of the stage."""
 
+import os
+import signal
 import time
 
 INTERVAL_SECONDS = 30.0
+
+# ``<what>:<fraction>``, e.g. ``faces:0.5``: a job SIGKILLs its whole process group (Snakemake and every job
+# beside it, as a lost node or a preemption would) once that loop has done the fraction of its total. The
+# resume tests choose the moment so; nothing else sets it.
+KILL_AT_VARIABLE = "ABAWFLOW_KILL_AT"
+
+
+def kill_point(what):
+    """The fraction of ``what``'s total at which ``KILL_AT_VARIABLE`` asks for the kill, or None."""
+    name, _, fraction = os.environ.get(KILL_AT_VARIABLE, "").rpartition(":")
+    return float(fraction) if name == what else None
+
+
+def kill_if_past(fraction, done, total):
+    if fraction is not None and total and done >= fraction * total:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def duration(seconds):
@@ -22,9 +40,11 @@ class Progress:
         self.interval, self.clock = interval, clock
         self.started = self.last = clock()
         self.done = 0
+        self.kill_at = kill_point(what)
 
     def advance(self, count=1):
         self.done += count
+        kill_if_past(self.kill_at, self.done, self.total)
         now = self.clock()
         if now - self.last >= self.interval and self.done < self.total:
             self.last = now

@@ -16,6 +16,7 @@ and class names, and the validation metrics; plus the versions it was made with 
 
 import hashlib
 import json
+import logging
 import platform
 import shutil
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from pathlib import Path
 
 from abawflow.core.atomic import atomic_folder
 from abawflow.core.errors import BundleError, ConfigError
+from abawflow.core.progress import Progress
 from abawflow.plan.bundle_contents import bundle_runs
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "bundle.json"
@@ -97,6 +101,11 @@ def write_bundle(folder, contents, run_sources, task_details):
     ``task_details``: task -> extra manifest entries (thresholds, prior, metrics)."""
     from models.backbones import resolve_model_path
 
+    runs = list(bundle_runs(contents))
+    weights = [key for spec in contents["backbones"].values() for key in WEIGHT_KEYS if spec.get(key)]
+    progress = Progress(
+        log, "bundle", len(runs) + len(weights) + bool(contents["faces"]["detector_model_path"]), "files"
+    )
     with atomic_folder(folder) as staging:
         files = {}
 
@@ -105,9 +114,10 @@ def write_bundle(folder, contents, run_sources, task_details):
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, destination)
             files[relative] = file_digest(destination)
+            progress.advance()
             return relative
 
-        for run in bundle_runs(contents):
+        for run in runs:
             add(run_file(*run), run_sources[tuple(run)])
         backbones = {}
         for name, spec in contents["backbones"].items():

@@ -10,6 +10,8 @@ One reader for both layouts, ``<crops folder>/<name>/<frame:05d>.jpg``:
 import logging
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 
 from abawflow.core.atomic import atomic_path
 from abawflow.core.errors import DatasetLayoutError
+from abawflow.core.progress import Progress
 from abawflow.stage_one.face_table import FACE_SCHEMA, assign_shards, video_sizes
 
 log = logging.getLogger(__name__)
@@ -68,29 +71,43 @@ def person_video_rows(subject, video, person, frames, crops_root):
     )
 
 
+@dataclass(frozen=True)
+class ShardCrops:
+    """One shard's face-table rows to read: how many, and the tables of ROW_COLUMNS that hold them, one per
+    person-video (made one at a time, so memory does not grow with the shard)."""
+
+    rows: int
+    groups: Iterator[pl.DataFrame]
+
+
 def subject_crop_rows(subjects, root, crops_root, shard, shards):
-    """Aff-Wild2: the rows of the person-videos of one shard (the videos partitioned as for detection).
-    A video's frame count is its decoder's (probed by the index), as in the face stage."""
+    """Aff-Wild2: the ``ShardCrops`` of the person-videos of one shard (the videos partitioned as for
+    detection). A video's frame count is its decoder's (probed by the index), as in the face stage."""
     assignment = assign_shards(video_sizes(subjects, root), shards)
-    for row in subjects.iter_rows(named=True):
-        if assignment[row["video"]] != shard:
-            continue
-        yield person_video_rows(row["subject"], row["video"], row["person"], row["frames"], crops_root)
+    chosen = subjects.filter(pl.col("video").is_in([v for v, s in assignment.items() if s == shard]))
+    groups = (
+        person_video_rows(row["subject"], row["video"], row["person"], row["frames"], crops_root)
+        for row in chosen.iter_rows(named=True)
+    )
+    return ShardCrops(int(chosen["frames"].sum()), groups)
 
 
 def image_crop_rows(images, root, crops_root, shard, shards):
-    """s-Aff-Wild2: the rows of the listed images of one shard's videos (balanced by image count)."""
+    """s-Aff-Wild2: the ``ShardCrops`` of the listed images of one shard's videos (balanced by image count)."""
     counts = dict(images.group_by("subject").len().rows())
     assignment = assign_shards(counts, shards)
-    for (subject,), group in images.sort(["subject", "frame"]).group_by("subject", maintain_order=True):
-        if assignment[subject] == shard:
-            yield group.select(
-                "subject",
-                pl.col("subject").alias("video"),
-                pl.lit("single").alias("person"),
-                pl.col("frame").cast(pl.Int32),
-                "image",
-            )
+    chosen = images.filter(pl.col("subject").is_in([v for v, s in assignment.items() if s == shard]))
+    groups = (
+        group.select(
+            "subject",
+            pl.col("subject").alias("video"),
+            pl.lit("single").alias("person"),
+            pl.col("frame").cast(pl.Int32),
+            "image",
+        )
+        for _, group in chosen.sort(["subject", "frame"]).group_by("subject", maintain_order=True)
+    )
+    return ShardCrops(chosen.height, groups)
 
 
 def read_crop(crops_root, image):
@@ -104,14 +121,14 @@ def read_crop(crops_root, image):
     return data
 
 
-def write_face_crops(groups, crops_root, output_path, rows_per_group=1024):
-    """Write the face table of ``groups`` (tables of ROW_COLUMNS, one per person-video) atomically: the crop's
-    JPEG bytes as stored, face_found where there is a crop, no box or landmarks (the organizers publish none).
-    Returns (rows, crops)."""
+def write_face_crops(shard_crops, crops_root, output_path, rows_per_group=1024):
+    """Write the face table of a ``ShardCrops`` atomically: the crop's JPEG bytes as stored, face_found where
+    there is a crop, no box or landmarks (the organizers publish none). Returns (rows, crops)."""
     started, rows_total, crops_total = time.perf_counter(), 0, 0
+    progress = Progress(log, "crops", shard_crops.rows, "rows")
     with atomic_path(output_path) as temporary:
         with pq.ParquetWriter(temporary, FACE_SCHEMA, compression="zstd") as writer:
-            for group in groups:
+            for group in shard_crops.groups:
                 for begin in range(0, group.height, rows_per_group):
                     chunk = group.slice(begin, rows_per_group)
                     images = chunk["image"].to_list()
@@ -132,6 +149,7 @@ def write_face_crops(groups, crops_root, output_path, rows_per_group=1024):
                         schema=FACE_SCHEMA,
                     )
                     writer.write_table(table)
+                    progress.advance(count)
                 crops = int(group["image"].is_not_null().sum())
                 rows_total, crops_total = rows_total + group.height, crops_total + crops
                 if group.height:

@@ -5,9 +5,8 @@ atomically and the state removed."""
 from pathlib import Path
 
 import polars as pl
-import torch
 
-from abawflow.core.atomic import atomic_path
+from abawflow.core.atomic import atomic_path, write_torch
 from abawflow.training.loop import resume_key
 
 
@@ -21,8 +20,7 @@ class TrainingFiles:
 
     def finish(self, checkpoint, history, history_path):
         """Write the weights (``checkpoint``, as torch saves it) and the history rows, then drop the state."""
-        with atomic_path(self.weights) as temporary:
-            torch.save(checkpoint, temporary)
+        write_torch(checkpoint, self.weights)
         with atomic_path(history_path) as temporary:
             pl.DataFrame(history).write_csv(temporary)
         self.state_path.unlink(missing_ok=True)

@@ -70,7 +70,7 @@ def fine_tune(backbone, spec, task, train, validation, recipe, device="cpu", sta
         sampling = class_balanced_frame_weights(targets[:, 0].long().numpy(), task_spec.head_size)
     log.info("fine-tuning on %d %s frames, validating on %d", len(crops), task.upper(), len(validation[0]))
     settings = LoopSettings(epochs=recipe["epochs"], learning_rate=recipe["learning_rate"], keep_best=True)
-    loop = TrainingLoop("fine-tuning", model, optimizer, settings, generator, state_path, resume_key)
+    loop = TrainingLoop("fine-tuning", model, optimizer, settings, generator, state_path, resume_key, "fine-tuning")
 
     def run_epoch(loop, epoch):
         if sampling is None:

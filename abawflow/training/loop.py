@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from abawflow.core.atomic import atomic_path
+from abawflow.core.atomic import write_torch
 from abawflow.core.errors import ConfigError
-from abawflow.core.progress import duration
+from abawflow.core.progress import duration, kill_if_past, kill_point
 
 log = logging.getLogger("abawflow.training.temporal")
 
@@ -108,11 +108,15 @@ class TrainingLoop:
     uninterrupted run.
     """
 
-    def __init__(self, name, model, optimizer, settings, generator=None, state_path=None, resume_key=None):
+    def __init__(
+        self, name, model, optimizer, settings, generator=None, state_path=None, resume_key=None, stage="training"
+    ):
         self.name, self.model, self.optimizer, self.settings = name, model, optimizer, settings
         self.generator, self.state_path, self.resume_key = generator, state_path, resume_key
         self.ema = ExponentialMovingAverage(model, settings.ema) if settings.ema else None
         self.losses = []
+        self.epoch = 0
+        self.kill_at = kill_point(stage)  # the resume tests' kill, inside an epoch: stage as in progress.py
 
     def step(self, loss):
         """One optimisation step on ``loss``: gradients, clipping, the update and the EMA."""
@@ -124,6 +128,7 @@ class TrainingLoop:
         if self.ema is not None:
             self.ema.update(self.model)
         self.losses.append(loss.detach())  # read once per epoch: .item() here would wait for the GPU every step
+        kill_if_past(self.kill_at, self.epoch - 1, self.settings.epochs)
 
     def current(self):
         """The model evaluation and saving use: the EMA weights when on, else the trained ones."""
@@ -145,6 +150,7 @@ class TrainingLoop:
                 group["lr"] = settings.learning_rate * factor
             self.model.train()
             self.losses = []
+            self.epoch = epoch
             run_epoch(self, epoch)
             row = {"epoch": epoch}
             if log_learning_rate:
@@ -194,8 +200,7 @@ class TrainingLoop:
             state["best_weights"] = best_weights
         if self.ema is not None:
             state["ema"] = self.ema.state
-        with atomic_path(self.state_path) as temporary:
-            torch.save(state, temporary)
+        write_torch(state, self.state_path)
 
     def _resume(self):
         """Restore the state saved after an epoch; returns (last finished epoch, history, state), or (0, [], {})."""

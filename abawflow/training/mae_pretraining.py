@@ -34,7 +34,7 @@ def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, re
     generator = np.random.default_rng(recipe["seed"])
     log.info("MAE pre-training on %d crops, mask ratio %.2f", len(crops), recipe["mask_ratio"])
     settings = LoopSettings(epochs=recipe["epochs"], learning_rate=recipe["learning_rate"])
-    loop = TrainingLoop("MAE", model, optimizer, settings, generator, state_path, resume_key)
+    loop = TrainingLoop("MAE", model, optimizer, settings, generator, state_path, resume_key, "MAE pre-training")
 
     def run_epoch(loop, epoch):
         order = generator.permutation(len(images))

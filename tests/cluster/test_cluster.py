@@ -5,8 +5,11 @@ test is skipped, unless ABAWFLOW_REQUIRE_SLURM=1 (set by `.ci/run`) makes that a
 """
 
 import os
+import re
 import shutil
 import subprocess
+import sys
+import time
 
 import polars as pl
 import pytest
@@ -22,8 +25,14 @@ COMPARED = [
     "results/aff_wild2/faces/detected/shard0of2.parquet",
     "results/aff_wild2/faces/detected/shard1of2.parquet",
     "results/aff_wild2/features/resnet18_random.parquet",
+]
+TRAINED = [
+    "results/models/transformer/va/fold0_seed0/model.pt",
+    "results/models/transformer/va/fold0_seed0/history.csv",
     TARGET,
 ]
+# Long enough (some ten seconds) to cancel the training job in the middle.
+LONG_TRAINING = "experiments:\n  transformer:\n    recipe: {epochs: 300}\n"
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +52,18 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run([SLURM_SCRIPT, "stop"], env=environment, check=False)
 
 
-def test_profile_sets_the_account_the_slurm_executor_and_a_cpu_and_a_gpu_partition():
+def test_profile_sets_the_account_the_slurm_executor_retries_and_a_cpu_and_a_gpu_partition():
     profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm"
     assert set(profile["default-resources"]) == {"slurm_account"}  # no partition: it would override the choice
+    assert profile["retries"] >= 1 and profile["slurm-requeue"]  # a cancelled or preempted job runs again
     partitions = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / profile["slurm-partition-config"]).read_text())
     assert partitions["partitions"]["cpu"]["max_gpu"] == 0 and partitions["partitions"]["gpu"]["max_gpu"] > 0
 
 
-def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, tmp_path):
-    snakefile, local_workdir, configs = small_dag_run
-    # The committed profile and its partitions (this cluster has a `cpu` and a `gpu` partition), with the
-    # edits its comments describe for a cluster without accounting (no account, squeue for status).
+def slurm_profile(tmp_path):
+    """The committed profile and its partitions (this cluster has a `cpu` and a `gpu` partition), with the
+    edits its comments describe for a cluster without accounting (no account, squeue for status)."""
     profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
     del profile["default-resources"]
     profile.update(
@@ -68,16 +77,57 @@ def test_small_dag_on_slurm_matches_the_local_run(slurm_cluster, small_dag_run, 
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
     shutil.copy(REPOSITORY / "profiles" / "slurm" / "partitions.yaml", tmp_path / "profile")
+    return tmp_path / "profile"
+
+
+def cancel_when(process, log, line, timeout=900):
+    """``scancel`` the SLURM job that writes ``log`` once the log shows ``line``: the job id it logged."""
+    deadline = time.monotonic() + timeout
+    while line not in (text := log.read_text() if log.exists() else ""):
+        assert process.poll() is None, "the run ended before the job was cancelled"
+        assert time.monotonic() < deadline, f"{log} never showed {line!r}"
+        time.sleep(0.05)
+    job = re.search(r"SLURM job (\d+)", text).group(1)
+    subprocess.run(["scancel", job], check=True)
+    return job
+
+
+def test_small_dag_on_slurm_matches_the_local_run_through_a_cancelled_training_job(
+    slurm_cluster, small_dag_run, tmp_path
+):
+    snakefile, local_workdir, configs = small_dag_run
+    # Training long enough to be cancelled in the middle; the local reference trains as long, uninterrupted.
+    (tmp_path / "long_training.yaml").write_text(LONG_TRAINING)
+    configs = [*configs, tmp_path / "long_training.yaml"]
+    reference = tmp_path / "reference"
+    shutil.copytree(local_workdir, reference, symlinks=True)
+    for path in TRAINED:
+        (reference / path).unlink()
+    local = snakemake(reference, TARGET, configs=configs, snakefile=snakefile)
+    assert local.returncode == 0, local.stderr[-3000:]
+
     workdir = tmp_path / "run"
     workdir.mkdir()
-    result = snakemake(
-        workdir, "--profile", str(tmp_path / "profile"), TARGET, configs=configs, snakefile=snakefile, timeout=1500
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    assert "has been submitted with SLURM jobid" in output
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir)]
+    command += ["--profile", str(slurm_profile(tmp_path)), TARGET, "--configfile", *map(str, configs)]
+    with open(tmp_path / "snakemake.log", "w") as output:
+        process = subprocess.Popen(command, cwd=workdir, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            training_log = workdir / "logs" / "train_temporal_model" / "transformer" / "va" / "fold0_seed0.log"
+            cancelled = cancel_when(process, training_log, "va epoch 20:")
+            assert process.wait(timeout=1500) == 0, (tmp_path / "snakemake.log").read_text()[-6000:]
+        finally:
+            process.kill()
+    text = (tmp_path / "snakemake.log").read_text()
+    assert "has been submitted with SLURM jobid" in text
+    # The cancelled job was submitted again (the profile's retries) and went on from its saved state.
+    final_log = training_log.read_text()
+    assert re.search(r"SLURM job (\d+)", final_log).group(1) != cancelled
+    assert "resuming after epoch" in final_log
     for path in COMPARED:
         assert pl.read_parquet(workdir / path).equals(pl.read_parquet(local_workdir / path)), path
+    for path in TRAINED:
+        assert (workdir / path).read_bytes() == (reference / path).read_bytes(), path
     # Each rule ran as a SLURM job; the GPU rules in the GPU partition with a GPU, the others in the CPU
     # partition without one.
     gpu_log = (workdir / "logs" / "extract_features" / "aff_wild2" / "resnet18_random" / "shard1of2.log").read_text()

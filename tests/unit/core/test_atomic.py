@@ -31,3 +31,16 @@ def test_a_failed_write_leaves_neither_output_nor_partial_file(tmp_path):
         temporary.write_text("half")
         raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_torch_file_is_the_same_bytes_for_the_same_value(tmp_path):
+    import torch
+
+    from abawflow.core.atomic import write_torch
+
+    value = {"weights": torch.arange(6.0).reshape(2, 3), "epoch": 3}
+    write_torch(value, tmp_path / "a.pt")
+    write_torch(value, tmp_path / "b.pt")  # another name, and another temporary name before it
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    assert torch.equal(torch.load(tmp_path / "a.pt", weights_only=True)["weights"], value["weights"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt", "b.pt"]

@@ -59,7 +59,9 @@ def test_every_frame_of_each_person_video_gets_a_row_and_a_missing_crop_means_no
     output = root / "faces.parquet"
     with caplog.at_level(logging.WARNING):
         crops_root = root / "cropped_aligned"
-        rows, crops = write_face_crops(subject_crop_rows(subjects, root, crops_root, 0, 1), crops_root, output)
+        shard_crops = subject_crop_rows(subjects, root, crops_root, 0, 1)
+        assert shard_crops.rows == 10 + 6 + 6  # known before any crop is read: the progress's total
+        rows, crops = write_face_crops(shard_crops, crops_root, output)
     table = pq.read_table(output)
     assert table.schema == FACE_SCHEMA
     faces = pl.from_arrow(table)
@@ -77,7 +79,7 @@ def test_every_frame_of_each_person_video_gets_a_row_and_a_missing_crop_means_no
 def test_crop_shards_partition_the_videos_as_detection_does(aff_wild2):
     root, subjects, _ = aff_wild2
     shards = [
-        {group["subject"][0] for group in subject_crop_rows(subjects, root, root / "cropped_aligned", k, 2)}
+        {group["subject"][0] for group in subject_crop_rows(subjects, root, root / "cropped_aligned", k, 2).groups}
         for k in range(2)
     ]
     assert shards[0] | shards[1] == {"solo", "pair_left", "pair_right"} and not shards[0] & shards[1]
