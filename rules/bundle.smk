@@ -6,6 +6,7 @@ rule write_model_bundle:
         models=PLAN.bundle_model_files,
         weights=PLAN.bundle_backbone_weights,
         predictions=PLAN.bundle_predictions,
+        ensemble_weights=PLAN.bundle_ensemble_weights,
         labels=PLAN.bundle_labels,
         splits=paths.splits("aff_wild2"),
         metrics=paths.VALIDATION_SCORES,

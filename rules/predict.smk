@@ -36,7 +36,8 @@ rule ensemble_predictions:
         members=PLAN.ensemble_member_predictions,
         labels=PLAN.challenge_labels,
     output:
-        paths.predictions("{challenge}", "{ensemble}"),
+        predictions=paths.predictions("{challenge}", "{ensemble}"),
+        weights=paths.ensemble_weights("{challenge}", "{ensemble}"),
     log:
         paths.log("ensemble_predictions"),
     benchmark:
@@ -50,6 +51,7 @@ rule ensemble_predictions:
     params:
         members=PLAN.ensemble_members,
         weights=PLAN.ensemble_weights,
+        weighting=PLAN.ensemble_weighting,
         tasks=PLAN.challenge_tasks,
         postprocess=PLAN.ensemble_postprocess,
         code=PLAN.code("ensemble_predictions.py"),

@@ -86,7 +86,8 @@ rule plot_face_detection:
 
 rule write_score_table:
     input:
-        paths.score_table("{challenge}", "csv"),
+        scores=paths.score_table("{challenge}", "csv"),
+        ensemble_weights=PLAN.challenge_ensemble_weights,
     output:
         report(
             paths.score_page("{challenge}"),
@@ -106,6 +107,7 @@ rule write_score_table:
         runtime=10,
     params:
         submitted=PLAN.submitted_name,
+        ensembles=PLAN.challenge_ensembles,
         code=PLAN.code("write_score_table.py"),
     script:
         "../workflow_scripts/write_score_table.py"

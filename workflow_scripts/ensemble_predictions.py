@@ -1,20 +1,45 @@
-"""Rule ensemble_predictions: one task's member predictions (or the MTL challenge's) -> their weighted average."""
+"""Rule ensemble_predictions: one challenge's member predictions -> their weighted average, and the weights."""
+
+import logging
 
 import polars as pl
 
-from abawflow.core.atomic import write_parquet
+from abawflow.challenges.registry import get_challenge
+from abawflow.core.atomic import write_csv, write_parquet
 from abawflow.core.rule_runner import run
-from abawflow.predict.ensembles import average_predictions
+from abawflow.predict.ensembles import MemberOutputs, average_predictions, chosen_on_validation, fixed_weights_table
 from abawflow.predict.postprocessing import postprocess
+
+log = logging.getLogger("abawflow.predict.ensembles")
 
 
 def main(snakemake):
-    tasks = snakemake.params.tasks
+    tasks, members, weighting = snakemake.params.tasks, snakemake.params.members, snakemake.params.weighting
     tables = [pl.read_parquet(path) for path in snakemake.input.members]
-    averaged = average_predictions(tasks, tables, snakemake.params.weights, snakemake.params.members)
-    for task, path in zip(tasks, snakemake.input.labels, strict=True):
-        averaged = postprocess(task, averaged, snakemake.params.postprocess, pl.read_parquet(path))
-    write_parquet(averaged, snakemake.output[0])
+    labels = [pl.read_parquet(path) for path in snakemake.input.labels]
+    if weighting["name"] == "greedy":
+        challenge = get_challenge(snakemake.wildcards.challenge)
+        annotated = {task: table.filter(pl.col("annotated")) for task, table in zip(tasks, labels, strict=True)}
+        outputs = MemberOutputs(tasks, tables, members)
+        averaged, weights, cross_fitted = chosen_on_validation(
+            challenge, annotated, outputs, members, weighting["folds"], weighting["rounds"]
+        )
+        if not cross_fitted:
+            log.warning(
+                "%s: a single validation video, so its weights are chosen on the frames they are scored on; "
+                "its validation score flatters it",
+                snakemake.wildcards.ensemble,
+            )
+        for applied_to, group in weights.group_by("applied_to", maintain_order=True):
+            shares = ", ".join(f"{m} {w:.2f}" for m, w in group.select("member", "weight").rows() if w)
+            log.info("%s: %s (score %.4f where chosen)", applied_to, shares, group["chosen_score"][0])
+    else:
+        averaged = average_predictions(tasks, tables, snakemake.params.weights, members)
+        weights = fixed_weights_table(members, snakemake.params.weights)
+    for task, table in zip(tasks, labels, strict=True):
+        averaged = postprocess(task, averaged, snakemake.params.postprocess, table)
+    write_parquet(averaged, snakemake.output.predictions)
+    write_csv(weights, snakemake.output.weights, float_precision=None)  # the bundle reads them back
 
 
 run(snakemake, main)  # noqa: F821

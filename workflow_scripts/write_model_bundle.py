@@ -11,8 +11,18 @@ def main(snakemake):
     runs = {tuple(run): path for run, path in zip(snakemake.params.runs, snakemake.input.models, strict=True)}
     splits = pl.read_parquet(snakemake.input.splits)
     metrics = pl.read_csv(snakemake.input.metrics)
+    ensembles = [task for task, entry in contents["tasks"].items() if "weighting" in entry]
+    weights = dict(zip(ensembles, snakemake.input.ensemble_weights, strict=True))
     details = {
-        task: task_details(task, entry["name"], pl.read_parquet(predictions), pl.read_parquet(labels), splits, metrics)
+        task: task_details(
+            task,
+            entry,
+            pl.read_parquet(predictions),
+            pl.read_parquet(labels),
+            splits,
+            metrics,
+            pl.read_csv(weights[task]) if task in weights else None,
+        )
         for (task, entry), predictions, labels in zip(
             contents["tasks"].items(), snakemake.input.predictions, snakemake.input.labels, strict=True
         )

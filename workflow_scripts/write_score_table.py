@@ -7,7 +7,8 @@ from abawflow.report.figures import score_table_html
 def main(snakemake):
     challenge = snakemake.wildcards.challenge
     title = f"{challenge.upper()}: validation scores"
-    score_table_html(snakemake.input[0], snakemake.output[0], title, snakemake.params.submitted)
+    weights = dict(zip(snakemake.params.ensembles, snakemake.input.ensemble_weights, strict=True))
+    score_table_html(snakemake.input.scores, snakemake.output[0], title, snakemake.params.submitted, weights)
 
 
 run(snakemake, main)  # noqa: F821

@@ -30,7 +30,8 @@ def bundle_plan(plan, faces, tasks=(), names=None):
             entry = {
                 "name": name,
                 "members": list(ensemble.members),
-                "weights": list(ensemble.weights),
+                "weights": list(ensemble.weights),  # replaced by the chosen ones where chosen on validation
+                "weighting": ensemble.weighting["name"],
                 "smoothing": int(ensemble.postprocess.get("smoothing", 0)),
             }
         elif name in plan.experiments:

@@ -145,6 +145,7 @@ class Ensemble:
     weights: tuple
     challenges: tuple  # the challenges whose predictions it averages
     postprocess: MappingProxyType
+    weighting: MappingProxyType  # {name: fixed} or {name: greedy, folds, rounds}
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,9 @@ class Plan:
         """What an experiment fuses, as paper 002's Table 1 names it: V (faces), A (sound), A+V, and A+V+AV
         with the audio-visual interaction encoder; an ensemble is the mean of its members."""
         if name in self.ensembles:
-            return f"mean of {len(self.ensembles[name].members)}"
+            ensemble = self.ensembles[name]
+            chosen = "chosen on validation" if ensemble.weighting["name"] == "greedy" else "mean"
+            return f"{chosen} of {len(ensemble.members)}"
         experiment = self.experiments[name]
         present = {self.backbones[backbone].modality for backbone in experiment.backbones}
         label = "+".join(letter for modality, letter in (("audio", "A"), ("vision", "V")) if modality in present)
@@ -542,6 +545,11 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
             )
         if not all(member in experiments for member in members):
             continue
+        weighting = ensemble.get("weighting", "fixed")
+        if weighting != "fixed" and "weights" in ensemble:
+            raise ConfigError(
+                f"config.yaml: ensembles.{name} sets weights and weighting: {weighting}, which chooses them; drop one"
+            )
         weights = ensemble.get("weights") or [1.0] * len(members)
         if len(weights) != len(members):
             raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
@@ -560,6 +568,11 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
             weights=tuple(float(w) for w in weights),
             challenges=tuple(name for name in [*tasks, MTL] if name in covered and (name != MTL or joint_run)),
             postprocess=frozen(ensemble.get("postprocess", {})),
+            weighting=frozen(
+                {"name": weighting, "folds": ensemble.get("folds", 5), "rounds": ensemble.get("rounds", 20)}
+                if weighting == "greedy"
+                else {"name": weighting}
+            ),
         )
     return ensembles
 

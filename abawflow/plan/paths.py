@@ -96,6 +96,11 @@ def predictions(challenge, name):
 VALIDATION_SCORES = f"{RESULTS}/metrics/validation.csv"
 
 
+def ensemble_weights(challenge, name):
+    """The weights an ensemble averaged its members with, and the frames each applied to."""
+    return f"{RESULTS}/metrics/ensemble_weights/{challenge}/{name}.csv"
+
+
 def score_table(challenge, suffix):
     """A challenge's table of validation scores, one row per experiment and ensemble: csv or md."""
     return f"{RESULTS}/metrics/{challenge}.{suffix}"

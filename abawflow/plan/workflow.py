@@ -423,6 +423,15 @@ class WorkflowPlan:
     def ensemble_weights(self, wildcards):
         return list(self.plan.ensembles[wildcards.ensemble].weights)
 
+    def ensemble_weighting(self, wildcards):
+        return canonical(self.plan.ensembles[wildcards.ensemble].weighting)
+
+    def challenge_ensembles(self, wildcards):
+        return list(self.plan.challenges[wildcards.challenge].ensembles)
+
+    def challenge_ensemble_weights(self, wildcards):
+        return [paths.ensemble_weights(wildcards.challenge, name) for name in self.challenge_ensembles(wildcards)]
+
     def ensemble_postprocess(self, wildcards):
         return canonical(self.plan.ensembles[wildcards.ensemble].postprocess)
 
@@ -585,6 +594,10 @@ class WorkflowPlan:
     def bundle_predictions(self, wildcards):
         """The bundled predictions of each task, whose AU thresholds the bundle keeps."""
         return [paths.predictions(task, entry["name"]) for task, entry in self.bundle["tasks"].items()]
+
+    def bundle_ensemble_weights(self, wildcards):
+        """The weights file of each bundled ensemble, in task order: the weights it predicts new videos with."""
+        return [paths.ensemble_weights(t, e["name"]) for t, e in self.bundle["tasks"].items() if "weighting" in e]
 
     def bundle_labels(self, wildcards):
         return [paths.labels("aff_wild2", task) for task in self.bundle["tasks"]]

@@ -66,9 +66,11 @@ def default_detector_digest():
     return hashlib.sha256(WEIGHTS).hexdigest()
 
 
-def task_details(task, name, predictions, labels, splits, metrics):
+def task_details(task, entry, predictions, labels, splits, metrics, ensemble_weights=None):
     """What a bundle records of one task besides its models: the decisions' thresholds of the submitted
-    predictions, the training prior, output and class names, and ``name``'s validation metrics."""
+    predictions, the training prior, output and class names, the validation metrics of what ``entry``
+    (its bundle plan) names, and an ensemble's weights as it predicts new videos (``ensemble_weights``, its
+    weights table: those it applied to the test videos)."""
     import numpy as np
     import polars as pl
 
@@ -78,10 +80,16 @@ def task_details(task, name, predictions, labels, splits, metrics):
 
     spec = get_task(task)
     thresholds = np.broadcast_to(np.asarray(table_thresholds(task, predictions), dtype=np.float64), (len(spec.header),))
+    name = entry["name"]
     scores = metrics.filter((pl.col("task") == task) & (pl.col("experiment") == name))
     if scores.is_empty():
         raise ConfigError(f"the validation metrics hold no row of {task} {name}; rerun evaluate_validation")
-    return {
+    details = {}
+    if ensemble_weights is not None:
+        applied = ensemble_weights.filter(pl.col("applied_to").is_in(["test", "validation and test"]))
+        chosen = dict(applied.select("member", "weight").rows())
+        details["weights"] = [float(chosen[member]) for member in entry["members"]]
+    return details | {
         "outputs": list(spec.output_columns),
         "classes": list(spec.header),
         "thresholds": [float(t) for t in thresholds] if spec.kind.has_thresholds else 0.5,

@@ -1,7 +1,9 @@
 """Ensembles (papers 001, 002, 004): a weighted average of several models' per-frame outputs.
 
 VA values are averaged as they are; EXPR and AU probabilities are averaged before the
-decision (argmax, threshold), so the ensemble decides on the mean belief of its members.
+decision (argmax, threshold), so the ensemble decides on the mean belief of its members. The weights are
+fixed (typed in, or equal), or chosen on the validation videos by greedy forward selection, cross-fitted
+so that each validation video is predicted with weights chosen without it.
 """
 
 import numpy as np
@@ -16,23 +18,120 @@ KEYS = ["subject", "split", "frame", "face_found"]
 def average_predictions(tasks, tables, weights=None, names=None):
     """Weighted mean of the output columns of ``tasks`` (one task, or several in one table: the MTL
     challenge's) of prediction tables covering the same frames."""
-    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
     names = names or [f"member {index}" for index in range(len(tables))]
     weights = np.ones(len(tables)) if weights is None else np.asarray(weights, dtype=np.float64)
     if len(weights) != len(tables) or (weights < 0).any() or weights.sum() <= 0:
         raise ConfigError(f"ensemble weights {weights.tolist()} must be {len(tables)} non-negative numbers, not all 0")
-    columns = [column for task in tasks for column in output_columns(task)]
-    reference = tables[0].select(KEYS).sort(["subject", "frame"])
-    total = np.zeros((reference.height, len(columns)))
-    for name, table, weight in zip(names, tables, weights, strict=True):
-        table = table.sort(["subject", "frame"])
-        if not table.select(KEYS).equals(reference):
-            raise ConfigError(
-                f"{'/'.join(t.upper() for t in tasks)} ensemble: {name}'s predictions cover other frames than "
-                f"{names[0]}'s; members must predict the same videos"
-            )
-        total += weight * table.select(columns).to_numpy().astype(np.float64)
-    values = total / weights.sum()
-    return reference.with_columns(
-        [pl.Series(column, values[:, k].astype(np.float32)) for k, column in enumerate(columns)]
-    )
+    return MemberOutputs(tasks, tables, names).average(weights)
+
+
+WEIGHTINGS = ("fixed", "greedy")
+
+
+class MemberOutputs:
+    """The members' output columns of ``tasks`` on the same frames, sorted by (subject, frame): ``keys`` (a
+    table of KEYS) and ``values`` (members x frames x columns), for weighted averages of any of its rows."""
+
+    def __init__(self, tasks, tables, names):
+        self.tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+        self.columns = [column for task in self.tasks for column in output_columns(task)]
+        self.keys = tables[0].select(KEYS).sort(["subject", "frame"])
+        values = []
+        for name, table in zip(names, tables, strict=True):
+            table = table.sort(["subject", "frame"])
+            if not table.select(KEYS).equals(self.keys):
+                raise ConfigError(
+                    f"{'/'.join(t.upper() for t in self.tasks)} ensemble: {name}'s predictions cover other frames "
+                    f"than {names[0]}'s; members must predict the same videos"
+                )
+            values.append(table.select(self.columns).to_numpy().astype(np.float64))
+        self.values = np.stack(values)
+
+    def average(self, weights, rows=None):
+        """The prediction table of ``rows`` (a boolean mask; all by default) averaged with ``weights``: one
+        weight per member, or one row of member weights per frame of ``rows``."""
+        rows = np.ones(self.keys.height, bool) if rows is None else rows
+        weights = np.asarray(weights, np.float64)
+        weights = np.broadcast_to(weights / weights.sum(axis=-1, keepdims=True), (int(rows.sum()), len(self.values)))
+        values = np.einsum("fm,mfc->fc", weights, self.values[:, rows])
+        return self.keys.filter(pl.Series(rows)).with_columns(
+            [pl.Series(column, values[:, k].astype(np.float32)) for k, column in enumerate(self.columns)]
+        )
+
+
+def greedy_counts(score, members, rounds):
+    """Forward selection with replacement (Caruana et al., 2004): round 1 takes the member that scores best
+    alone, each later round adds the member (again, if it is best) whose addition scores best; the counts of
+    the best-scoring round are kept, so the result never scores below the best member where it is chosen.
+    ``score(counts)`` -> the score of the members averaged with those weights (NaN counts as the worst)."""
+    counts, best = np.zeros(members), (-np.inf, None)
+    for _ in range(rounds):
+        trials = []
+        for member in range(members):
+            trial = counts.copy()
+            trial[member] += 1
+            value = score(trial)
+            trials.append((-np.inf if np.isnan(value) else value, -member, trial))
+        value, _, counts = max(trials, key=lambda trial: trial[:2])  # ties: the earlier member
+        if value > best[0]:
+            best = (value, counts)
+    return best[1] if best[1] is not None else np.ones(members), best[0]
+
+
+def validation_groups(subjects, folds):
+    """The validation videos dealt in sorted order into ``folds`` groups (fewer where there are fewer videos;
+    none with a single video, which cannot be held out from itself)."""
+    subjects = sorted(subjects)
+    count = min(folds, len(subjects))
+    return [subjects[group::count] for group in range(count)] if count > 1 else []
+
+
+def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds):
+    """``outputs`` (``MemberOutputs``) averaged with greedy weights chosen on the validation frames, cross-fitted:
+    each group of validation videos (``validation_groups``) with the weights chosen on the others, so that no
+    validation score rests on weights fitted on its own frames; the test frames with the weights chosen on
+    every validation video. Returns (the averaged table, the weights table: applied_to, videos, member, weight,
+    score, the score where the weights were chosen)."""
+    keys = outputs.keys
+    validation = (keys["split"] == "validation").to_numpy()
+    subjects = keys.filter(pl.col("split") == "validation")["subject"].unique().to_list()
+
+    def choose(chosen_subjects):
+        rows = validation & keys["subject"].is_in(chosen_subjects).to_numpy()
+        labels = {task: table.filter(pl.col("subject").is_in(chosen_subjects)) for task, table in annotated.items()}
+        counts, value = greedy_counts(
+            lambda weights: challenge.score(labels, outputs.average(weights, rows))[0]["score"], len(names), rounds
+        )
+        return counts / counts.sum(), value
+
+    every, value = choose(subjects)
+    frame_weights = np.tile(every, (keys.height, 1))
+    rows = [("test", len(subjects), name, weight, value) for name, weight in zip(names, every, strict=True)]
+    groups = validation_groups(subjects, folds)
+    for index, group in enumerate(groups, 1):
+        others = [subject for subject in subjects if subject not in group]
+        weights, value = choose(others)
+        frame_weights[validation & keys["subject"].is_in(group).to_numpy()] = weights
+        label = f"validation group {index} of {len(groups)}: {', '.join(group)}"
+        rows += [(label, len(others), name, weight, value) for name, weight in zip(names, weights, strict=True)]
+    if not groups:
+        rows = [("validation and test", *row[1:]) for row in rows]
+    table = pl.DataFrame(rows, schema=WEIGHT_COLUMNS, orient="row")
+    return outputs.average(frame_weights), table, bool(groups)
+
+
+# applied_to: the frames the weights average; chosen_on_videos: how many validation videos chose them;
+# chosen_score: their score there.
+WEIGHT_COLUMNS = {
+    "applied_to": pl.String,
+    "chosen_on_videos": pl.Int64,
+    "member": pl.String,
+    "weight": pl.Float64,
+    "chosen_score": pl.Float64,
+}
+
+
+def fixed_weights_table(names, weights):
+    weights = np.asarray(weights, np.float64)
+    rows = [("validation and test", 0, n, w, None) for n, w in zip(names, weights / weights.sum(), strict=True)]
+    return pl.DataFrame(rows, schema=WEIGHT_COLUMNS, orient="row")

@@ -59,34 +59,44 @@ def face_detection_rates(face_tables, output, dataset):
     save(figure, output)
 
 
-def html_table(columns, rows, output, title):
-    """A table as a small self-contained HTML page for the report (floats to 4 decimals)."""
+def html_table(columns, rows, output, title, sections=()):
+    """A table as a small self-contained HTML page for the report (floats to 4 decimals); ``sections``:
+    (heading, columns, rows) of further tables below it."""
 
     def cell(value):
         if value is None:
             return "<td></td>"
         return f"<td>{value:.4f}</td>" if isinstance(value, float) else f"<td>{html.escape(str(value))}</td>"
 
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+    def table(columns, rows):
+        header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
+        return f"<table><tr>{header}</tr>{body}</table>"
+
     style = (
         "body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
         "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}"
     )
+    below = "".join(f"<h4>{html.escape(heading)}</h4>{table(*part)}" for heading, *part in sections)
     write_text(
         output,
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body><h3>{html.escape(title)}</h3>"
-        f"<table><tr>{header}</tr>{body}</table></body></html>\n",
+        f"{table(columns, rows)}{below}</body></html>\n",
     )
 
 
-def score_table_html(csv_path, output, title, submitted):
+def score_table_html(csv_path, output, title, submitted, ensemble_weights=None):
     """A score table (results/metrics/<challenge>.csv) as a small HTML page for the report, the submitted
-    entry's name marked."""
+    entry's name marked; below it the weights of each ensemble (``ensemble_weights``: name -> its weights
+    table, results/metrics/ensemble_weights/<challenge>/<name>.csv)."""
     table = pl.read_csv(csv_path)
     rows = [(f"{row[0]} (submitted)" if row[0] == submitted else row[0], *row[1:]) for row in table.iter_rows()]
-    html_table(table.columns, rows, output, title)
+    sections = []
+    for name, path in (ensemble_weights or {}).items():
+        weights = pl.read_csv(path)
+        sections.append((f"Weights of {name}", weights.columns, weights.rows()))
+    html_table(table.columns, rows, output, title, sections)
 
 
 def rst_table(columns, rows):

@@ -311,6 +311,40 @@ def test_clips_of_one_or_two_frames_are_trained_on_validated_and_submitted(tiny_
     assert validation.filter(pl.col("metric") == "score")["value"].is_finite().all()
 
 
+def test_an_ensemble_chosen_on_validation_predicts_each_validation_video_with_weights_chosen_without_it(tiny_run):
+    from abawflow.predict.ensembles import average_predictions
+
+    folder = tiny_run / "results" / "metrics" / "ensemble_weights" / "va"
+    members = ["transformer", "gru", "tcn_transformer"]
+    tables = [pl.read_parquet(tiny_run / "results" / "predictions" / "va" / f"{m}.parquet") for m in members]
+    chosen = pl.read_parquet(tiny_run / "results" / "predictions" / "va" / "three_encoders_chosen.parquet")
+    weights = pl.read_csv(folder / "three_encoders_chosen.csv")
+    splits = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "splits.parquet")
+    validation = sorted(splits.filter((pl.col("task") == "va") & (pl.col("split") == "validation"))["subject"])
+    held_out = []
+    for applied_to, group in weights.group_by("applied_to", maintain_order=True):
+        assert group["member"].to_list() == members and group["weight"].sum() == pytest.approx(1)
+        if applied_to == "test":
+            subjects = splits.filter((pl.col("task") == "va") & (pl.col("split") == "test"))["subject"].to_list()
+            assert group["chosen_on_videos"][0] == len(validation)
+        else:
+            subjects = applied_to.split(": ")[1].split(", ")
+            held_out += subjects
+            assert group["chosen_on_videos"][0] == len(validation) - len(subjects)  # chosen without them
+        expected = average_predictions("va", tables, group["weight"].to_list(), members)
+        expected, got = (
+            t.filter(pl.col("subject").is_in(subjects)).sort("subject", "frame") for t in (expected, chosen)
+        )
+        assert got.height > 0 and np.allclose(got["predicted_valence"], expected["predicted_valence"], atol=1e-6)
+    assert sorted(held_out) == validation  # every validation video held out once
+    # A fixed ensemble writes its weights too; the report's score page shows both.
+    mean = pl.read_csv(folder / "three_encoders.csv")
+    assert mean["applied_to"].unique().to_list() == ["validation and test"] and mean["weight"].sum() == pytest.approx(1)
+    page = (tiny_run / "results" / "report" / "scores" / "va.html").read_text()
+    assert "Weights of three_encoders</h4>" in page and "Weights of three_encoders_chosen</h4>" in page
+    assert metrics(tiny_run, "three_encoders_chosen")[("va", "score")] > 0.5
+
+
 def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
     scores = mtl_metrics(tiny_run)
     assert scores["experiment"] == "mtl_feedback"
@@ -397,8 +431,23 @@ def test_eri_table_one_and_submission(tiny_run):
 
 
 def bundle_predictions(tiny_run, task):
-    """The pipeline's own predictions of the bundled model of a task (the submitted ensemble)."""
-    return pl.read_parquet(tiny_run / "results" / "predictions" / task / "three_encoders.parquet")
+    """The pipeline's predictions of the bundled model of a task (the submitted ensemble): its members'
+    predictions averaged with the weights it predicts new videos with, those it applied to the test videos
+    (an ensemble whose weights are chosen on validation predicts each validation video with weights chosen
+    without it)."""
+    from abawflow.predict.ensembles import average_predictions
+
+    chosen = pl.read_csv(tiny_run / "results" / "metrics" / "ensemble_weights" / task / "three_encoders.csv")
+    chosen = chosen.filter(pl.col("applied_to").is_in(["test", "validation and test"]))
+    members = chosen["member"].to_list()
+    tables = [pl.read_parquet(tiny_run / "results" / "predictions" / task / f"{m}.parquet") for m in members]
+    averaged = average_predictions(task, tables, chosen["weight"].to_list(), members)
+    submitted = pl.read_parquet(tiny_run / "results" / "predictions" / task / "three_encoders.parquet")
+    test = [table.filter(pl.col("split") == "test").sort("subject", "frame") for table in (averaged, submitted)]
+    assert test[0].select("subject", "frame").equals(test[1].select("subject", "frame"))
+    columns = get_task(task).output_columns
+    np.testing.assert_allclose(test[0].select(columns).to_numpy(), test[1].select(columns).to_numpy(), atol=1e-6)
+    return averaged
 
 
 def thresholds(table, task):

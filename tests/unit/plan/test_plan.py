@@ -179,8 +179,21 @@ def test_an_ensemble_with_an_unknown_member(config):
 
 
 def test_an_ensemble_with_too_few_weights(config):
-    config["ensembles"]["three_encoders"]["weights"] = [1.0, 2.0]
+    config["ensembles"]["three_encoders"].update(weighting="fixed", weights=[1.0, 2.0])
     mistake(config, "ensembles.three_encoders has 3 members but 2 weights")
+
+
+def test_an_ensemble_with_weights_and_a_weighting_that_chooses_them(config):
+    config["ensembles"]["three_encoders"].update(weighting="greedy", weights=[1.0, 2.0, 1.0])
+    mistake(config, "ensembles.three_encoders sets weights and weighting: greedy, which chooses them; drop one")
+
+
+def test_an_ensemble_chosen_on_validation_is_planned_with_its_weighting(config):
+    assert dict(compile_plan(config).ensembles["three_encoders"].weighting) == {"name": "fixed"}
+    config["ensembles"]["three_encoders"].update(weighting="greedy", rounds=8)
+    plan = compile_plan(config)
+    assert dict(plan.ensembles["three_encoders"].weighting) == {"name": "greedy", "folds": 5, "rounds": 8}
+    assert plan.inputs("three_encoders") == "chosen on validation of 3"
 
 
 def test_an_ensemble_covering_a_task_a_member_does_not_train(config):

@@ -68,6 +68,11 @@ def test_training_and_prediction_read_their_challenges_tables(plan):
     ]
     members = plan.ensemble_member_predictions(w(challenge="va", ensemble="three_encoders"))
     assert members == [f"results/predictions/va/{m}.parquet" for m in ("transformer", "gru", "tcn_transformer")]
+    # The score page lists the weights each ensemble of the challenge chose.
+    assert plan.challenge_ensemble_weights(w(challenge="va")) == [
+        "results/metrics/ensemble_weights/va/three_encoders.csv"
+    ]
+    assert plan.ensemble_weighting(w(ensemble="three_encoders")) == {"name": "fixed"}
 
 
 def test_scores_and_submissions(plan):
