@@ -115,6 +115,42 @@ def matched_state(model, state, path):
     return state
 
 
+# The MAE release's own decoder (He et al.'s names), which a checkpoint of its pre-training holds beside the
+# encoder: MAE pre-training here starts a decoder of its own.
+MAE_DECODER_KEYS = ("decoder_", "mask_token")
+
+
+def vit_start_state(model, path):
+    """The encoder state a ViT checkpoint starts ``model`` (a timm VisionTransformer) from: timm's weights, the
+    MAE authors' release (its decoder dropped) or a previous pretrain_mae run's. The position embeddings are
+    resampled to the model's patch grid and the patch embedding to its patch size, as timm does when it loads
+    weights at another input size; any other mismatch is an error naming the keys (``matched_state``)."""
+    from timm.layers import resample_abs_pos_embed, resample_patch_embed
+
+    state = {key: value for key, value in read_checkpoint(path).items() if not key.startswith(MAE_DECODER_KEYS)}
+    own = model.state_dict()
+    for key, value in list(state.items()):
+        target = next((name for name in ("pos_embed", "patch_embed.proj.weight") if key.endswith(name)), None)
+        if target is None or target not in own or value.shape == own[target].shape:
+            continue
+        if target == "pos_embed":
+            prefix_tokens = 0 if getattr(model, "no_embed_class", False) else model.num_prefix_tokens
+            state[key] = resample_abs_pos_embed(
+                value.float(), new_size=list(model.patch_embed.grid_size), num_prefix_tokens=prefix_tokens
+            )
+        elif value.shape[:2] == own[target].shape[:2]:
+            state[key] = resample_patch_embed(value.float(), new_size=list(model.patch_embed.patch_size))
+    return matched_state(model, state, path)
+
+
+def check_start_state(name, spec):
+    """Whether an MAE backbone's starting checkpoint fits its ViT once resampled (a meta-device model).
+    Raises ModelLoadError."""
+    with torch.device("meta"):
+        model = timm_model(spec["architecture"], name, spec.get("model_options"))
+    vit_start_state(model, spec["mae"]["start_from"])
+
+
 def load_checkpoint(model, path):
     model.load_state_dict(matched_state(model, read_checkpoint(path), path))
 

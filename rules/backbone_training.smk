@@ -35,6 +35,7 @@ rule pretrain_mae:
     input:
         faces=PLAN.aff_wild2_face_tables,
         splits=paths.splits("aff_wild2"),
+        start=PLAN.mae_start_weights,
     output:
         weights=paths.backbone_weights("{backbone}", "mae"),
         history=paths.backbone_history("{backbone}", "mae"),

@@ -1,5 +1,7 @@
 """Rule pretrain_mae: a timm ViT pre-trained as a masked autoencoder on the training videos' face crops."""
 
+import logging
+
 import polars as pl
 
 from abawflow.core import execution
@@ -7,16 +9,20 @@ from abawflow.core.devices import resolve_device
 from abawflow.core.rule_runner import run
 from abawflow.training.checkpoints import TrainingFiles
 from abawflow.training.mae_pretraining import pretrain_mae, read_face_crops
-from models.backbones import create_backbone
+from models.backbones import create_backbone, vit_start_state
+
+log = logging.getLogger("abawflow.training.mae_pretraining")
 
 
 def main(snakemake):
     spec = snakemake.params.backbone
     recipe = spec["mae"]
     device = resolve_device(execution.settings(snakemake.config).device)
-    encoder = create_backbone(
-        spec["architecture"], None, True, snakemake.wildcards.backbone, spec["model_options"], spec["seed"]
-    )
+    name, start = snakemake.wildcards.backbone, recipe.get("start_from")
+    encoder = create_backbone(spec["architecture"], None, True, name, spec["model_options"], spec["seed"], bool(start))
+    if start:
+        encoder.load_state_dict(vit_start_state(encoder, start))
+        log.info("backbone %s: MAE pre-training starts from %s", name, start)
     # Self-supervised, but on training videos only: validation and test faces stay unseen.
     subjects = pl.read_parquet(snakemake.input.splits).filter(pl.col("split") == "train")["subject"].unique()
     crops = read_face_crops(list(snakemake.input.faces), subjects.to_list(), recipe["every"])

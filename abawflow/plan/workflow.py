@@ -307,6 +307,9 @@ class WorkflowPlan:
                         f"config: backbones.{name}.{key}: {file} not found (a relative path is read from the "
                         f"working directory, {Path.cwd()})"
                     )
+            start = backbone.mae.get("start_from")
+            if start:
+                self.check_mae_start(name, backbone, start)
             if spec.get("checkpoint") and spec.get("architecture"):
                 try:
                     check_checkpoint(name, spec)
@@ -314,6 +317,21 @@ class WorkflowPlan:
                     raise ConfigError(
                         f"config: backbones.{name}.checkpoint does not fit {spec['architecture']}: {error}"
                     ) from None
+
+    def check_mae_start(self, name, backbone, start):
+        from models.backbones import check_start_state
+
+        if not Path(start).expanduser().is_file():
+            raise ConfigError(
+                f"config: backbones.{name}.mae.start_from: {start} not found (a relative path is read from the "
+                f"working directory, {Path.cwd()})"
+            )
+        try:
+            check_start_state(name, {**backbone.feature_spec, "mae": backbone.mae})
+        except ModelLoadError as error:
+            raise ConfigError(
+                f"config: backbones.{name}.mae.start_from does not fit {backbone.feature_spec['architecture']}: {error}"
+            ) from None
 
     # --- backbones' own training (the `backbone` wildcard) --------------------------------------------
 
@@ -333,6 +351,11 @@ class WorkflowPlan:
 
     def fine_tuning_labels(self, wildcards):
         return paths.labels("aff_wild2", self.fine_tuning_task(wildcards))
+
+    def mae_start_weights(self, wildcards):
+        """The checkpoint an MAE pre-training starts from, if any: an input, so that replacing it reruns it."""
+        start = self.plan.backbones[wildcards.backbone].mae.get("start_from")
+        return [start] if start else []
 
     def mae_spec(self, wildcards):
         backbone = self.plan.backbones[wildcards.backbone]

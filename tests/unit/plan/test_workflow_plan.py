@@ -154,3 +154,25 @@ def test_a_bundle_naming_nothing_stops_the_dry_run_even_without_the_bundle_targe
     config["bundle"] = {"models": {"va": "no_such_experiment"}}
     with pytest.raises(ConfigError, match="bundle.models.va is 'no_such_experiment', which is neither an experiment"):
         workflow_plan(config, repository).check_before_jobs()
+
+
+def test_an_mae_start_checkpoint_is_an_input_and_checked_before_any_job(config, repository, tmp_path):
+    import timm
+    import torch
+
+    start = tmp_path / "vit.pth"
+    config["backbones"]["vit_mae"]["mae"] = {"start_from": str(start)}
+    with pytest.raises(ConfigError, match=r"backbones.vit_mae.mae.start_from: .*vit.pth not found"):
+        workflow_plan(config, repository).check_before_jobs()
+    # Another width than the backbone's (96): named with the keys that differ.
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=64, depth=4)
+    torch.save(vit.state_dict(), start)
+    with pytest.raises(ConfigError, match=r"backbones.vit_mae.mae.start_from does not fit vit_tiny_patch16_224.*"):
+        workflow_plan(config, repository).check_before_jobs()
+    options = config["backbones"]["vit_mae"]["model_options"]
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, **{**options, "img_size": 64})
+    torch.save(vit.state_dict(), start)  # the backbone's ViT at another input size: resampled, fits
+    plan = workflow_plan(config, repository)
+    plan.check_before_jobs()
+    assert plan.mae_start_weights(w(backbone="vit_mae")) == [str(start)]
+    assert plan.mae_start_weights(w(backbone="fer_mini_xception")) == []

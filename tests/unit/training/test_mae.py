@@ -81,3 +81,61 @@ def test_pretraining_killed_after_an_epoch_resumes_to_the_uninterrupted_result(t
     assert resumed_history == history
     for name, tensor in uninterrupted.items():
         assert torch.equal(tensor, resumed[name]), name
+
+
+@pytest.mark.parametrize("form", ["timm", "mae_release", "previous_run"])
+def test_pretraining_starts_from_a_vit_checkpoint_at_another_input_and_patch_size(tmp_path, form):
+    """A timm ViT's weights made at 48x48 with 16-pixel patches start an MAE at 32x32 with 8-pixel patches:
+    position and patch embeddings resampled, every other weight as saved, then trained."""
+    from models.backbones import check_start_state, vit_start_state
+
+    torch.manual_seed(1)
+    source = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=48, depth=2, embed_dim=48, num_heads=2
+    )
+    state = source.state_dict()
+    saved = {
+        "timm": state,
+        # The MAE authors' release: the encoder under "model", beside their decoder.
+        "mae_release": {
+            "model": {**state, "decoder_embed.weight": torch.zeros(32, 48), "mask_token": torch.zeros(1, 1, 32)}
+        },
+        "previous_run": {"kind": "mae", "architecture": "vit_tiny_patch16_224", "state_dict": state},
+    }[form]
+    path = tmp_path / "start.pth"
+    torch.save(saved, path)
+    spec = {
+        "architecture": "vit_tiny_patch16_224",
+        "model_options": {"img_size": 32, "patch_size": 8, "depth": 2, "embed_dim": 48, "num_heads": 2},
+        "mae": {"start_from": str(path)},
+    }
+    check_start_state("vit_start", spec)  # the dry run's check, on the meta device
+    encoder = tiny_vit()
+    encoder.load_state_dict(vit_start_state(encoder, path))
+    assert encoder.pos_embed.shape == (1, 17, 48) and state["pos_embed"].shape == (1, 10, 48)
+    assert encoder.patch_embed.proj.weight.shape == (48, 3, 8, 8)
+    assert torch.equal(encoder.blocks[1].attn.qkv.weight, state["blocks.1.attn.qkv.weight"])
+    assert torch.equal(encoder.pos_embed[:, 0], state["pos_embed"][:, 0])  # the class token's, not resampled
+    crops, _ = fixture_crops()
+    trained, history = pretrain_mae(
+        encoder,
+        {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3},
+        list(crops),
+        dict(RECIPE, epochs=2, batch_size=6),
+    )
+    assert len(history) == 2 and np.isfinite([row["reconstruction_loss"] for row in history]).all()
+    assert not torch.equal(trained["blocks.1.attn.qkv.weight"], state["blocks.1.attn.qkv.weight"])
+
+
+def test_a_start_checkpoint_of_another_architecture_is_named_with_its_keys(tmp_path):
+    from models.backbones import check_start_state
+    from models.errors import ModelLoadError
+
+    wider = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=32, depth=2)
+    torch.save(wider.state_dict(), tmp_path / "wider.pth")
+    spec = {
+        "architecture": "vit_tiny_patch16_224",
+        "model_options": {"img_size": 32, "depth": 2, "embed_dim": 48, "num_heads": 2},
+    }
+    with pytest.raises(ModelLoadError, match=r"wider.pth: checkpoint does not match the architecture.*shapes differ"):
+        check_start_state("vit_start", {**spec, "mae": {"start_from": str(tmp_path / "wider.pth")}})
