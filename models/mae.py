@@ -36,6 +36,13 @@ class MaskedAutoencoder(nn.Module):
         x = images.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
         return x.reshape(b, (h // p) * (w // p), p * p * c)
 
+    def unpatchify(self, patches, channels):
+        """``patchify``'s inverse: (batch, patches, patch * patch * channels) -> (batch, channels, H, W)."""
+        b, n, _ = patches.shape
+        p, side = self.patch, int(round(n**0.5))
+        x = patches.reshape(b, side, side, p, p, channels).permute(0, 5, 1, 3, 2, 4)
+        return x.reshape(b, channels, side * p, side * p)
+
     def random_masking(self, x):
         """Keep a random ``1 - mask_ratio`` of each image's patches; mask: 1 where a patch is hidden."""
         b, n, d = x.shape

@@ -39,6 +39,12 @@ rule pretrain_mae:
     output:
         weights=paths.backbone_weights("{backbone}", "mae"),
         history=paths.backbone_history("{backbone}", "mae"),
+        figure=report(
+            paths.mae_figure("{backbone}"),
+            caption="../report/mae.rst",
+            category="MAE pre-training",
+            labels={"backbone": "{backbone}"},
+        ),
     log:
         paths.log("pretrain_mae"),
     benchmark:

@@ -130,6 +130,10 @@ def learning_curves_figure(experiment):
     return f"{RESULTS}/report/learning_curves/{experiment}.png"
 
 
+def mae_figure(backbone):
+    return f"{RESULTS}/report/mae/{backbone}.png"
+
+
 def validation_figure(challenge):
     return f"{RESULTS}/report/validation/{challenge}.png"
 

@@ -42,6 +42,43 @@ def learning_curves(history_paths, output, experiment):
     save(figure, output)
 
 
+def mae_pretraining(model, images, mean, std, history, output, backbone):
+    """Evidence that an MAE pre-training learned (paper 003): its reconstruction loss per epoch, and held-out
+    face crops as the decoder sees and rebuilds them: original, the 25 % of patches it sees, its
+    reconstruction with the visible patches pasted back (as He et al. show them). ``images``: normalised
+    (n, channels, H, W) crops of validation videos, which the pre-training never read."""
+    import torch
+
+    channels = images.shape[1]
+    torch.manual_seed(0)  # the same masks in every run
+    model.eval()
+    with torch.no_grad():
+        _, predicted, mask = model(images)
+    hidden = mask[..., None].expand(-1, -1, predicted.shape[-1])
+    patches = model.patchify(images)
+    rows = {
+        "original": images,
+        "visible patches": model.unpatchify(patches * (1 - hidden), channels),
+        "reconstruction": model.unpatchify(torch.where(hidden.bool(), predicted, patches), channels),
+    }
+    scale = torch.tensor(std).view(1, -1, 1, 1)
+    shift = torch.tensor(mean).view(1, -1, 1, 1)
+    figure = plt.figure(figsize=(3 + 1.3 * len(images), 4.2), layout="constrained")
+    grid = figure.add_gridspec(3, len(images) + 2)
+    curve = figure.add_subplot(grid[:, :2])
+    curve.plot(history["epoch"], history["reconstruction_loss"], marker=".")
+    curve.set(title=f"{backbone}: reconstruction loss", xlabel="epoch", ylabel="MSE on hidden patches")
+    for row, (name, batch) in enumerate(rows.items()):
+        pictures = (batch * scale + shift).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+        for column, picture in enumerate(pictures):
+            axis = figure.add_subplot(grid[row, column + 2])
+            axis.imshow(picture[..., 0] if channels == 1 else picture, cmap="gray", vmin=0, vmax=1)
+            axis.set_xticks([]), axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(name, fontsize=8)
+    save(figure, output)
+
+
 def face_detection_rates(face_tables, output, dataset):
     """Share of each person-video's frames with a face (from the face tables)."""
     frames = pl.concat([pl.read_parquet(path, columns=["subject", "face_found"]) for path in face_tables])

@@ -21,7 +21,8 @@ def read_face_crops(face_tables, subjects, every=1):
 
 
 def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, resume_key=None):
-    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (encoder state dict, history).
+    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (the MaskedAutoencoder, history): its
+    ``encoder`` is the backbone, the decoder only draws the report's reconstructions.
     With ``state_path``, a killed run resumes after its last finished epoch (abawflow.training.loop)."""
     if not crops:
         raise ConfigError("MAE pre-training: no face crops in the training videos")
@@ -45,4 +46,4 @@ def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, re
             loop.step(model(batch)[0])
 
     final, history = loop.run(run_epoch, loss_name="reconstruction_loss", log_learning_rate=False)
-    return final.encoder.state_dict(), history
+    return final, history

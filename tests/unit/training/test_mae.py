@@ -57,9 +57,9 @@ def test_pretraining_lowers_the_reconstruction_loss_on_real_faces():
     spec = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
     recipe = dict(RECIPE, epochs=12, batch_size=6)
     encoder = tiny_vit()
-    state, history = pretrain_mae(encoder, spec, crops, recipe)
+    model, history = pretrain_mae(encoder, spec, crops, recipe)
     assert history[-1]["reconstruction_loss"] < 0.7 * history[0]["reconstruction_loss"]
-    assert set(state) == set(tiny_vit().state_dict())  # the encoder alone: the decoder is dropped
+    assert model.encoder is encoder  # the backbone; the decoder only draws the report's reconstructions
 
 
 def test_pretraining_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
@@ -74,10 +74,12 @@ def test_pretraining_killed_after_an_epoch_resumes_to_the_uninterrupted_result(t
         return tiny_vit()
 
     uninterrupted, history = pretrain_mae(encoder(), spec, crops, recipe)
+    uninterrupted = uninterrupted.state_dict()
     state = tmp_path / "mae_state.pt"
     pretrain_mae(encoder(), spec, crops, dict(recipe, epochs=1), state_path=state, resume_key="same inputs")
     assert torch.load(state, weights_only=True)["epoch"] == 1
     resumed, resumed_history = pretrain_mae(encoder(), spec, crops, recipe, state_path=state, resume_key="same inputs")
+    resumed = resumed.state_dict()
     assert resumed_history == history
     for name, tensor in uninterrupted.items():
         assert torch.equal(tensor, resumed[name]), name
@@ -124,7 +126,7 @@ def test_pretraining_starts_from_a_vit_checkpoint_at_another_input_and_patch_siz
         dict(RECIPE, epochs=2, batch_size=6),
     )
     assert len(history) == 2 and np.isfinite([row["reconstruction_loss"] for row in history]).all()
-    assert not torch.equal(trained["blocks.1.attn.qkv.weight"], state["blocks.1.attn.qkv.weight"])
+    assert not torch.equal(trained.encoder.blocks[1].attn.qkv.weight, state["blocks.1.attn.qkv.weight"])
 
 
 def test_a_start_checkpoint_of_another_architecture_is_named_with_its_keys(tmp_path):
@@ -139,3 +141,26 @@ def test_a_start_checkpoint_of_another_architecture_is_named_with_its_keys(tmp_p
     }
     with pytest.raises(ModelLoadError, match=r"wider.pth: checkpoint does not match the architecture.*shapes differ"):
         check_start_state("vit_start", {**spec, "mae": {"start_from": str(tmp_path / "wider.pth")}})
+
+
+def test_the_report_shows_the_loss_and_held_out_faces_masked_and_rebuilt(tmp_path):
+    import polars as pl
+    from PIL import Image
+
+    from abawflow.report.figures import mae_pretraining
+    from abawflow.stage_one.feature_stage import preprocess
+
+    crops, _ = fixture_crops()
+    crops = [np.ascontiguousarray(c) for c in crops]
+    spec = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
+    model, history = pretrain_mae(tiny_vit(), spec, crops[:5], dict(RECIPE, epochs=2, batch_size=4))
+    images = preprocess(crops[5:9], 32, spec["mean"], spec["std"])  # four faces it did not train on
+    # unpatchify inverts patchify
+    assert torch.equal(model.unpatchify(model.patchify(images), 3), images)
+    output = tmp_path / "mae.png"
+    mae_pretraining(model, images, spec["mean"], spec["std"], pl.DataFrame(history), output, "vit_mae")
+    again = tmp_path / "again.png"
+    mae_pretraining(model, images, spec["mean"], spec["std"], pl.DataFrame(history), again, "vit_mae")
+    assert output.read_bytes() == again.read_bytes()  # the same masks every time
+    width, height = Image.open(output).size
+    assert width > 2 * height / 1.5 and height > 300
