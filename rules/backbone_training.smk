@@ -36,6 +36,7 @@ rule pretrain_mae:
         faces=PLAN.aff_wild2_face_tables,
         splits=paths.splits("aff_wild2"),
         start=PLAN.mae_start_weights,
+        probe_labels=PLAN.mae_probe_labels,
     output:
         weights=paths.backbone_weights("{backbone}", "mae"),
         history=paths.backbone_history("{backbone}", "mae"),
@@ -58,6 +59,7 @@ rule pretrain_mae:
         runtime=720,
     params:
         backbone=PLAN.mae_spec,
+        probe_task=PLAN.mae_probe_task,
         code=PLAN.code("pretrain_mae.py"),
     script:
         "../workflow_scripts/pretrain_mae.py"

@@ -10,6 +10,7 @@ from abawflow.core.rule_runner import run
 from abawflow.report.figures import mae_pretraining
 from abawflow.stage_one.feature_stage import preprocess
 from abawflow.training.checkpoints import TrainingFiles
+from abawflow.training.linear_probe import linear_probe, probe_sets
 from abawflow.training.mae_pretraining import pretrain_mae, read_face_crops
 from models.backbones import create_backbone, vit_start_state
 
@@ -32,9 +33,26 @@ def main(snakemake):
     splits = pl.read_parquet(snakemake.input.splits)
     subjects = splits.filter(pl.col("split") == "train")["subject"].unique().sort().to_list()
     crops = read_face_crops(list(snakemake.input.faces), subjects, recipe["every"])
+    # A linear probe of the frozen features before and after: evidence that the pre-training taught them.
+    task, probe = snakemake.params.probe_task, None
+    if task:
+        labels = pl.read_parquet(snakemake.input.probe_labels[0])
+        sets = probe_sets(list(snakemake.input.faces), labels, splits, task, recipe["probe_frames"])
+        probe = (task, linear_probe(encoder.to(device), spec, sets, task, device))
     # Per-epoch state beside the output, so that a killed job resumes; it belongs to these inputs and settings.
     files = TrainingFiles(snakemake.output.weights, "mae_state.pt", [spec, snakemake.params.code], snakemake.input)
     model, history = pretrain_mae(encoder, spec, crops, recipe, device, files.state_path, files.resume_key)
+    if probe:
+        probe = (*probe, linear_probe(model.encoder, spec, sets, task, device))
+        log.info(
+            "linear probe of the frozen features, %s validation score (%d + %d frames): %.4f from the starting "
+            "weights, %.4f after pre-training",
+            task.upper(),
+            len(sets["train"][0]),
+            len(sets["validation"][0]),
+            probe[1],
+            probe[2],
+        )
     state = model.encoder.state_dict()
     files.finish(
         {"kind": "mae", "architecture": spec["architecture"], "state_dict": state}, history, snakemake.output.history
@@ -51,6 +69,7 @@ def main(snakemake):
         pl.read_csv(snakemake.output.history),
         snakemake.output.figure,
         name,
+        probe,
     )
 
 

@@ -357,6 +357,18 @@ class WorkflowPlan:
         start = self.plan.backbones[wildcards.backbone].mae.get("start_from")
         return [start] if start else []
 
+    def mae_probe_task(self, wildcards):
+        """The task whose labels the MAE's linear probe reads (``linear_probe.PROBE_TASKS``), or None."""
+        from abawflow.training.linear_probe import PROBE_TASKS
+
+        if not self.plan.backbones[wildcards.backbone].mae.get("probe_frames", 2000):
+            return None
+        return next((task for task in PROBE_TASKS if task in self.plan.dataset_tasks("aff_wild2")), None)
+
+    def mae_probe_labels(self, wildcards):
+        task = self.mae_probe_task(wildcards)
+        return [paths.labels("aff_wild2", task)] if task else []
+
     def mae_spec(self, wildcards):
         backbone = self.plan.backbones[wildcards.backbone]
         spec = training_spec(backbone.feature_spec, drop=("weights",))

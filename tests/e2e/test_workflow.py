@@ -345,6 +345,18 @@ def test_an_ensemble_chosen_on_validation_predicts_each_validation_video_with_we
     assert metrics(tiny_run, "three_encoders_chosen")[("va", "score")] > 0.5
 
 
+def test_the_mae_pretraining_shows_its_reconstructions_and_a_linear_probe(tiny_run):
+    log = (tiny_run / "logs" / "pretrain_mae" / "vit_mae.log").read_text()
+    probe = re.search(
+        r"linear probe of the frozen features, EXPR validation score \((\d+) \+ (\d+) frames\): "
+        r"(-?[\d.]+) from the starting weights, (-?[\d.]+) after pre-training",
+        log,
+    )
+    assert probe and int(probe[1]) > 100 and int(probe[2]) > 50, log[-2000:]
+    width, height = Image.open(tiny_run / "results" / "report" / "mae" / "vit_mae.png").size
+    assert width > 600 and height > 300
+
+
 def test_mtl_challenge_scores_and_submits_every_test_image(tiny_run):
     scores = mtl_metrics(tiny_run)
     assert scores["experiment"] == "mtl_feedback"
