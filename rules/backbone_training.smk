@@ -36,16 +36,9 @@ rule pretrain_mae:
         faces=PLAN.aff_wild2_face_tables,
         splits=paths.splits("aff_wild2"),
         start=PLAN.mae_start_weights,
-        probe_labels=PLAN.mae_probe_labels,
     output:
         weights=paths.backbone_weights("{backbone}", "mae"),
         history=paths.backbone_history("{backbone}", "mae"),
-        figure=report(
-            paths.mae_figure("{backbone}"),
-            caption="../report/mae.rst",
-            category="MAE pre-training",
-            labels={"backbone": "{backbone}"},
-        ),
     log:
         paths.log("pretrain_mae"),
     benchmark:
@@ -59,7 +52,41 @@ rule pretrain_mae:
         runtime=720,
     params:
         backbone=PLAN.mae_spec,
-        probe_task=PLAN.mae_probe_task,
         code=PLAN.code("pretrain_mae.py"),
     script:
         "../workflow_scripts/pretrain_mae.py"
+
+
+rule evaluate_mae_pretraining:
+    input:
+        weights=paths.backbone_weights("{backbone}", "mae"),
+        history=paths.backbone_history("{backbone}", "mae"),
+        faces=PLAN.aff_wild2_face_tables,
+        splits=paths.splits("aff_wild2"),
+        start=PLAN.mae_start_weights,
+        probe_labels=PLAN.mae_probe_labels,
+    output:
+        figure=report(
+            paths.mae_figure("{backbone}"),
+            caption="../report/mae.rst",
+            category="MAE pre-training",
+            labels={"backbone": "{backbone}"},
+        ),
+        probe=paths.mae_probe("{backbone}"),
+    log:
+        paths.log("evaluate_mae_pretraining"),
+    benchmark:
+        paths.benchmark("evaluate_mae_pretraining")
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    params:
+        backbone=PLAN.mae_spec,
+        probe_task=PLAN.mae_probe_task,
+        code=PLAN.code("evaluate_mae_pretraining.py"),
+    script:
+        "../workflow_scripts/evaluate_mae_pretraining.py"

@@ -134,6 +134,11 @@ def mae_figure(backbone):
     return f"{RESULTS}/report/mae/{backbone}.png"
 
 
+def mae_probe(backbone):
+    """The linear probe's validation scores of an MAE backbone's frozen features, before and after."""
+    return f"{RESULTS}/backbones/{backbone}/mae_probe.csv"
+
+
 def validation_figure(challenge):
     return f"{RESULTS}/report/validation/{challenge}.png"
 
@@ -174,6 +179,7 @@ JOBS = {
     "cache_feature_matrix": "{dataset}/{backbone}",
     "fine_tune_backbone": "{backbone}",
     "pretrain_mae": "{backbone}",
+    "evaluate_mae_pretraining": "{backbone}",
     "train_temporal_model": "{experiment}/{target}/fold{fold}_seed{seed}",
     "predict": "{challenge}/{experiment}",
     "ensemble_predictions": "{challenge}/{ensemble}",

@@ -535,6 +535,7 @@ class WorkflowPlan:
             *(paths.learning_curves_figure(name) for name in self.plan.experiments),
             *(paths.validation_figure(task) for task in self.aff_wild2_tasks),
             *(paths.face_detection_figure(dataset) for dataset in self.plan.datasets),
+            *(paths.mae_figure(name) for name, backbone in self.plan.backbones.items() if backbone.format == "mae"),
             *(paths.score_page(name) for name in self.challenges),
             paths.RUNTIME_TABLE,
             paths.REPORT_DESCRIPTION,

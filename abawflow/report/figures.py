@@ -47,7 +47,7 @@ def mae_pretraining(model, images, mean, std, history, output, backbone, probe=N
     face crops as the decoder sees and rebuilds them: original, the 25 % of patches it sees, its
     reconstruction with the visible patches pasted back (as He et al. show them). ``images``: normalised
     (n, channels, H, W) crops of validation videos, which the pre-training never read; ``probe``: (task,
-    score before, score after) of the linear probe, written under the curve."""
+    score before, score after) of the linear probe, written above the curve."""
     import torch
 
     channels = images.shape[1]
@@ -68,10 +68,11 @@ def mae_pretraining(model, images, mean, std, history, output, backbone, probe=N
     grid = figure.add_gridspec(3, len(images) + 2)
     curve = figure.add_subplot(grid[:, :2])
     curve.plot(history["epoch"], history["reconstruction_loss"], marker=".")
-    curve.set(title=f"{backbone}: reconstruction loss", xlabel="epoch", ylabel="MSE on hidden patches")
+    title = f"{backbone}: reconstruction loss"
     if probe:
         task, before, after = probe
-        curve.set_xlabel(f"epoch\nlinear probe, {task.upper()} validation: {before:.3f} before, {after:.3f} after")
+        title += f"\nlinear probe, {task.upper()} validation:\n{before:.3f} before, {after:.3f} after"
+    curve.set(title=title, xlabel="epoch", ylabel="MSE on hidden patches")
     for row, (name, batch) in enumerate(rows.items()):
         pictures = (batch * scale + shift).clamp(0, 1).permute(0, 2, 3, 1).numpy()
         for column, picture in enumerate(pictures):

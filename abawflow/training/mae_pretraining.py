@@ -10,6 +10,7 @@ from abawflow.stage_one.feature_stage import preprocess
 from abawflow.training.face_samples import sample_face_crops
 from abawflow.training.loop import LoopSettings, TrainingLoop
 from abawflow.training.reproducibility import seed_everything
+from models.backbones import create_backbone, vit_start_state
 from models.mae import MaskedAutoencoder
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,37 @@ def read_face_crops(face_tables, subjects, every=1):
     return sample_face_crops(face_tables, subjects, every)[0]
 
 
+def start_encoder(name, spec):
+    """The ViT an MAE pre-training starts from: ``mae.start_from``'s weights, resampled to the backbone's input
+    and patch size, or random weights seeded by the backbone's ``seed``; the same every time it is built."""
+    start = spec["mae"].get("start_from")
+    encoder = create_backbone(spec["architecture"], None, True, name, spec["model_options"], spec["seed"], bool(start))
+    if start:
+        encoder.load_state_dict(vit_start_state(encoder, start))
+        log.info("backbone %s: MAE pre-training starts from %s", name, start)
+    return encoder
+
+
+def masked_autoencoder(encoder, recipe):
+    return MaskedAutoencoder(
+        encoder, recipe["decoder_width"], recipe["decoder_layers"], recipe["decoder_heads"], recipe["mask_ratio"]
+    )
+
+
+def decoder_state(model):
+    """A MaskedAutoencoder's weights less its encoder's: what a checkpoint keeps beside the backbone."""
+    return {key: value for key, value in model.state_dict().items() if not key.startswith("encoder.")}
+
+
+def trained_autoencoder(name, spec, checkpoint):
+    """The MaskedAutoencoder of a pretrain_mae checkpoint (its encoder and its decoder), on the CPU."""
+    encoder = create_backbone(spec["architecture"], None, True, name, spec["model_options"], spec["seed"], True)
+    model = masked_autoencoder(encoder, spec["mae"])
+    model.encoder.load_state_dict(checkpoint["state_dict"])
+    model.load_state_dict({**model.state_dict(), **checkpoint["decoder"]})
+    return model
+
+
 def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, resume_key=None):
     """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (the MaskedAutoencoder, history): its
     ``encoder`` is the backbone, the decoder only draws the report's reconstructions.
@@ -27,9 +59,7 @@ def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, re
     if not crops:
         raise ConfigError("MAE pre-training: no face crops in the training videos")
     seed_everything(recipe["seed"])
-    model = MaskedAutoencoder(
-        encoder, recipe["decoder_width"], recipe["decoder_layers"], recipe["decoder_heads"], recipe["mask_ratio"]
-    ).to(device)
+    model = masked_autoencoder(encoder, recipe).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
     images = preprocess(crops, spec["input_size"], spec["mean"], spec["std"], spec.get("channels", "rgb"))
     generator = np.random.default_rng(recipe["seed"])

@@ -151,6 +151,7 @@ PAPERS_JOBS = {
     "cache_feature_matrix": 7,
     "plot_face_detection": 3,
     "pretrain_mae": 1,
+    "evaluate_mae_pretraining": 1,
     "fine_tune_backbone": 1,
     # paper000 3, paper001 2 x (multitask, mtl) x 2 seeds, paper002 1 + 1, paper003 3 tasks x 5 folds, paper004 1
     "train_temporal_model": 29,

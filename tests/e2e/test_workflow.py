@@ -346,13 +346,12 @@ def test_an_ensemble_chosen_on_validation_predicts_each_validation_video_with_we
 
 
 def test_the_mae_pretraining_shows_its_reconstructions_and_a_linear_probe(tiny_run):
-    log = (tiny_run / "logs" / "pretrain_mae" / "vit_mae.log").read_text()
-    probe = re.search(
-        r"linear probe of the frozen features, EXPR validation score \((\d+) \+ (\d+) frames\): "
-        r"(-?[\d.]+) from the starting weights, (-?[\d.]+) after pre-training",
-        log,
-    )
-    assert probe and int(probe[1]) > 100 and int(probe[2]) > 50, log[-2000:]
+    log = (tiny_run / "logs" / "evaluate_mae_pretraining" / "vit_mae.log").read_text()
+    assert "linear probe of the frozen features, EXPR validation score" in log, log[-2000:]
+    probe = pl.read_csv(tiny_run / "results" / "backbones" / "vit_mae" / "mae_probe.csv")
+    assert probe["weights"].to_list() == ["start", "pre-trained"] and probe["task"].to_list() == ["expr"] * 2
+    assert (probe["train_frames"] > 100).all() and (probe["validation_frames"] > 50).all()
+    assert probe["score"].is_between(0, 1).all()
     width, height = Image.open(tiny_run / "results" / "report" / "mae" / "vit_mae.png").size
     assert width > 600 and height > 300
 

@@ -164,3 +164,27 @@ def test_the_report_shows_the_loss_and_held_out_faces_masked_and_rebuilt(tmp_pat
     assert output.read_bytes() == again.read_bytes()  # the same masks every time
     width, height = Image.open(output).size
     assert width > 2 * height / 1.5 and height > 300
+
+
+def test_a_checkpoint_keeps_the_decoder_beside_the_backbone_and_rebuilds_the_autoencoder(tmp_path):
+    from abawflow.training.mae_pretraining import decoder_state, trained_autoencoder
+
+    crops, _ = fixture_crops()
+    spec = {
+        "architecture": "vit_tiny_patch16_224",
+        "model_options": {"img_size": 32, "patch_size": 8, "depth": 2, "embed_dim": 48, "num_heads": 2},
+        "seed": 0,
+        "input_size": 32,
+        "mean": [0.5] * 3,
+        "std": [0.5] * 3,
+        "mae": dict(RECIPE, epochs=1, batch_size=4),
+    }
+    model, _ = pretrain_mae(tiny_vit(), spec, [np.ascontiguousarray(c) for c in crops], spec["mae"])
+    checkpoint = {"state_dict": model.encoder.state_dict(), "decoder": decoder_state(model)}
+    assert (
+        not any(key.startswith("encoder.") for key in checkpoint["decoder"]) and "mask_token" in checkpoint["decoder"]
+    )
+    torch.save(checkpoint, tmp_path / "mae.pt")
+    rebuilt = trained_autoencoder("vit_mae", spec, torch.load(tmp_path / "mae.pt", weights_only=True))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, rebuilt.state_dict()[key]), key
