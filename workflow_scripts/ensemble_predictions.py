@@ -30,7 +30,7 @@ def main(snakemake):
                 "its validation score flatters it",
                 snakemake.wildcards.ensemble,
             )
-        for applied_to, group in weights.group_by("applied_to", maintain_order=True):
+        for (applied_to,), group in weights.group_by("applied_to", maintain_order=True):
             shares = ", ".join(f"{m} {w:.2f}" for m, w in group.select("member", "weight").rows() if w)
             log.info("%s: %s (score %.4f where chosen)", applied_to, shares, group["chosen_score"][0])
     else:

@@ -322,7 +322,7 @@ def test_an_ensemble_chosen_on_validation_predicts_each_validation_video_with_we
     splits = pl.read_parquet(tiny_run / "results" / "aff_wild2" / "index" / "splits.parquet")
     validation = sorted(splits.filter((pl.col("task") == "va") & (pl.col("split") == "validation"))["subject"])
     held_out = []
-    for applied_to, group in weights.group_by("applied_to", maintain_order=True):
+    for (applied_to,), group in weights.group_by("applied_to", maintain_order=True):
         assert group["member"].to_list() == members and group["weight"].sum() == pytest.approx(1)
         if applied_to == "test":
             subjects = splits.filter((pl.col("task") == "va") & (pl.col("split") == "test"))["subject"].to_list()
