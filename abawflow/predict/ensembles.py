@@ -25,9 +25,6 @@ def average_predictions(tasks, tables, weights=None, names=None):
     return MemberOutputs(tasks, tables, names).average(weights)
 
 
-WEIGHTINGS = ("fixed", "greedy")
-
-
 class MemberOutputs:
     """The members' output columns of ``tasks`` on the same frames, sorted by (subject, frame): ``keys`` (a
     table of KEYS) and ``values`` (members x frames x columns), for weighted averages of any of its rows."""

@@ -267,18 +267,9 @@ def test_one_videos_failure_does_not_stop_the_others(config, tmp_path, capsys):
 
 def write_clip(path, frame_count):
     """The first ``frame_count`` frames of the real recording, as an H.264 clip of their own."""
-    import av
+    from support.videos import write_first_frames
 
-    with av.open(str(REAL_FACE_VIDEO)) as source:
-        decoded = source.decode(video=0)
-        frames = [next(decoded).to_ndarray(format="rgb24") for _ in range(frame_count)]
-    with av.open(str(path), "w") as clip:
-        stream = clip.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for frame in frames:
-            clip.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        clip.mux(stream.encode())
-    return path
+    return write_first_frames(REAL_FACE_VIDEO, path, frame_count)
 
 
 @pytest.mark.parametrize("frame_count", [1, 2])
