@@ -35,6 +35,23 @@ class CrossEntropy:
         return F.cross_entropy(outputs[mask], targets[mask, 0].long())
 
 
+@register("loss", "negative_cross_entropy")
+class NegativeCrossEntropy:
+    """EXPR's negative net (paper 004, Sec. 3.2): cross-entropy over anger, disgust, fear and sadness on the
+    frames labelled one of them; other frames do not count (0 where a batch has none)."""
+
+    def __call__(self, outputs, targets, mask):
+        from models.temporal import NEGATIVE_EXPRESSIONS
+
+        negative = torch.as_tensor(NEGATIVE_EXPRESSIONS, device=outputs.device)
+        classes = targets[mask, 0].long()
+        chosen = (classes[:, None] == negative).any(dim=1)
+        if not chosen.any():
+            return outputs.sum() * 0.0
+        scores = outputs[mask][chosen][:, negative]
+        return F.cross_entropy(scores, (classes[chosen, None] == negative).long().argmax(dim=1))
+
+
 @register("loss", "bce_with_logits")
 class BinaryCrossEntropy:
     """AU: binary cross-entropy with logits, averaged over AUs and frames."""

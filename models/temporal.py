@@ -362,6 +362,47 @@ class ExpressionCascadeHead(nn.Module):
         return torch.stack(columns, dim=-1)
 
 
+@register("head", "expression_coarse")
+class ExpressionCoarseHead(nn.Module):
+    """Paper 004's coarse net as a head of its own: 5 classes, the four negative expressions merged.
+
+    Outputs 8-class log-probabilities with the negative group's probability shared equally by its four classes,
+    so that cross-entropy on them is the 5-way one (plus log 4 on negative frames) and its predictions are EXPR
+    predictions: a cascade ensemble (``ensembles.<name>.cascade``) hands the group to a negative net.
+    """
+
+    def __init__(self, input_width, head_size):
+        super().__init__()
+        if head_size != 8:
+            raise ValueError(f"expression_coarse is an EXPR head (8 classes), not one of {head_size} outputs")
+        self.coarse = nn.Linear(input_width, len(COARSE_EXPRESSIONS))
+
+    def forward(self, x):
+        coarse = torch.log_softmax(self.coarse(x), dim=-1)
+        shared = coarse[..., 1:2] - math.log(len(NEGATIVE_EXPRESSIONS))
+        return ExpressionCascadeHead.combine(coarse, shared.expand(*shared.shape[:-1], len(NEGATIVE_EXPRESSIONS)))
+
+
+@register("head", "expression_negative")
+class ExpressionNegativeHead(nn.Module):
+    """Paper 004's negative net as a head of its own: anger, disgust, fear or sadness, trained on the frames
+    labelled one of them (loss ``negative_cross_entropy``). Outputs 8-class log-probabilities, the other four
+    classes impossible."""
+
+    loss = "negative_cross_entropy"  # the only loss it trains with (abawflow.plan.compiler.head_losses)
+
+    def __init__(self, input_width, head_size):
+        super().__init__()
+        if head_size != 8:
+            raise ValueError(f"expression_negative is an EXPR head (8 classes), not one of {head_size} outputs")
+        self.fine = nn.Linear(input_width, len(NEGATIVE_EXPRESSIONS))
+
+    def forward(self, x):
+        fine = torch.log_softmax(self.fine(x), dim=-1)
+        impossible = torch.full_like(fine[..., :1], -1e4).expand(*fine.shape[:-1], len(COARSE_EXPRESSIONS))
+        return ExpressionCascadeHead.combine(impossible, fine)
+
+
 def run_encoder(encoder, x, padding_mask, state=None):
     """(output, state) of any encoder; stateless encoders return state None."""
     if hasattr(encoder, "forward_with_state"):

@@ -34,6 +34,7 @@ rule predict:
 rule ensemble_predictions:
     input:
         members=PLAN.ensemble_member_predictions,
+        negative=PLAN.ensemble_negative_predictions,
         labels=PLAN.challenge_labels,
     output:
         predictions=paths.predictions("{challenge}", "{ensemble}"),
@@ -52,6 +53,7 @@ rule ensemble_predictions:
         members=PLAN.ensemble_members,
         weights=PLAN.ensemble_weights,
         weighting=PLAN.ensemble_weighting,
+        cascade=PLAN.ensemble_cascade,
         tasks=PLAN.challenge_tasks,
         postprocess=PLAN.ensemble_postprocess,
         code=PLAN.code("ensemble_predictions.py"),

@@ -34,13 +34,15 @@ def bundle_plan(plan, faces, tasks=(), names=None):
                 "weighting": ensemble.weighting["name"],
                 "smoothing": int(ensemble.postprocess.get("smoothing", 0)),
             }
+            if ensemble.cascade:
+                entry["cascade"] = dict(ensemble.cascade)
         elif name in plan.experiments:
             entry = {"name": name, "members": [name], "weights": [1.0], "smoothing": 0}
         else:
             raise ConfigError(
                 f"config.yaml: bundle.models.{task} is {name!r}, which is neither an experiment nor an ensemble"
             )
-        for member in entry["members"]:
+        for member in [*entry["members"], *([entry["cascade"]["negative"]] if "cascade" in entry else [])]:
             experiment = plan.experiments[member]
             if task not in experiment.tasks:
                 raise ConfigError(f"config.yaml: bundle.models.{task}: experiment {member!r} does not train {task}")

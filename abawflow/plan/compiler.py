@@ -146,6 +146,7 @@ class Ensemble:
     challenges: tuple  # the challenges whose predictions it averages
     postprocess: MappingProxyType
     weighting: MappingProxyType  # {name: fixed} or {name: greedy, folds, rounds}
+    cascade: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # {negative, routing} or {}
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,9 @@ class Plan:
         if name in self.ensembles:
             ensemble = self.ensembles[name]
             chosen = "chosen on validation" if ensemble.weighting["name"] == "greedy" else "mean"
+            if ensemble.cascade:
+                coarse = "coarse" if len(ensemble.members) == 1 else f"{chosen} of {len(ensemble.members)} coarse"
+                return f"cascade ({coarse}, then negative)"
             return f"{chosen} of {len(ensemble.members)}"
         experiment = self.experiments[name]
         present = {self.backbones[backbone].modality for backbone in experiment.backbones}
@@ -508,7 +512,7 @@ def _compile_experiments(config, running, tasks, backbones):
                     "heads": experiment.get("heads", {}),
                 }
             ),
-            losses=frozen(experiment.get("losses", {})),
+            losses=frozen(head_losses(name, experiment.get("heads", {}), experiment.get("losses", {}))),
             loss_weights=frozen(framework.get("loss_weights", {})),
             recipe=frozen({key: recipe[key] for key in RECIPE_KEYS}),
             runs=tuple(
@@ -519,6 +523,26 @@ def _compile_experiments(config, running, tasks, backbones):
             postprocess=frozen(experiment.get("postprocess", {})),
         )
     return experiments
+
+
+def head_losses(name, heads, losses):
+    """The experiment's losses with those its heads require (a head class's ``loss``: the negative net's
+    cross-entropy, which leaves out frames of the other classes); another loss for such a head is an error."""
+    import models.temporal  # noqa: F401 (registers the heads)
+    from models.registry import REGISTRIES
+
+    losses = dict(losses)
+    for task, head in heads.items():
+        required = getattr(REGISTRIES["head"].get(head.get("name")), "loss", None)
+        if required is None:
+            continue
+        chosen = losses.setdefault(task, {"name": required})
+        if chosen.get("name") != required:
+            raise ConfigError(
+                f"config.yaml: experiments.{name}.losses.{task} is {chosen.get('name')!r}, but the "
+                f"{head['name']} head trains with {required!r} only; remove losses.{task}"
+            )
+    return losses
 
 
 def _model_framework(framework, names, backbones):
@@ -543,6 +567,11 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
                 f"config.yaml: ensembles.{name}.members names {', '.join(unknown)}, not under experiments "
                 f"(defined: {', '.join(defined)})"
             )
+        cascade = ensemble.get("cascade")
+        if cascade is not None:
+            _check_cascade(name, ensemble, cascade, defined)
+            if cascade["negative"] not in experiments:
+                continue
         if not all(member in experiments for member in members):
             continue
         weighting = ensemble.get("weighting", "fixed")
@@ -553,10 +582,11 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
         weights = ensemble.get("weights") or [1.0] * len(members)
         if len(weights) != len(members):
             raise ConfigError(f"config.yaml: ensembles.{name} has {len(members)} members but {len(weights)} weights")
-        common = [task for task in tasks if all(task in experiments[m].tasks for m in members)]
+        parts = [*members, cascade["negative"]] if cascade else members
+        common = [task for task in tasks if all(task in experiments[m].tasks for m in parts)]
         if joint_run and all(MTL in experiments[m].challenges for m in members):
             common.append(MTL)
-        covered = ensemble.get("tasks", common)
+        covered = ensemble.get("tasks", ["expr"] if cascade else common)
         missing = [task for task in covered if task not in common and (task != MTL or joint_run)]
         if missing:
             raise ConfigError(
@@ -573,8 +603,26 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
                 if weighting == "greedy"
                 else {"name": weighting}
             ),
+            cascade=frozen({"routing": "hard", **cascade} if cascade else {}),
         )
     return ensembles
+
+
+def _check_cascade(name, ensemble, cascade, defined):
+    """A cascade names a defined negative net that is not also a coarse member, and covers EXPR only."""
+    negative = cascade["negative"]
+    if negative not in defined:
+        raise ConfigError(
+            f"config.yaml: ensembles.{name}.cascade.negative names {negative!r}, not under experiments "
+            f"(defined: {', '.join(defined)})"
+        )
+    if negative in ensemble["members"]:
+        raise ConfigError(
+            f"config.yaml: ensembles.{name}: {negative!r} is both the negative net and a coarse member; the "
+            "members are the coarse net"
+        )
+    if ensemble.get("tasks", ["expr"]) != ["expr"]:
+        raise ConfigError(f"config.yaml: ensembles.{name} is a cascade, which predicts expr only; set tasks: [expr]")
 
 
 def _check_submission_keys(config):

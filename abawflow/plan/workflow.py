@@ -84,11 +84,15 @@ class WorkflowPlan:
             spec, runs = plan.experiments[name], len(self.run_folders(name))
             return f"{name} ({', '.join(spec.challenges)}; {runs} training run{'s' * (runs != 1)})"
 
+        def ensemble(name, spec):
+            coarse = f"mean of {', '.join(spec.members)}"
+            return f"{name} ({coarse}{', then ' + spec.cascade['negative'] if spec.cascade else ''})"
+
         entries = {
             "data": [f"{name} at {plan.dataset_roots[name]}" for name in plan.datasets],
             "backbones": [backbone(name) for name in plan.backbones],
             "experiments": [experiment(name) for name in plan.experiments],
-            "ensembles": [f"{name} (mean of {', '.join(e.members)})" for name, e in plan.ensembles.items()],
+            "ensembles": [ensemble(name, e) for name, e in plan.ensembles.items()],
             "submitted": [f"{name} <- {run.submitted}" for name, run in plan.challenges.items()],
             "not run": [f"{name} (defined, unused)" for names in plan.left_out.values() for name in names],
         }
@@ -472,6 +476,14 @@ class WorkflowPlan:
 
     def ensemble_member_predictions(self, wildcards):
         return [paths.predictions(wildcards.challenge, m) for m in self.plan.ensembles[wildcards.ensemble].members]
+
+    def ensemble_cascade(self, wildcards):
+        """A cascade's negative net and routing, or {} for an ensemble that averages only."""
+        return canonical(self.plan.ensembles[wildcards.ensemble].cascade)
+
+    def ensemble_negative_predictions(self, wildcards):
+        cascade = self.plan.ensembles[wildcards.ensemble].cascade
+        return [paths.predictions(wildcards.challenge, cascade["negative"])] if cascade else []
 
     # --- scores and submissions -----------------------------------------------------------------------
 

@@ -25,6 +25,37 @@ def average_predictions(tasks, tables, weights=None, names=None):
     return MemberOutputs(tasks, tables, names).average(weights)
 
 
+def cascade_predictions(coarse, negative, routing="hard"):
+    """Paper 004's cascade (Sec. 3.2) of two EXPR prediction tables on the same frames: the coarse net's 8 class
+    probabilities (the negative group's probability is the sum over anger, disgust, fear and sadness) and the
+    negative net's, of which only those four classes count (renormalised). ``routing`` hard: a frame whose
+    5-way coarse argmax is the group takes the negative distribution, any other frame the coarse one without
+    the group (renormalised); soft: the group's probability shared by the negative distribution."""
+    from models.temporal import COARSE_EXPRESSIONS, NEGATIVE_EXPRESSIONS
+
+    columns = output_columns("expr")
+    coarse, negative = coarse.sort(["subject", "frame"]), negative.sort(["subject", "frame"])
+    if not negative.select(KEYS).equals(coarse.select(KEYS)):
+        raise ConfigError("EXPR cascade: the negative net's predictions cover other frames than the coarse net's")
+    p = coarse.select(columns).to_numpy().astype(np.float64)
+    q = negative.select(columns).to_numpy().astype(np.float64)[:, NEGATIVE_EXPRESSIONS]
+    total = q.sum(axis=1, keepdims=True)
+    q = np.where(total > 0, q / np.where(total > 0, total, 1), 1 / len(NEGATIVE_EXPRESSIONS))
+    group = p[:, NEGATIVE_EXPRESSIONS].sum(axis=1)
+    others = [expression for expression in COARSE_EXPRESSIONS if expression is not None]
+    result = np.zeros_like(p)
+    if routing == "soft":
+        result[:, others] = p[:, others]
+        result[:, NEGATIVE_EXPRESSIONS] = group[:, None] * q
+    else:
+        five = np.stack([p[:, e] if e is not None else group for e in COARSE_EXPRESSIONS], axis=1)
+        routed = five.argmax(axis=1) == COARSE_EXPRESSIONS.index(None)  # ties: the earlier class, as torch
+        kept = p[:, others] / np.maximum(p[:, others].sum(axis=1, keepdims=True), 1e-12)
+        result[np.ix_(~routed, others)] = kept[~routed]
+        result[np.ix_(routed, NEGATIVE_EXPRESSIONS)] = q[routed]
+    return coarse.with_columns([pl.Series(column, result[:, k].astype(np.float32)) for k, column in enumerate(columns)])
+
+
 class MemberOutputs:
     """The members' output columns of ``tasks`` on the same frames, sorted by (subject, frame): ``keys`` (a
     table of KEYS) and ``values`` (members x frames x columns), for weighted averages of any of its rows."""
@@ -83,12 +114,14 @@ def validation_groups(subjects, folds):
     return [subjects[group::count] for group in range(count)] if count > 1 else []
 
 
-def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds):
+def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds, combine=None):
     """``outputs`` (``MemberOutputs``) averaged with greedy weights chosen on the validation frames, cross-fitted:
     each group of validation videos (``validation_groups``) with the weights chosen on the others, so that no
     validation score rests on weights fitted on its own frames; the test frames with the weights chosen on
-    every validation video. Returns (the averaged table, the weights table: applied_to, videos, member, weight,
+    every validation video. ``combine`` (optional) turns an average into the scored table (a cascade's second
+    stage). Returns (the averaged table, the weights table: applied_to, videos, member, weight,
     score, the score where the weights were chosen)."""
+    combine = combine or (lambda table: table)
     keys = outputs.keys
     validation = (keys["split"] == "validation").to_numpy()
     subjects = keys.filter(pl.col("split") == "validation")["subject"].unique().to_list()
@@ -97,7 +130,9 @@ def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds):
         rows = validation & keys["subject"].is_in(chosen_subjects).to_numpy()
         labels = {task: table.filter(pl.col("subject").is_in(chosen_subjects)) for task, table in annotated.items()}
         counts, value = greedy_counts(
-            lambda weights: challenge.score(labels, outputs.average(weights, rows))[0]["score"], len(names), rounds
+            lambda weights: challenge.score(labels, combine(outputs.average(weights, rows)))[0]["score"],
+            len(names),
+            rounds,
         )
         return counts / counts.sum(), value
 
@@ -114,7 +149,7 @@ def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds):
     if not groups:
         rows = [("validation and test", *row[1:]) for row in rows]
     table = pl.DataFrame(rows, schema=WEIGHT_COLUMNS, orient="row")
-    return outputs.average(frame_weights), table, bool(groups)
+    return combine(outputs.average(frame_weights)), table, bool(groups)
 
 
 # applied_to: the frames the weights average; chosen_on_videos: how many validation videos chose them;

@@ -147,13 +147,16 @@ def predict_members(bundle, matrices, device):
 def bundle_outputs(bundle, members):
     """Task -> its table (subject, frame, face_found, outputs): the bundled experiment's, or its ensemble's
     weighted mean, smoothed as the pipeline does."""
-    from abawflow.predict.ensembles import average_predictions
+    from abawflow.predict.ensembles import average_predictions, cascade_predictions
     from abawflow.predict.postprocessing import smooth
 
     outputs = {}
     for task, entry in bundle.manifest["tasks"].items():
         tables = [members[(task, member)] for member in entry["members"]]
         averaged = average_predictions(task, tables, entry["weights"], entry["members"])
+        if "cascade" in entry:
+            cascade = entry["cascade"]
+            averaged = cascade_predictions(averaged, members[(task, cascade["negative"])], cascade["routing"])
         outputs[task] = smooth(task, averaged, entry["smoothing"]).sort(["subject", "frame"])
     return outputs
 

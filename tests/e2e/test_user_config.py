@@ -146,18 +146,18 @@ PAPERS_JOBS = {
     "detect_and_align_faces": 2,  # Aff-Wild2 and Hume-Reaction; s-Aff-Wild2 reads the organizers' crops
     "read_face_crops": 1,
     "extract_audio_features": 1,  # DeepSpectrum on Hume-Reaction
-    "extract_features": 6,  # Aff-Wild2: 3 backbones, s-Aff-Wild2: 2, Hume-Reaction: 1
-    "merge_feature_shards": 6,
-    "cache_feature_matrix": 7,
+    "extract_features": 9,  # Aff-Wild2: 6 backbones, s-Aff-Wild2: 2, Hume-Reaction: 1
+    "merge_feature_shards": 9,
+    "cache_feature_matrix": 10,
     "plot_face_detection": 3,
     "pretrain_mae": 1,
     "evaluate_mae_pretraining": 1,
     "fine_tune_backbone": 1,
-    # paper000 3, paper001 2 x (multitask, mtl) x 2 seeds, paper002 1 + 1, paper003 3 tasks x 5 folds, paper004 1
-    "train_temporal_model": 29,
-    "plot_learning_curves": 7,
-    "predict": 17,
-    "ensemble_predictions": 5,
+    # paper000 3, paper001 2 x (multitask, mtl) x 2 seeds, paper002 1 + 1, paper003 3 tasks x 5 folds, paper004 5
+    "train_temporal_model": 33,
+    "plot_learning_curves": 11,
+    "predict": 21,
+    "ensemble_predictions": 6,
     "evaluate_validation": 1,
     "plot_validation": 3,
     "write_runtime_table": 1,
@@ -177,8 +177,19 @@ def test_the_papers_config_plans_the_papers_runs_and_nothing_else(tmp_path):
         ("resnet18", "resnet18_face"),
         ("swin_small_patch4_window7_224", "swin_small_face"),
         ("densenet121", "densenet121_imagenet"),
+        ("hrnet_w32", "hrnet_w32_msceleb"),
+        ("repvgg_b1", "repvgg_b1_msceleb"),
     ]:
         torch.save(timm.create_model(architecture, pretrained=False).state_dict(), checkpoints / f"{name}.pth")
+    # Paper 004's IR152 comes as ONNX: a small network of the same input and output width stands in.
+    embedding = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 512, 16, stride=16), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+    )
+    images = torch.randn(2, 3, 112, 112)
+    path = checkpoints / "iresnet152_msceleb.onnx"
+    torch.onnx.export(
+        embedding.eval(), (images,), path, input_names=["image"], dynamic_axes={"image": {0: "batch"}}, dynamo=False
+    )
     demo_paths = tmp_path / "demo_paths.yaml"
     demo_paths.write_text(
         "dataset: {root: resources/demo}\nmtl: {root: resources/demo_mtl}\neri: {root: resources/demo_eri}\n"
@@ -190,6 +201,9 @@ def test_the_papers_config_plans_the_papers_runs_and_nothing_else(tmp_path):
         "results/models/paper001_transformer/mtl/fold0_seed0/model.pt",
         "results/models/paper003_tcn_transformer/au/fold4_seed0/model.pt",
         "results/models/paper004_cascade_smooth/expr/fold0_seed0/model.pt",
+        "results/models/paper004_negative_repvgg/expr/fold0_seed0/model.pt",
+        "results/predictions/expr/paper004_cascade.parquet",
+        "results/aff_wild2/features/ir152_face.parquet",
         "results/predictions/expr/expr_zoo.parquet",
         "results/backbones/vit_base_mae/mae.pt",
         "results/backbones/vit_base_mae_expr_ft/fine_tuned.pt",

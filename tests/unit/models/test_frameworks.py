@@ -11,7 +11,12 @@ from abawflow.training.sequences import Sequence
 from abawflow.training.temporal import MultiTaskLoss, predict_sequence, train
 from models.losses import create_loss
 from models.registry import REGISTRIES
-from models.temporal import ExpressionCascadeHead, create_temporal_model
+from models.temporal import (
+    ExpressionCascadeHead,
+    ExpressionCoarseHead,
+    ExpressionNegativeHead,
+    create_temporal_model,
+)
 
 FUSION = {"name": "affine_concat", "width": 32, "dropout": 0.0}
 TRANSFORMER = {"name": "transformer", "layers": 1, "heads": 2, "feedforward": 32, "dropout": 0.0}
@@ -27,7 +32,7 @@ FRAMEWORKS = {
 def test_every_registered_framework_and_head_is_covered():
     # audio_visual, a single-task framework of video-level outputs, is covered in tests/unit/challenges/test_eri.py.
     assert set(REGISTRIES["framework"]) == {"single", "audio_visual", *FRAMEWORKS}
-    assert set(REGISTRIES["head"]) == {"linear", "expression_cascade"}
+    assert set(REGISTRIES["head"]) == {"linear", "expression_cascade", "expression_coarse", "expression_negative"}
 
 
 @pytest.mark.parametrize("encoder", [TRANSFORMER, GRU], ids=["transformer", "gru"])
@@ -143,6 +148,35 @@ def test_cascade_cross_entropy_is_coarse_plus_fine_on_negative_frames():
     assert loss.item() == pytest.approx(((coarse + fine) / 6).item(), rel=1e-5)
     with pytest.raises(ValueError, match="EXPR head"):
         ExpressionCascadeHead(4, 12)
+
+
+def test_the_two_networks_heads_train_the_coarse_and_the_negative_cross_entropy():
+    torch.manual_seed(0)
+    x = torch.randn(6, 4)
+    classes = torch.tensor([0, 1, 2, 4, 5, 7])
+    everything = torch.ones(6, dtype=torch.bool)
+    negative = torch.tensor([False, True, True, False, True, False])
+    coarse = ExpressionCoarseHead(4, 8)
+    probabilities = torch.softmax(coarse(x), -1)
+    group = torch.softmax(coarse.coarse(x), -1)[:, 1]
+    # The group's probability, shared by its four classes: what the coarse net says of them.
+    assert torch.allclose(probabilities[:, [1, 2, 3, 5]], (group / 4)[:, None].expand(6, 4), atol=1e-6)
+    loss = create_loss("cross_entropy")(coarse(x), classes[:, None].float(), everything)
+    five = torch.nn.functional.cross_entropy(coarse.coarse(x), torch.tensor([0, 1, 1, 2, 1, 4]), reduction="sum")
+    assert loss.item() == pytest.approx(((five + 3 * math.log(4)) / 6).item(), rel=1e-5)
+
+    fine = ExpressionNegativeHead(4, 8)
+    probabilities = torch.softmax(fine(x), -1)
+    assert probabilities[:, [0, 4, 6, 7]].max().item() < 1e-6
+    loss = create_loss("negative_cross_entropy")(fine(x), classes[:, None].float(), everything)
+    expected = torch.nn.functional.cross_entropy(fine.fine(x)[negative], torch.tensor([0, 1, 3]))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # Frames of other classes do not count; a batch without a negative frame costs 0 and still backpropagates.
+    none = create_loss("negative_cross_entropy")(fine(x), classes[:, None].float(), ~negative)
+    none.backward()
+    assert none.item() == 0.0 and fine.fine.weight.grad.abs().sum().item() == 0.0
+    with pytest.raises(ValueError, match="EXPR head"):
+        ExpressionNegativeHead(4, 2)
 
 
 def multitask_sequences(rng, count, length):

@@ -91,6 +91,7 @@ def test_only_what_runs_is_planned(repository):
         "vit_mae_expr_ft",
     }
     config["experiments"]["transformer_fine_tuned"]["backbones"] = ["fer_au_table"]
+    config["experiments"]["negative_net"]["backbones"] = ["fer_mini_xception"]
     plan = compile_plan(config)
     assert "fer_mini_xception" in plan.backbones and "fer_expr_ft" not in plan.backbones  # a base is kept
 
@@ -103,7 +104,10 @@ def test_the_demo_preset_on_one_challenge_plans_only_that_challenge(repository):
     plan = compile_plan(config)
     assert list(plan.challenges) == ["eri"] and list(plan.ensembles) == []
     assert set(plan.experiments) == {"eri_audio", "eri_visual", "eri_audio_visual", "eri_audio_visual_interaction"}
-    assert set(plan.backbones) == {"fer_mini_xception", "log_mel"} and plan.left_out["ensembles"] == ("three_encoders",)
+    assert set(plan.backbones) == {"fer_mini_xception", "log_mel"} and plan.left_out["ensembles"] == (
+        "three_encoders",
+        "coarse_to_fine",
+    )
     config["ensembles"]["broken"] = {"members": ["eri_audio", "no_such_experiment"]}
     with pytest.raises(ConfigError, match="ensembles.broken.members names no_such_experiment, not under experiments"):
         compile_plan(config)

@@ -421,3 +421,46 @@ def test_nvdec_without_the_torch_detector_on_a_gpu_is_refused_at_plan_time(confi
             config[key] = value
     with pytest.raises(ConfigError, match=f"video_decoding is nvdec but {problem}"):
         compile_plan(config)
+
+
+def test_the_two_network_cascade_is_planned_with_its_negative_net(config):
+    plan = compile_plan(config)
+    cascade = plan.ensembles["coarse_to_fine"]
+    assert cascade.members == ("coarse_net",) and dict(cascade.cascade) == {
+        "negative": "negative_net",
+        "routing": "hard",
+    }
+    assert cascade.challenges == ("expr",) and "coarse_to_fine" in plan.challenges["expr"].ensembles
+    assert plan.inputs("coarse_to_fine") == "cascade (coarse, then negative)"
+    config["ensembles"]["coarse_to_fine"]["members"] = ["coarse_net", "transformer"]
+    assert compile_plan(config).inputs("coarse_to_fine") == "cascade (mean of 2 coarse, then negative)"
+    # The negative net trains with the only loss its head allows; the coarse net with EXPR's default.
+    assert dict(plan.experiments["negative_net"].losses) == {"expr": {"name": "negative_cross_entropy"}}
+    assert dict(plan.experiments["coarse_net"].losses) == {}
+    assert plan.training_recipe("negative_net", "expr", 0, 0)["losses"] == {"expr": {"name": "negative_cross_entropy"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"negative": "nonexistent"}, "ensembles.coarse_to_fine.cascade.negative names 'nonexistent', not under"),
+        ({"negative": "coarse_net"}, "'coarse_net' is both the negative net and a coarse member"),
+        ({"tasks": ["va"]}, "ensembles.coarse_to_fine is a cascade, which predicts expr only; set tasks: [expr]"),
+        ({"loss": "focal"}, "experiments.negative_net.losses.expr is 'focal', but the expression_negative head"),
+    ],
+)
+def test_a_cascade_that_cannot_run_is_refused_at_plan_time(config, change, message):
+    ensemble = config["ensembles"]["coarse_to_fine"]
+    if "negative" in change:
+        ensemble["cascade"]["negative"] = change["negative"]
+    if "tasks" in change:
+        ensemble["tasks"] = change["tasks"]
+    if "loss" in change:
+        config["experiments"]["negative_net"]["losses"] = {"expr": {"name": change["loss"]}}
+    mistake(config, message)
+
+
+def test_a_cascade_whose_negative_net_does_not_train_expr(config):
+    # Where EXPR is not run at all, the cascade is left out with its nets (test_config_layers.py).
+    config["experiments"]["negative_net"]["tasks"] = ["va"]
+    mistake(config, "ensembles.coarse_to_fine covers expr, which not every member trains")

@@ -57,6 +57,32 @@ def test_a_named_experiment_replaces_the_submitted_one(config):
     assert contents["backbones"]["fer_expr_ft"]["weights"] == "results/backbones/fer_expr_ft/fine_tuned.pt"
 
 
+def test_a_bundled_cascade_holds_its_negative_net_and_predicts_through_it(config):
+    from types import SimpleNamespace
+
+    from abawflow.challenges.submission import prediction_table
+    from abawflow.predict.ensembles import cascade_predictions
+    from abawflow.predict.video_prediction import bundle_outputs
+
+    contents = bundle_plan(plan_of(config), config["faces"], ["expr"], {"expr": "coarse_to_fine"})
+    entry = contents["tasks"]["expr"]
+    assert entry["members"] == ["coarse_net"] and entry["cascade"] == {"negative": "negative_net", "routing": "hard"}
+    assert sorted(contents["experiments"]) == ["coarse_net", "negative_net"]
+    assert sorted(contents["backbones"]) == ["fer_expr_ft", "fer_mini_xception"]
+    # A new video's frames: the coarse member's table, then the negative net's, as the pipeline's ensemble job.
+    rng = np.random.default_rng(0)
+    frames = np.arange(1, 31)
+    tables = {
+        ("expr", name): prediction_table(
+            "expr", "video", "test", frames, np.ones(30, bool), rng.dirichlet(np.full(8, 0.3), size=30)
+        )
+        for name in ("coarse_net", "negative_net")
+    }
+    outputs = bundle_outputs(SimpleNamespace(manifest={"tasks": {"expr": entry}}), tables)
+    expected = cascade_predictions(tables[("expr", "coarse_net")], tables[("expr", "negative_net")], "hard")
+    assert outputs["expr"].equals(expected)
+
+
 @pytest.mark.parametrize(
     "tasks, models, message",
     [

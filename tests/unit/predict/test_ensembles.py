@@ -4,7 +4,7 @@ import pytest
 
 from abawflow.challenges.submission import prediction_table
 from abawflow.core.errors import ConfigError
-from abawflow.predict.ensembles import average_predictions
+from abawflow.predict.ensembles import average_predictions, cascade_predictions
 
 
 def table(task, values, frames=None):
@@ -58,3 +58,43 @@ def test_an_mtl_ensemble_averages_all_three_tasks_columns():
         expected = (first[column].to_numpy() + second[column].to_numpy()) / 2
         assert averaged[column].to_numpy() == pytest.approx(expected, abs=1e-6), column
     assert averaged.columns == first.columns
+
+
+@pytest.mark.parametrize("routing", ["hard", "soft"])
+def test_a_cascade_of_two_networks_equals_the_one_head_cascade_with_their_weights(routing):
+    # The two networks as paper 004 runs them, combined at prediction, against the light form: one head with both
+    # classifiers (models.temporal.ExpressionCascadeHead) given the same weights decides every frame alike.
+    import torch
+
+    from models.temporal import ExpressionCascadeHead, ExpressionCoarseHead, ExpressionNegativeHead
+
+    torch.manual_seed(0)
+    x = torch.randn(200, 4) * 2
+    one_head = ExpressionCascadeHead(4, 8, routing).eval()
+    coarse, negative = ExpressionCoarseHead(4, 8), ExpressionNegativeHead(4, 8)
+    coarse.coarse.load_state_dict(one_head.coarse.state_dict())
+    negative.fine.load_state_dict(one_head.fine.state_dict())
+    with torch.no_grad():
+        expected = torch.softmax(one_head(x), -1).numpy()
+        tables = [table("expr", torch.softmax(net(x), -1).numpy()) for net in (coarse, negative)]
+    combined = cascade_predictions(*tables, routing=routing).select(pl.selectors.starts_with("probability_"))
+    assert np.abs(combined.to_numpy() - expected).max() < 1e-5
+    assert combined.to_numpy().sum(axis=1) == pytest.approx(np.ones(200), abs=1e-5)
+    routed = one_head.coarse(x).argmax(dim=1) == 1
+    assert 20 < routed.sum().item() < 180  # both branches are exercised
+
+
+def test_a_cascade_takes_any_expr_tables_and_needs_the_same_frames():
+    coarse = table(
+        "expr", np.array([[0.1, 0.2, 0.2, 0.1, 0.3, 0.0, 0.1, 0.0], [0.6, 0.1, 0.0, 0.0, 0.2, 0.0, 0.1, 0.0]])
+    )
+    # A negative net's probabilities outside the negative group do not count.
+    negative = table("expr", np.array([[0.5, 0.1, 0.1, 0.3, 0.0, 0.0, 0.0, 0.0], [0.0] * 8]))
+    hard = cascade_predictions(coarse, negative).select(pl.selectors.starts_with("probability_")).to_numpy()
+    assert hard[0] == pytest.approx([0, 0.2, 0.2, 0.6, 0, 0, 0, 0], abs=1e-6)  # group 0.5 beats happiness 0.3
+    assert hard[1] == pytest.approx([0.6 / 0.9, 0, 0, 0, 0.2 / 0.9, 0, 0.1 / 0.9, 0], abs=1e-6)
+    soft = cascade_predictions(coarse, negative, "soft").select(pl.selectors.starts_with("probability_")).to_numpy()
+    assert soft[0] == pytest.approx([0.1, 0.1, 0.1, 0.3, 0.3, 0, 0.1, 0], abs=1e-6)
+    assert soft[1] == pytest.approx([0.6, 0.025, 0.025, 0.025, 0.2, 0.025, 0.1, 0], abs=1e-6)  # uniform: no belief
+    with pytest.raises(ConfigError, match="negative net's predictions cover other frames"):
+        cascade_predictions(coarse, negative.head(1))
