@@ -60,3 +60,40 @@ def test_weights_are_chosen_without_the_frames_they_predict_and_beat_the_mean():
     ensemble_score = challenge.score({"va": labels}, averaged.filter(pl.col("split") == "validation"))[0]["score"]
     mean_score = challenge.score({"va": labels}, outputs.average([1, 1, 1]).filter(pl.col("split") == "validation"))
     assert ensemble_score > mean_score[0]["score"] + 0.2
+
+
+def test_a_cascade_chooses_its_coarse_weights_on_the_cascade_s_score():
+    from abawflow.challenges.submission import output_columns
+    from abawflow.predict.ensembles import KEYS, cascade_predictions
+
+    rng = np.random.default_rng(1)
+    keys = pl.concat([frames(f"v{k}", "validation", 40) for k in range(3)] + [frames("t0", "test", 20)])
+    truth = rng.choice([0, 1, 2, 4], size=keys.height)  # neutral, anger, disgust, happiness
+
+    def expr_table(probabilities):
+        return keys.with_columns([pl.Series(c, probabilities[:, k]) for k, c in enumerate(output_columns("expr"))])
+
+    # The coarse members see the negative group but not which negative class; the negative net knows it.
+    group = np.isin(truth, [1, 2])
+    coarse = [expr_table(rng.dirichlet(np.ones(8), keys.height) * 0.3 + 0.7 * np.eye(8)[np.where(group, 1, truth)])]
+    coarse.append(expr_table(rng.dirichlet(np.ones(8), keys.height)))
+    negative = expr_table(np.eye(8)[np.where(group, truth, 3)])
+    labels = keys.with_columns(pl.Series("expression", truth)).filter(pl.col("split") == "validation")
+    labels = labels.select("subject", "frame", "expression")
+    names, challenge = ["informed", "noise"], get_challenge("expr")
+
+    def combine(table):
+        return cascade_predictions(table, negative.join(table.select(KEYS), on=KEYS, how="semi"))
+
+    outputs = MemberOutputs("expr", coarse, names)
+    averaged, weights, _ = chosen_on_validation(challenge, {"expr": labels}, outputs, names, 3, 4, combine)
+    test_weights = weights.filter(pl.col("applied_to") == "test")
+    assert test_weights.filter(pl.col("member") == "informed")["weight"].item() == 1.0
+    # Scored through the cascade: the chosen score is the cascade's, not the coarse average's alone.
+    validation = averaged.filter(pl.col("split") == "validation")
+    cascaded = challenge.score({"expr": labels}, combine(coarse[0].filter(pl.col("split") == "validation")))
+    alone = challenge.score({"expr": labels}, coarse[0].filter(pl.col("split") == "validation"))
+    assert test_weights["chosen_score"][0] == cascaded[0]["score"] > alone[0]["score"] + 0.1
+    expected = combine(coarse[0]).filter(pl.col("split") == "validation").sort("subject", "frame")
+    columns = output_columns("expr")
+    assert np.allclose(validation.sort("subject", "frame").select(columns), expected.select(columns), atol=1e-6)
