@@ -207,7 +207,7 @@ class Plan:
         with the audio-visual interaction encoder; an ensemble is the mean of its members."""
         if name in self.ensembles:
             ensemble = self.ensembles[name]
-            chosen = "chosen on validation" if ensemble.weighting["name"] == "greedy" else "mean"
+            chosen = WEIGHTING_LABELS[ensemble.weighting["name"]]
             if ensemble.cascade:
                 coarse = "coarse" if len(ensemble.members) == 1 else f"{chosen} of {len(ensemble.members)} coarse"
                 return f"cascade ({coarse}, then negative)"
@@ -600,12 +600,21 @@ def _compile_ensembles(configured, defined, experiments, tasks, joint_run):
             postprocess=frozen(ensemble.get("postprocess", {})),
             weighting=frozen(
                 {"name": weighting, "folds": ensemble.get("folds", 5), "rounds": ensemble.get("rounds", 20)}
-                if weighting == "greedy"
+                if weighting != "fixed"
                 else {"name": weighting}
             ),
             cascade=frozen({"routing": "hard", **cascade} if cascade else {}),
         )
     return ensembles
+
+
+# How the score tables' "inputs" column names an ensemble's weighting.
+WEIGHTING_LABELS = {
+    "fixed": "mean",
+    "greedy": "chosen on validation",
+    "fitted": "fitted on validation",
+    "chosen": "best weighting on validation",
+}
 
 
 def _check_cascade(name, ensemble, cascade, defined):

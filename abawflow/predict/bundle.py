@@ -86,7 +86,9 @@ def task_details(task, entry, predictions, labels, splits, metrics, ensemble_wei
         raise ConfigError(f"the validation metrics hold no row of {task} {name}; rerun evaluate_validation")
     details = {}
     if ensemble_weights is not None:
-        applied = ensemble_weights.filter(pl.col("applied_to").is_in(["test", "validation and test"]))
+        applied = ensemble_weights.filter(
+            pl.col("applied_to").is_in(["test", "validation and test"]) & (pl.col("task") == task)
+        )
         chosen = dict(applied.select("member", "weight").rows())
         details["weights"] = [float(chosen[member]) for member in entry["members"]]
     return details | {

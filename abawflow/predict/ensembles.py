@@ -8,9 +8,11 @@ so that each validation video is predicted with weights chosen without it.
 
 import numpy as np
 import polars as pl
+from scipy.optimize import nnls
 
 from abawflow.challenges.submission import output_columns
 from abawflow.core.errors import ConfigError
+from abawflow.tasks.specs import get_task
 
 KEYS = ["subject", "split", "frame", "face_found"]
 
@@ -75,16 +77,61 @@ class MemberOutputs:
             values.append(table.select(self.columns).to_numpy().astype(np.float64))
         self.values = np.stack(values)
 
+    def task_columns(self, task):
+        """The positions of ``task``'s columns among ``columns``."""
+        start = sum(len(output_columns(t)) for t in self.tasks[: self.tasks.index(task)])
+        return slice(start, start + len(output_columns(task)))
+
     def average(self, weights, rows=None):
         """The prediction table of ``rows`` (a boolean mask; all by default) averaged with ``weights``: one
-        weight per member, or one row of member weights per frame of ``rows``."""
+        weight per member, or one row of member weights per frame of ``rows``; or a dict of either per task."""
         rows = np.ones(self.keys.height, bool) if rows is None else rows
-        weights = np.asarray(weights, np.float64)
-        weights = np.broadcast_to(weights / weights.sum(axis=-1, keepdims=True), (int(rows.sum()), len(self.values)))
-        values = np.einsum("fm,mfc->fc", weights, self.values[:, rows])
+        by_task = weights if isinstance(weights, dict) else dict.fromkeys(self.tasks, weights)
+        values = []
+        for task in self.tasks:
+            weights = np.asarray(by_task[task], np.float64)
+            weights = np.broadcast_to(weights / weights.sum(-1, keepdims=True), (int(rows.sum()), len(self.values)))
+            values.append(np.einsum("fm,mfc->fc", weights, self.values[:, rows][:, :, self.task_columns(task)]))
+        values = np.concatenate(values, axis=1)
         return self.keys.filter(pl.Series(rows)).with_columns(
             [pl.Series(column, values[:, k].astype(np.float32)) for k, column in enumerate(self.columns)]
         )
+
+    def labelled(self, challenge, annotated, rows, task):
+        """(members x samples x columns, samples x columns): ``task``'s outputs on the annotated frames of
+        ``rows`` (for a video-level challenge, each video's mean) and its labels as outputs (EXPR one-hot)."""
+        spec = get_task(task)
+        values = self.values[:, :, self.task_columns(task)]
+        keys = self.keys.with_row_index("row").filter(pl.Series(rows))
+        if challenge.granularity == "video":
+            joined = keys.join(annotated[task], on="subject", how="inner")
+            subjects = joined["subject"].unique(maintain_order=True).to_list()
+            first = joined.unique("subject", keep="first", maintain_order=True)
+            outputs = np.stack(
+                [values[:, joined.filter(pl.col("subject") == s)["row"].to_numpy()].mean(axis=1) for s in subjects], 1
+            )
+        else:
+            first = joined = keys.join(annotated[task], on=["subject", "frame"], how="inner")
+            outputs = values[:, joined["row"].to_numpy()]
+        labels = first.select(spec.label_columns).to_numpy().astype(np.float64)
+        if spec.kind.has_classes:
+            labels = np.eye(spec.head_size)[labels[:, 0].astype(np.int64)]
+        return outputs, labels
+
+
+def fitted_weights(outputs, labels):
+    """Non-negative member weights summing to 1 that minimise the squared error of the weighted average against
+    the labels (stacking, Breiman 1996): ``outputs`` members x samples x columns, ``labels`` samples x columns.
+    Equal weights where there is nothing to fit."""
+    members = len(outputs)
+    if labels.size == 0:
+        return np.full(members, 1 / members)
+    design, target = outputs.reshape(members, -1).T, labels.reshape(-1)
+    # The sum-to-1 constraint as one heavily weighted extra equation: NNLS keeps the weights non-negative.
+    strength = 100.0 * np.sqrt(len(target))
+    design = np.vstack([design, np.full((1, members), strength)])
+    weights = nnls(design, np.append(target, strength))[0]
+    return weights / weights.sum() if weights.sum() > 0 else np.full(members, 1 / members)
 
 
 def greedy_counts(score, members, rounds):
@@ -114,13 +161,14 @@ def validation_groups(subjects, folds):
     return [subjects[group::count] for group in range(count)] if count > 1 else []
 
 
-def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds, combine=None):
-    """``outputs`` (``MemberOutputs``) averaged with greedy weights chosen on the validation frames, cross-fitted:
-    each group of validation videos (``validation_groups``) with the weights chosen on the others, so that no
-    validation score rests on weights fitted on its own frames; the test frames with the weights chosen on
-    every validation video. ``combine`` (optional) turns an average into the scored table (a cascade's second
-    stage). Returns (the averaged table, the weights table: applied_to, videos, member, weight,
-    score, the score where the weights were chosen)."""
+def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds, combine=None, method="greedy"):
+    """``outputs`` (``MemberOutputs``) averaged with weights chosen on the validation frames by ``method``
+    (greedy: forward selection on the challenge's score; fitted: least squares per task, ``fitted_weights``),
+    cross-fitted: each group of validation videos (``validation_groups``) with the weights chosen on the others,
+    so that no validation score rests on weights fitted on its own frames; the test frames with the weights
+    chosen on every validation video. ``combine`` (optional) turns an average into the scored table (a
+    cascade's second stage). Returns (the averaged table, the weights table (WEIGHT_COLUMNS), whether it is
+    cross-fitted)."""
     combine = combine or (lambda table: table)
     keys = outputs.keys
     validation = (keys["split"] == "validation").to_numpy()
@@ -129,41 +177,81 @@ def chosen_on_validation(challenge, annotated, outputs, names, folds, rounds, co
     def choose(chosen_subjects):
         rows = validation & keys["subject"].is_in(chosen_subjects).to_numpy()
         labels = {task: table.filter(pl.col("subject").is_in(chosen_subjects)) for task, table in annotated.items()}
-        counts, value = greedy_counts(
-            lambda weights: challenge.score(labels, combine(outputs.average(weights, rows)))[0]["score"],
-            len(names),
-            rounds,
-        )
-        return counts / counts.sum(), value
+
+        def score(weights):
+            return challenge.score(labels, combine(outputs.average(weights, rows)))[0]["score"]
+
+        if method == "fitted":
+            weights = {task: fitted_weights(*outputs.labelled(challenge, labels, rows, task)) for task in outputs.tasks}
+            return weights, score(weights)
+        if method == "mean":
+            return dict.fromkeys(outputs.tasks, np.full(len(names), 1 / len(names))), None
+        counts, value = greedy_counts(score, len(names), rounds)
+        return dict.fromkeys(outputs.tasks, counts / counts.sum()), value
+
+    def rows_of(label, videos, weights, value):
+        return [
+            (label, videos, method, task, name, float(weight), value)
+            for task in outputs.tasks
+            for name, weight in zip(names, weights[task], strict=True)
+        ]
 
     every, value = choose(subjects)
-    frame_weights = np.tile(every, (keys.height, 1))
-    rows = [("test", len(subjects), name, weight, value) for name, weight in zip(names, every, strict=True)]
-    groups = validation_groups(subjects, folds)
+    frame_weights = {task: np.tile(every[task], (keys.height, 1)) for task in outputs.tasks}
+    rows = rows_of("test", len(subjects) if method != "mean" else 0, every, value)
+    groups = validation_groups(subjects, folds) if method != "mean" else []
     for index, group in enumerate(groups, 1):
         others = [subject for subject in subjects if subject not in group]
         weights, value = choose(others)
-        frame_weights[validation & keys["subject"].is_in(group).to_numpy()] = weights
-        label = f"validation group {index} of {len(groups)}: {', '.join(group)}"
-        rows += [(label, len(others), name, weight, value) for name, weight in zip(names, weights, strict=True)]
+        held_out = validation & keys["subject"].is_in(group).to_numpy()
+        for task in outputs.tasks:
+            frame_weights[task][held_out] = weights[task]
+        rows += rows_of(f"validation group {index} of {len(groups)}: {', '.join(group)}", len(others), weights, value)
     if not groups:
         rows = [("validation and test", *row[1:]) for row in rows]
     table = pl.DataFrame(rows, schema=WEIGHT_COLUMNS, orient="row")
-    return combine(outputs.average(frame_weights)), table, bool(groups)
+    return combine(outputs.average(frame_weights)), table, bool(groups) or method == "mean"
+
+
+# The candidates of weighting: chosen, in the order ties go.
+CANDIDATE_WEIGHTINGS = ("mean", "greedy", "fitted")
+
+
+def best_weighting(challenge, annotated, outputs, names, folds, rounds, combine=None):
+    """Each of CANDIDATE_WEIGHTINGS cross-fitted as ``chosen_on_validation`` does, and the one whose cross-fitted
+    validation score is best (the mean where a single validation video leaves nothing to hold out). Returns
+    (its averaged table, its weights table, {weighting: cross-fitted validation score})."""
+    results, scores = {}, {}
+    for method in CANDIDATE_WEIGHTINGS:
+        results[method] = chosen_on_validation(challenge, annotated, outputs, names, folds, rounds, combine, method)
+        if not results[method][2]:
+            return (*results["mean"][:2], {})
+        validation = results[method][0].filter(pl.col("split") == "validation")
+        scores[method] = challenge.score(annotated, validation)[0]["score"]
+    best = max(
+        CANDIDATE_WEIGHTINGS,
+        key=lambda method: (np.nan_to_num(scores[method], nan=-np.inf), -CANDIDATE_WEIGHTINGS.index(method)),
+    )
+    return (*results[best][:2], scores)
 
 
 # applied_to: the frames the weights average; chosen_on_videos: how many validation videos chose them;
-# chosen_score: their score there.
+# weighting: the method that chose them; chosen_score: their score there.
 WEIGHT_COLUMNS = {
     "applied_to": pl.String,
     "chosen_on_videos": pl.Int64,
+    "weighting": pl.String,
+    "task": pl.String,
     "member": pl.String,
     "weight": pl.Float64,
     "chosen_score": pl.Float64,
 }
 
 
-def fixed_weights_table(names, weights):
-    weights = np.asarray(weights, np.float64)
-    rows = [("validation and test", 0, n, w, None) for n, w in zip(names, weights / weights.sum(), strict=True)]
+def fixed_weights_table(tasks, names, weights):
+    weights = np.asarray(weights, np.float64) / np.sum(weights)
+    tasks = [tasks] if isinstance(tasks, str) else tasks
+    rows = [
+        ("validation and test", 0, "fixed", t, n, w, None) for t in tasks for n, w in zip(names, weights, strict=True)
+    ]
     return pl.DataFrame(rows, schema=WEIGHT_COLUMNS, orient="row")

@@ -337,9 +337,15 @@ def test_an_ensemble_chosen_on_validation_predicts_each_validation_video_with_we
         )
         assert got.height > 0 and np.allclose(got["predicted_valence"], expected["predicted_valence"], atol=1e-6)
     assert sorted(held_out) == validation  # every validation video held out once
-    # A fixed ensemble writes its weights too; the report's score page shows both.
-    mean = pl.read_csv(folder / "three_encoders.csv")
-    assert mean["applied_to"].unique().to_list() == ["validation and test"] and mean["weight"].sum() == pytest.approx(1)
+    # A fixed ensemble writes its weights too, one set per task of its challenge; the score page shows them.
+    mean = pl.read_csv(folder.parent / "mtl" / "mtl_pair.csv")
+    assert mean["applied_to"].unique().to_list() == ["validation and test"] and set(mean["weighting"]) == {"fixed"}
+    assert mean["task"].to_list() == ["va", "va", "expr", "expr", "au", "au"] and mean["weight"].sum() == pytest.approx(
+        3
+    )
+    # The demo's ensemble keeps the best cross-fitted weighting of the mean, greedy and fitted.
+    best = pl.read_csv(folder / "three_encoders.csv")
+    assert best["weighting"].n_unique() == 1 and best["weighting"][0] in ("mean", "greedy", "fitted")
     page = (tiny_run / "results" / "report" / "scores" / "va.html").read_text()
     assert "Weights of three_encoders</h4>" in page and "Weights of three_encoders_chosen</h4>" in page
     assert metrics(tiny_run, "three_encoders_chosen")[("va", "score")] > 0.5

@@ -189,11 +189,18 @@ def test_an_ensemble_with_weights_and_a_weighting_that_chooses_them(config):
 
 
 def test_an_ensemble_chosen_on_validation_is_planned_with_its_weighting(config):
-    assert dict(compile_plan(config).ensembles["three_encoders"].weighting) == {"name": "fixed"}
+    plan = compile_plan(config)
+    assert dict(plan.ensembles["three_encoders"].weighting) == {"name": "chosen", "folds": 5, "rounds": 20}
+    assert plan.inputs("three_encoders") == "best weighting on validation of 3"
     config["ensembles"]["three_encoders"].update(weighting="greedy", rounds=8)
     plan = compile_plan(config)
     assert dict(plan.ensembles["three_encoders"].weighting) == {"name": "greedy", "folds": 5, "rounds": 8}
     assert plan.inputs("three_encoders") == "chosen on validation of 3"
+    config["ensembles"]["three_encoders"].update(weighting="fitted", folds=3)
+    assert compile_plan(config).inputs("three_encoders") == "fitted on validation of 3"
+    config["ensembles"]["three_encoders"].update(weighting="fixed")
+    del config["ensembles"]["three_encoders"]["rounds"], config["ensembles"]["three_encoders"]["folds"]
+    assert dict(compile_plan(config).ensembles["three_encoders"].weighting) == {"name": "fixed"}
 
 
 def test_an_ensemble_covering_a_task_a_member_does_not_train(config):
@@ -386,7 +393,6 @@ def test_the_eri_experiments_read_table_one(config):
     plan = compile_plan(config)
     assert [plan.inputs(name) for name in ("eri_audio", "eri_visual", "eri_audio_visual")] == ["A", "V", "A+V"]
     assert plan.inputs("eri_audio_visual_interaction") == "A+V+AV" and plan.inputs("transformer") == "V"
-    assert plan.inputs("three_encoders") == "mean of 3"
     framework = plan.experiments["eri_audio_visual"].model["framework"]
     assert list(framework["modalities"]) == ["vision", "audio"] and framework["interaction"] is False
     assert plan.experiments["eri_audio"].tasks == ("eri",) and "eri" not in plan.experiments["transformer"].tasks

@@ -72,7 +72,8 @@ def test_training_and_prediction_read_their_challenges_tables(plan):
     assert plan.challenge_ensemble_weights(w(challenge="va")) == [
         "results/metrics/ensemble_weights/va/three_encoders.csv"
     ]
-    assert plan.ensemble_weighting(w(ensemble="three_encoders")) == {"name": "fixed"}
+    assert plan.ensemble_weighting(w(ensemble="three_encoders")) == {"name": "chosen", "folds": 5, "rounds": 20}
+    assert plan.ensemble_weighting(w(ensemble="coarse_to_fine")) == {"name": "fixed"}
 
 
 def test_scores_and_submissions(plan):

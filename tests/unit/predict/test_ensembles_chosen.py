@@ -97,3 +97,97 @@ def test_a_cascade_chooses_its_coarse_weights_on_the_cascade_s_score():
     expected = combine(coarse[0]).filter(pl.col("split") == "validation").sort("subject", "frame")
     columns = output_columns("expr")
     assert np.allclose(validation.sort("subject", "frame").select(columns), expected.select(columns), atol=1e-6)
+
+
+def test_fitted_weights_recover_a_mixture_and_stay_on_the_simplex():
+    from abawflow.predict.ensembles import fitted_weights
+
+    rng = np.random.default_rng(2)
+    members = rng.uniform(-1, 1, (3, 400, 2))
+    labels = 0.7 * members[0] + 0.3 * members[2]
+    assert np.allclose(fitted_weights(members, labels), [0.7, 0.0, 0.3], atol=1e-3)
+    # A member that only hurts gets no weight, never a negative one; nothing to fit gives equal weights.
+    weights = fitted_weights(np.stack([labels, -labels]), labels)
+    assert weights.tolist() == [1.0, 0.0] or np.allclose(weights, [1, 0], atol=1e-6)
+    assert fitted_weights(members[:, :0], labels[:0]).tolist() == [1 / 3] * 3
+
+
+def test_expr_labels_are_fitted_as_one_hot_and_mtl_gets_weights_per_task():
+    from abawflow.challenges.submission import output_columns
+
+    keys = pl.concat([frames(f"v{k}", "validation", 30) for k in range(3)])
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 8, keys.height)
+    good, bad = np.eye(8)[truth] * 0.8 + 0.025, rng.dirichlet(np.ones(8), keys.height)
+    tables = [
+        keys.with_columns([pl.Series(c, v[:, k]) for k, c in enumerate(output_columns("expr"))]) for v in (bad, good)
+    ]
+    labels = keys.select("subject", "frame", pl.Series("expression", truth))
+    outputs = MemberOutputs("expr", tables, ["bad", "good"])
+    values, one_hot = outputs.labelled(get_challenge("expr"), {"expr": labels}, np.ones(keys.height, bool), "expr")
+    assert values.shape == (2, 90, 8) and np.array_equal(one_hot, np.eye(8)[truth])
+    averaged, weights, cross_fitted = chosen_on_validation(
+        get_challenge("expr"), {"expr": labels}, outputs, ["bad", "good"], 3, 5, method="fitted"
+    )
+    assert cross_fitted and set(weights["weighting"]) == {"fitted"} and set(weights["task"]) == {"expr"}
+    assert weights.filter(pl.col("member") == "good")["weight"].min() > 0.9
+    # Per-task weights: each task's columns averaged with its own.
+    va = [
+        keys.with_columns(
+            pl.Series("predicted_valence", np.full(90, v)), pl.Series("predicted_arousal", np.full(90, v))
+        )
+        for v in (0.0, 1.0)
+    ]
+    joint = [a.join(b.drop("split", "face_found"), on=["subject", "frame"]) for a, b in zip(va, tables, strict=True)]
+    outputs = MemberOutputs(["va", "expr"], joint, ["first", "second"])
+    averaged = outputs.average({"va": [1.0, 3.0], "expr": [1.0, 0.0]})
+    assert np.allclose(averaged["predicted_valence"], 0.75) and np.allclose(averaged["probability_Anger"], bad[:, 1])
+
+
+def test_the_chosen_weighting_is_the_best_cross_fitted_one_and_the_mean_with_one_video():
+    from abawflow.predict.ensembles import best_weighting
+
+    rng = np.random.default_rng(4)
+    keys = pl.concat([frames(f"v{k}", "validation", 60) for k in range(4)] + [frames("t0", "test", 10)])
+    truth = rng.uniform(-0.8, 0.8, (keys.height, 2))
+    members = [truth + rng.normal(0, 0.3, truth.shape), truth + rng.normal(0, 0.3, truth.shape), -truth]
+    tables = [
+        keys.with_columns(pl.Series("predicted_valence", v[:, 0]), pl.Series("predicted_arousal", v[:, 1]))
+        for v in members
+    ]
+    validation = keys["split"].to_numpy() == "validation"
+    labels = keys.filter(pl.Series(validation)).select(
+        "subject", "frame", pl.Series("valence", truth[validation, 0]), pl.Series("arousal", truth[validation, 1])
+    )
+    names, challenge = ["noisy", "other_noisy", "opposite"], get_challenge("va")
+    averaged, weights, scores = best_weighting(
+        challenge, {"va": labels}, MemberOutputs("va", tables, names), names, 2, 6
+    )
+    assert list(scores) == ["mean", "greedy", "fitted"] and scores["mean"] < min(scores["greedy"], scores["fitted"])
+    assert weights["weighting"][0] == max(scores, key=scores.get)
+    kept = challenge.score({"va": labels}, averaged.filter(pl.col("split") == "validation"))[0]["score"]
+    assert kept == max(scores.values())
+    one = keys.filter(pl.col("subject").is_in(["v0", "t0"]))
+    single = [t.join(one, on=["subject", "frame"], how="semi") for t in tables]
+    averaged, weights, scores = best_weighting(
+        challenge, {"va": labels.filter(pl.col("subject") == "v0")}, MemberOutputs("va", single, names), names, 2, 6
+    )
+    assert (
+        scores == {} and set(weights["weighting"]) == {"mean"} and set(weights["applied_to"]) == {"validation and test"}
+    )
+
+
+def test_a_video_level_challenge_is_fitted_on_each_video_s_mean_output():
+    from abawflow.challenges.submission import output_columns
+    from abawflow.tasks.specs import EMOTIONS
+
+    keys = pl.concat([frames(f"s{k}", "validation", 5) for k in range(3)])
+    rng = np.random.default_rng(5)
+    values = [rng.uniform(0, 1, (15, 7)) for _ in range(2)]
+    tables = [keys.with_columns([pl.Series(c, v[:, k]) for k, c in enumerate(output_columns("eri"))]) for v in values]
+    truth = rng.uniform(0, 1, (3, 7))
+    labels = pl.DataFrame({"subject": ["s0", "s1", "s2"], **{e: truth[:, k] for k, e in enumerate(EMOTIONS)}})
+    outputs = MemberOutputs("eri", tables, ["a", "b"])
+    per_video, labelled = outputs.labelled(get_challenge("eri"), {"eri": labels}, np.ones(15, bool), "eri")
+    assert per_video.shape == (2, 3, 7) and np.allclose(per_video[1, 2], values[1][10:].mean(axis=0))
+    assert np.allclose(labelled, truth)
