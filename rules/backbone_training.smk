@@ -1,5 +1,5 @@
-# Backbones trained by the pipeline itself on Aff-Wild2's face crops: fine-tuning (papers 003, 004) and MAE
-# pre-training (paper 003). Their weights feed extract_features.
+# Backbones trained by the pipeline itself: fine-tuning on Aff-Wild2's face crops (papers 003, 004) and MAE
+# pre-training on face corpora (paper 003). Their weights feed extract_features.
 
 
 rule fine_tune_backbone:
@@ -33,8 +33,7 @@ rule fine_tune_backbone:
 
 rule pretrain_mae:
     input:
-        faces=PLAN.aff_wild2_face_tables,
-        splits=paths.splits("aff_wild2"),
+        corpora=PLAN.mae_corpus_files,
         start=PLAN.mae_start_weights,
     output:
         weights=paths.backbone_weights("{backbone}", "mae"),
@@ -52,6 +51,7 @@ rule pretrain_mae:
         runtime=720,
     params:
         backbone=PLAN.mae_spec,
+        corpora=PLAN.mae_corpora,
         code=PLAN.code("pretrain_mae.py"),
     script:
         "../workflow_scripts/pretrain_mae.py"

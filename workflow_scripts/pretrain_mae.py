@@ -1,14 +1,13 @@
-"""Rule pretrain_mae: a timm ViT pre-trained as a masked autoencoder on the training videos' face crops."""
+"""Rule pretrain_mae: a timm ViT pre-trained as a masked autoencoder on its corpora (face crops, image folders)."""
 
 import logging
-
-import polars as pl
 
 from abawflow.core import execution
 from abawflow.core.devices import resolve_device
 from abawflow.core.rule_runner import run
 from abawflow.training.checkpoints import TrainingFiles
-from abawflow.training.mae_pretraining import decoder_state, pretrain_mae, read_face_crops, start_encoder
+from abawflow.training.image_corpus import pretraining_corpus
+from abawflow.training.mae_pretraining import decoder_state, pretrain_mae, start_encoder
 
 log = logging.getLogger("abawflow.training.mae_pretraining")
 
@@ -18,10 +17,7 @@ def main(snakemake):
     recipe = spec["mae"]
     device = resolve_device(execution.settings(snakemake.config).device)
     encoder = start_encoder(snakemake.wildcards.backbone, spec)
-    # Self-supervised, but on training videos only: validation and test faces stay unseen.
-    splits = pl.read_parquet(snakemake.input.splits)
-    subjects = splits.filter(pl.col("split") == "train")["subject"].unique().sort().to_list()
-    crops = read_face_crops(list(snakemake.input.faces), subjects, recipe["every"])
+    crops = pretraining_corpus(snakemake.params.corpora, recipe["seed"])
     # Per-epoch state beside the output, so that a killed job resumes; it belongs to these inputs and settings.
     files = TrainingFiles(snakemake.output.weights, "mae_state.pt", [spec, snakemake.params.code], snakemake.input)
     model, history = pretrain_mae(encoder, spec, crops, recipe, device, files.state_path, files.resume_key)

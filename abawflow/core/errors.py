@@ -51,6 +51,10 @@ class FaceTableError(AbawflowError):
     """A face table (the face stage's output, or one read from the organizers' crops) is damaged."""
 
 
+class UnreadableImageError(AbawflowError):
+    """An image file of a pre-training corpus that does not open as an image."""
+
+
 class DiskFullError(AbawflowError):
     """The disk an output goes to filled up while a job wrote it."""
 

@@ -314,6 +314,8 @@ class WorkflowPlan:
             start = backbone.mae.get("start_from")
             if start:
                 self.check_mae_start(name, backbone, start)
+            if backbone.format == "mae":
+                self.check_mae_corpora(name, backbone)
             if spec.get("checkpoint") and spec.get("architecture"):
                 try:
                     check_checkpoint(name, spec)
@@ -336,6 +338,23 @@ class WorkflowPlan:
             raise ConfigError(
                 f"config: backbones.{name}.mae.start_from does not fit {backbone.feature_spec['architecture']}: {error}"
             ) from None
+
+    def check_mae_corpora(self, name, backbone):
+        """Each corpus is a dataset the run reads (its face crops exist only then) or a folder that exists."""
+        for index, corpus in enumerate(backbone.mae["corpora"]):
+            key = f"backbones.{name}.mae.corpora[{index}]"
+            dataset, folder = corpus.get("dataset"), corpus.get("folder")
+            if dataset and dataset not in self.plan.datasets:
+                raise ConfigError(
+                    f"config: {key}.dataset is {dataset}, which this run does not read (it reads "
+                    f"{', '.join(self.plan.datasets)}); add a task of {dataset} to tasks, or name a folder of its "
+                    "face images instead"
+                )
+            if folder and not Path(folder).expanduser().is_dir():
+                raise ConfigError(
+                    f"config: {key}.folder: {folder} not found (a relative path is read from the working "
+                    f"directory, {Path.cwd()})"
+                )
 
     # --- backbones' own training (the `backbone` wildcard) --------------------------------------------
 
@@ -360,6 +379,27 @@ class WorkflowPlan:
         """The checkpoint an MAE pre-training starts from, if any: an input, so that replacing it reruns it."""
         start = self.plan.backbones[wildcards.backbone].mae.get("start_from")
         return [start] if start else []
+
+    def mae_corpora(self, wildcards):
+        """pretrain_mae's corpora with their files: a dataset's face tables, splits and ``every``; a folder."""
+        mae = self.plan.backbones[wildcards.backbone].mae
+        corpora = []
+        for corpus in mae["corpora"]:
+            sample = {"images": corpus["images"]} if "images" in corpus else {}
+            if "folder" in corpus:
+                corpora.append({"folder": str(Path(corpus["folder"]).expanduser()), **sample})
+                continue
+            dataset = corpus["dataset"]
+            files = {"faces": self.face_tables(dataset), "splits": paths.splits(dataset), "every": mae["every"]}
+            corpora.append({"dataset": dataset, **files, **sample})
+        return canonical(corpora)
+
+    def mae_corpus_files(self, wildcards):
+        """The corpora's files as inputs: a folder's changes, or a face table's, rerun the pre-training."""
+        files = []
+        for corpus in self.mae_corpora(wildcards):
+            files += [corpus["folder"]] if "folder" in corpus else [*corpus["faces"], corpus["splits"]]
+        return files
 
     def mae_probe_task(self, wildcards):
         """The task whose labels the MAE's linear probe reads (``linear_probe.PROBE_TASKS``), or None."""

@@ -38,7 +38,7 @@ def resize_crops(crops, input_size, channels="rgb"):
         crops = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)[..., None] for c in crops]
     resized = [
         c
-        if c.shape[0] == input_size
+        if c.shape[:2] == (input_size, input_size)
         else cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_LINEAR).reshape(input_size, input_size, -1)
         for c in crops
     ]

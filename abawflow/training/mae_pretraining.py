@@ -8,6 +8,7 @@ import torch
 from abawflow.core.errors import ConfigError
 from abawflow.stage_one.feature_stage import preprocess
 from abawflow.training.face_samples import sample_face_crops
+from abawflow.training.image_corpus import ImageCorpus
 from abawflow.training.loop import LoopSettings, TrainingLoop
 from abawflow.training.reproducibility import seed_everything
 from models.backbones import create_backbone, vit_start_state
@@ -53,24 +54,31 @@ def trained_autoencoder(name, spec, checkpoint):
 
 
 def pretrain_mae(encoder, spec, crops, recipe, device="cpu", state_path=None, resume_key=None):
-    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops``; returns (the MaskedAutoencoder, history): its
-    ``encoder`` is the backbone, the decoder only draws the report's reconstructions.
+    """Pre-train ``encoder`` (a timm ViT) as an MAE on ``crops`` (RGB arrays, or an ImageCorpus decoded a batch
+    at a time); returns (the MaskedAutoencoder, history): its ``encoder`` is the backbone, the decoder only
+    draws the report's reconstructions.
     With ``state_path``, a killed run resumes after its last finished epoch (abawflow.training.loop)."""
-    if not crops:
-        raise ConfigError("MAE pre-training: no face crops in the training videos")
+    corpus = crops if isinstance(crops, ImageCorpus) else ImageCorpus.of_arrays(crops)
+    if not len(corpus):
+        raise ConfigError("MAE pre-training: no images in its corpora (no face crops in the training videos?)")
     seed_everything(recipe["seed"])
     model = masked_autoencoder(encoder, recipe).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"])
-    images = preprocess(crops, spec["input_size"], spec["mean"], spec["std"], spec.get("channels", "rgb"))
     generator = np.random.default_rng(recipe["seed"])
-    log.info("MAE pre-training on %d crops, mask ratio %.2f", len(crops), recipe["mask_ratio"])
+    parts = ", ".join(f"{name} {count}" for name, count in corpus.sources)
+    log.info("MAE pre-training on %d images (%s), mask ratio %.2f", len(corpus), parts, recipe["mask_ratio"])
+
+    def images(positions):
+        crops = corpus.images(positions)
+        return preprocess(crops, spec["input_size"], spec["mean"], spec["std"], spec.get("channels", "rgb"))
+
     settings = LoopSettings(epochs=recipe["epochs"], learning_rate=recipe["learning_rate"])
     loop = TrainingLoop("MAE", model, optimizer, settings, generator, state_path, resume_key, "MAE pre-training")
 
     def run_epoch(loop, epoch):
-        order = generator.permutation(len(images))
+        order = generator.permutation(len(corpus))
         for begin in range(0, len(order), recipe["batch_size"]):
-            batch = images[order[begin : begin + recipe["batch_size"]]].to(device)
+            batch = images(order[begin : begin + recipe["batch_size"]]).to(device)
             flip = torch.from_numpy(generator.random(len(batch)) < 0.5).to(device)
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
             loop.step(model(batch)[0])

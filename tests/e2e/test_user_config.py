@@ -190,6 +190,8 @@ def test_the_papers_config_plans_the_papers_runs_and_nothing_else(tmp_path):
     torch.onnx.export(
         embedding.eval(), (images,), path, input_names=["image"], dynamic_axes={"image": {0: "batch"}}, dynamo=False
     )
+    for corpus in ["AffectNet", "RAF-DB", "FER2013", "FERPlus"]:  # paper 003's MAE corpus, as folders of images
+        (tmp_path / "corpora" / corpus).mkdir(parents=True)
     demo_paths = tmp_path / "demo_paths.yaml"
     demo_paths.write_text(
         "dataset: {root: resources/demo}\nmtl: {root: resources/demo_mtl}\neri: {root: resources/demo_eri}\n"
@@ -206,6 +208,7 @@ def test_the_papers_config_plans_the_papers_runs_and_nothing_else(tmp_path):
         "results/aff_wild2/features/ir152_face.parquet",
         "results/predictions/expr/expr_zoo.parquet",
         "results/backbones/vit_base_mae/mae.pt",
+        "corpora/FERPlus",  # an input of pretrain_mae
         "results/backbones/vit_base_mae_expr_ft/fine_tuned.pt",
         "results/submission/mtl.txt",
         "results/models/paper002_eri/eri/fold0_seed0/model.pt",

@@ -177,3 +177,38 @@ def test_an_mae_start_checkpoint_is_an_input_and_checked_before_any_job(config, 
     plan.check_before_jobs()
     assert plan.mae_start_weights(w(backbone="vit_mae")) == [str(start)]
     assert plan.mae_start_weights(w(backbone="fer_mini_xception")) == []
+
+
+def test_mae_corpora_are_inputs_and_checked_before_any_job(config, repository, tmp_path):
+    plan = workflow_plan(config, repository)
+    # By default the training videos' crops of Aff-Wild2, as before corpora existed.
+    assert plan.mae_corpora(w(backbone="vit_mae")) == [
+        {
+            "dataset": "aff_wild2",
+            "every": 4,  # the demo's mae.every
+            "faces": ["results/aff_wild2/faces/detected/shard0of1.parquet"],
+            "splits": "results/aff_wild2/index/splits.parquet",
+        }
+    ]
+    faces = tmp_path / "faces"
+    config["backbones"]["vit_mae"]["mae"] = {
+        "corpora": [{"dataset": "s_aff_wild2", "images": 500}, {"folder": str(faces), "images": 1000}]
+    }
+    with pytest.raises(ConfigError, match=r"backbones.vit_mae.mae.corpora\[1\].folder: .*faces not found"):
+        workflow_plan(config, repository).check_before_jobs()
+    faces.mkdir()
+    plan = workflow_plan(config, repository)
+    plan.check_before_jobs()
+    assert plan.mae_corpus_files(w(backbone="vit_mae")) == [
+        "results/s_aff_wild2/faces/cropped_aligned/shard0of1.parquet",
+        "results/s_aff_wild2/index/splits.parquet",
+        str(faces),
+    ]
+    assert plan.mae_corpora(w(backbone="vit_mae"))[1] == {"folder": str(faces), "images": 1000}
+    config["tasks"] = ["va", "expr", "au", "eri"]
+    config["submission"].pop("mtl")
+    with pytest.raises(ConfigError, match=r"corpora\[0\].dataset is s_aff_wild2, which this run does not read"):
+        workflow_plan(config, repository).check_before_jobs()
+    config["backbones"]["vit_mae"]["mae"] = {"corpora": [{"dataset": "aff_wild2", "folder": str(faces)}]}
+    with pytest.raises(ConfigError, match="corpora"):
+        workflow_plan(config, repository).check_before_jobs()

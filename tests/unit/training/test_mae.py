@@ -188,3 +188,22 @@ def test_a_checkpoint_keeps_the_decoder_beside_the_backbone_and_rebuilds_the_aut
     rebuilt = trained_autoencoder("vit_mae", spec, torch.load(tmp_path / "mae.pt", weights_only=True))
     for key, value in model.state_dict().items():
         assert torch.equal(value, rebuilt.state_dict()[key]), key
+
+
+def test_pretraining_on_image_folders_decoded_by_batch_equals_pretraining_on_the_decoded_images(tmp_path):
+    from support.fer_fixture import write_face_folder
+
+    from abawflow.training.image_corpus import ImageCorpus, folder_corpus
+
+    write_face_folder(tmp_path / "faces")
+    corpus = ImageCorpus.joined([folder_corpus(tmp_path / "faces", None, 0), folder_corpus(tmp_path / "faces", 4, 1)])
+    spec = {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
+    recipe = dict(RECIPE, epochs=3, batch_size=5)
+    torch.manual_seed(0)
+    model, history = pretrain_mae(tiny_vit(), spec, corpus, recipe)
+    torch.manual_seed(0)
+    arrays, arrays_history = pretrain_mae(tiny_vit(), spec, corpus.images(range(len(corpus))), recipe)
+    assert [row["reconstruction_loss"] for row in history] == [row["reconstruction_loss"] for row in arrays_history]
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), arrays.state_dict().values(), strict=True)
+    )
