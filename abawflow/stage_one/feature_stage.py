@@ -20,6 +20,7 @@ import torch
 
 from abawflow.core.atomic import atomic_path
 from abawflow.core.errors import FaceTableError
+from abawflow.core.parquet_streaming import stream_batches
 from abawflow.core.progress import Progress
 from abawflow.stage_one.face_table import IDENTITY_COLUMNS, feature_schema
 from abawflow.stage_one.pipelining import OrderedWriter, prefetched
@@ -104,8 +105,7 @@ def read_batches(face_tables, batch_size):
     """(face table, batch) for every row of the face tables, in order, in batches of the identity columns and
     the crop."""
     for face_table in face_tables:
-        source = pq.ParquetFile(face_table)
-        for batch in source.iter_batches(batch_size=batch_size, columns=[*IDENTITY_COLUMNS, "crop"]):
+        for batch in stream_batches(face_table, [*IDENTITY_COLUMNS, "crop"], batch_size):
             yield face_table, batch
 
 

@@ -3,6 +3,7 @@
 import polars as pl
 import pyarrow.parquet as pq
 
+from abawflow.core.parquet_streaming import stream_batches
 from abawflow.stage_one.face_table import decode_jpeg
 
 CROP_BATCH_ROWS = 4096  # face table rows whose crops are read at a time
@@ -32,9 +33,7 @@ def sample_face_jpegs(face_tables, subjects, every=1, labels=None, with_rows=Fal
         keys = chosen.select("subject", "frame")
         parts = [
             pl.from_arrow(batch).join(keys, on=["subject", "frame"], how="semi")
-            for batch in pq.ParquetFile(path).iter_batches(
-                batch_size=CROP_BATCH_ROWS, columns=["subject", "frame", "crop"]
-            )
+            for batch in stream_batches(path, ["subject", "frame", "crop"], CROP_BATCH_ROWS)
         ]
         empty = pl.DataFrame(schema={"subject": pl.String, "frame": keys["frame"].dtype, "crop": pl.Binary})
         found = pl.concat(parts) if parts else empty

@@ -18,6 +18,7 @@ import torch
 
 from abawflow.core.atomic import atomic_path
 from abawflow.core.errors import ConfigError
+from abawflow.core.parquet_streaming import stream_batches
 from abawflow.core.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def write_feature_matrix(table_path, matrix_path, rows_path):
             data_offset = handle.tell()
             handle.truncate(data_offset + 4 * width * len(rows))
             fd, position = handle.fileno(), 0
-            for batch in source.iter_batches(batch_size=chunk_rows(width), columns=["feature"]):
+            for batch in stream_batches(table_path, ["feature"], chunk_rows(width)):
                 vectors = batch.column(0).flatten().to_numpy().reshape(-1, width).astype("<f4", copy=False)
                 targets = destination[position : position + len(vectors)]
                 position += len(vectors)
