@@ -27,6 +27,9 @@ EXPECTED = {
         "feedback",
         "two_transformers",
         "transformer_fine_tuned",
+        "coarse_net",  # the demo's two networks (paper 004) and their cascade
+        "negative_net",
+        "coarse_to_fine",
     },
     "au": {"transformer", "gru", "basic", "share_bottom", "feedback", "transformer_mae"},
 }
@@ -36,7 +39,7 @@ RUNS = {
     "share_bottom": [("multitask", 0, 0)],
     "feedback": [("multitask", 0, 0)],
 }
-ENSEMBLES = {"va_mean", "two_transformers"}
+ENSEMBLES = {"va_mean", "two_transformers", "coarse_to_fine"}
 EXPERIMENTS = ("transformer", "small_transformer")  # the members of two_transformers
 
 
