@@ -306,6 +306,13 @@ class AudioVisualModel(nn.Module):
 
 NEGATIVE_EXPRESSIONS = (1, 2, 3, 5)  # anger, disgust, fear, sadness in the ABAW class order
 COARSE_EXPRESSIONS = (0, None, 4, 6, 7)  # neutral, the negative group, happiness, surprise, other
+IMPOSSIBLE = -1e4  # log(0) that stays finite through softmax and averaging
+
+
+def check_expression_head(name, head_size):
+    """The expression heads split EXPR's 8 classes; any other task's outputs are a config mistake."""
+    if head_size != 8:
+        raise ValueError(f"{name} is an EXPR head (8 classes), not one of {head_size} outputs")
 
 
 @register("head", "linear")
@@ -330,8 +337,7 @@ class ExpressionCascadeHead(nn.Module):
 
     def __init__(self, input_width, head_size, routing="hard"):
         super().__init__()
-        if head_size != 8:
-            raise ValueError(f"expression_cascade is an EXPR head (8 classes), not one of {head_size} outputs")
+        check_expression_head("expression_cascade", head_size)
         if routing not in ("hard", "soft"):
             raise ValueError(f"expression_cascade: routing must be 'hard' or 'soft', got {routing!r}")
         self.coarse = nn.Linear(input_width, len(COARSE_EXPRESSIONS))
@@ -344,10 +350,10 @@ class ExpressionCascadeHead(nn.Module):
         if self.training or self.routing == "soft":
             return self.combine(coarse, coarse[..., 1:2] + fine)
         routed = coarse.argmax(dim=-1, keepdim=True) == 1
-        impossible = torch.full_like(fine, -1e4)  # log(0) that stays finite through softmax and averaging
-        coarse_only = torch.cat([coarse[..., :1], torch.full_like(coarse[..., :1], -1e4), coarse[..., 2:]], -1)
+        impossible = torch.full_like(fine, IMPOSSIBLE)
+        coarse_only = torch.cat([coarse[..., :1], torch.full_like(coarse[..., :1], IMPOSSIBLE), coarse[..., 2:]], -1)
         return torch.where(
-            routed, self.combine(torch.full_like(coarse, -1e4), fine), self.combine(coarse_only, impossible)
+            routed, self.combine(torch.full_like(coarse, IMPOSSIBLE), fine), self.combine(coarse_only, impossible)
         )
 
     @staticmethod
@@ -373,8 +379,7 @@ class ExpressionCoarseHead(nn.Module):
 
     def __init__(self, input_width, head_size):
         super().__init__()
-        if head_size != 8:
-            raise ValueError(f"expression_coarse is an EXPR head (8 classes), not one of {head_size} outputs")
+        check_expression_head("expression_coarse", head_size)
         self.coarse = nn.Linear(input_width, len(COARSE_EXPRESSIONS))
 
     def forward(self, x):
@@ -393,13 +398,12 @@ class ExpressionNegativeHead(nn.Module):
 
     def __init__(self, input_width, head_size):
         super().__init__()
-        if head_size != 8:
-            raise ValueError(f"expression_negative is an EXPR head (8 classes), not one of {head_size} outputs")
+        check_expression_head("expression_negative", head_size)
         self.fine = nn.Linear(input_width, len(NEGATIVE_EXPRESSIONS))
 
     def forward(self, x):
         fine = torch.log_softmax(self.fine(x), dim=-1)
-        impossible = torch.full_like(fine[..., :1], -1e4).expand(*fine.shape[:-1], len(COARSE_EXPRESSIONS))
+        impossible = torch.full_like(fine[..., :1], IMPOSSIBLE).expand(*fine.shape[:-1], len(COARSE_EXPRESSIONS))
         return ExpressionCascadeHead.combine(impossible, fine)
 
 
