@@ -147,7 +147,7 @@ def check_start_state(name, spec):
     """Whether an MAE backbone's starting checkpoint fits its ViT once resampled (a meta-device model).
     Raises ModelLoadError."""
     with torch.device("meta"):
-        model = timm_model(spec["architecture"], name, spec.get("model_options"))
+        model = timm_model(spec["architecture"], name, spec.get("model_options"), spec.get("patch_token_grid", 0))
     vit_start_state(model, spec["mae"]["start_from"])
 
 
@@ -155,8 +155,9 @@ def load_checkpoint(model, path):
     model.load_state_dict(matched_state(model, read_checkpoint(path), path))
 
 
-def timm_model(architecture, name, model_options=None):
-    """A timm architecture without its classifier (pooled features)."""
+def timm_model(architecture, name, model_options=None, patch_token_grid=0):
+    """A timm architecture without its classifier (pooled features; with ``patch_token_grid``, a ViT's patch
+    tokens pooled onto that grid, ``pool_patch_tokens``)."""
     import timm
 
     options = dict(model_options or {})
@@ -166,16 +167,45 @@ def timm_model(architecture, name, model_options=None):
             "without a classifier (num_classes 0), and a checkpoint's classifier is dropped; remove num_classes"
         )
     try:
-        return timm.create_model(architecture, pretrained=False, num_classes=0, **options)
+        model = timm.create_model(architecture, pretrained=False, num_classes=0, **options)
     except Exception as error:
         raise ModelLoadError(f"backbone {name!r}: timm cannot build architecture {architecture!r} ({error})") from None
+    return pool_patch_tokens(model, name, patch_token_grid, options) if patch_token_grid else model
+
+
+def pool_patch_tokens(model, name, grid, options):
+    """A timm ViT whose features are its final patch tokens average-pooled onto a ``grid`` x ``grid`` grid and
+    concatenated (grid * grid * embed_dim values), not one vector for the whole face: a masked autoencoder
+    trains every patch token and never the class token, and the grid keeps where on the face a pattern was
+    seen. Only the head changes: the weights, and so every checkpoint, stay the ViT's own."""
+    patches = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+    if patches is None or not hasattr(model, "num_prefix_tokens"):
+        raise ModelLoadError(f"backbone {name!r}: patch_token_grid needs a timm VisionTransformer")
+    if options.get("global_pool", "token") != "token":
+        raise ModelLoadError(
+            f"backbone {name!r}: patch_token_grid replaces the ViT's pooling; remove model_options.global_pool"
+        )
+    if grid > min(patches):
+        raise ModelLoadError(
+            f"backbone {name!r}: patch_token_grid {grid} exceeds the ViT's {patches[0]}x{patches[1]} patches"
+        )
+
+    prefix_tokens = model.num_prefix_tokens
+
+    def forward_head(x, pre_logits=False):
+        tokens = x[:, prefix_tokens:]
+        tokens = tokens.transpose(1, 2).reshape(len(x), -1, *patches)
+        return nn.functional.adaptive_avg_pool2d(tokens, grid).flatten(1)
+
+    model.forward_head = forward_head  # an instance attribute: the state dict is untouched
+    return model
 
 
 def check_checkpoint(name, spec):
     """Whether a timm backbone's checkpoint fits its architecture, without building its weights: the model is
     made on the meta device, the checkpoint's keys and shapes are compared. Raises ModelLoadError."""
     with torch.device("meta"):
-        model = timm_model(spec["architecture"], name, spec.get("model_options"))
+        model = timm_model(spec["architecture"], name, spec.get("model_options"), spec.get("patch_token_grid", 0))
     matched_state(model, read_checkpoint(spec["checkpoint"]), spec["checkpoint"])
 
 
@@ -187,11 +217,12 @@ def create_backbone(
     model_options=None,
     seed=0,
     weights_follow=False,
+    patch_token_grid=0,
 ):
     """Build a timm model that returns pooled features (no classifier); random initialisation is seeded."""
     name = name or architecture
     torch.manual_seed(seed)
-    model = timm_model(architecture, name, model_options)
+    model = timm_model(architecture, name, model_options, patch_token_grid)
     if checkpoint:
         load_checkpoint(model, checkpoint)
         log.info("backbone %s: %s with weights from %s", name, architecture, checkpoint)
@@ -247,6 +278,7 @@ def timm_backbone(backbone, spec, device="cpu"):
         spec.get("model_options"),
         spec.get("seed", 0),
         weights_follow=bool(spec.get("weights")),
+        patch_token_grid=spec.get("patch_token_grid", 0),
     )
 
 

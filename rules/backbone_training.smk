@@ -86,7 +86,7 @@ rule evaluate_mae_pretraining:
         runtime=60,
     params:
         backbone=PLAN.mae_spec,
-        probe_task=PLAN.mae_probe_task,
+        probe_tasks=PLAN.mae_probe_tasks,
         code=PLAN.code("evaluate_mae_pretraining.py"),
     script:
         "../workflow_scripts/evaluate_mae_pretraining.py"

@@ -1,5 +1,5 @@
 """Rule evaluate_mae_pretraining: whether an MAE pre-training learned. A linear probe of the frozen features
-from the starting weights and from the pre-trained ones, and the report's figure: the reconstruction loss per
+from the starting weights and from the pre-trained ones, per task, and the report's figure: the reconstruction loss per
 epoch and validation faces masked and rebuilt by the pre-trained autoencoder."""
 
 import logging
@@ -23,39 +23,42 @@ ONE_PER_VIDEO = 1 << 62  # every n-th face frame of a video: its first only
 
 
 def main(snakemake):
-    spec, name, task = snakemake.params.backbone, snakemake.wildcards.backbone, snakemake.params.probe_task
+    spec, name, tasks = snakemake.params.backbone, snakemake.wildcards.backbone, snakemake.params.probe_tasks
     device = resolve_device(execution.settings(snakemake.config).device)
     faces = list(snakemake.input.faces)
     splits = pl.read_parquet(snakemake.input.splits)
     model = trained_autoencoder(name, spec, torch.load(snakemake.input.weights, map_location="cpu", weights_only=True))
+    encoders = (("start", start_encoder(name, spec).to(device)), ("pre-trained", model.encoder.to(device)))
     rows, probe = [], None
-    if task:
-        labels = pl.read_parquet(snakemake.input.probe_labels[0])
-        sets = probe_sets(faces, labels, splits, task, spec["mae"]["probe_frames"])
+    for task, labels_path in zip(tasks, snakemake.input.probe_labels, strict=True):
+        sets = probe_sets(faces, pl.read_parquet(labels_path), splits, task, spec["mae"]["probe_frames"])
         frames = (len(sets["train"][0]), len(sets["validation"][0]))
-        for weights, encoder in (("start", start_encoder(name, spec)), ("pre-trained", model.encoder)):
-            score = linear_probe(encoder.to(device), spec, sets, task, device)
+        for weights, encoder in encoders:
+            score, penalty = linear_probe(encoder, spec, sets, task, device)
             rows.append(
                 {
                     "weights": weights,
                     "task": task,
                     "score": score,
+                    "ridge_penalty": penalty,
                     "train_frames": frames[0],
                     "validation_frames": frames[1],
                 }
             )
-        probe = (task, rows[0]["score"], rows[1]["score"])
         log.info(
             "linear probe of the frozen features, %s validation score (%d + %d frames): %.4f from the starting "
             "weights, %.4f after pre-training",
             task.upper(),
             *frames,
-            *probe[1:],
+            rows[-2]["score"],
+            rows[-1]["score"],
         )
+        probe = probe or (task, rows[-2]["score"], rows[-1]["score"])
     schema = {
         "weights": pl.String,
         "task": pl.String,
         "score": pl.Float64,
+        "ridge_penalty": pl.Float64,
         "train_frames": pl.Int64,
         "validation_frames": pl.Int64,
     }

@@ -54,6 +54,7 @@ FEATURE_KEYS = (
     "allow_random_weights",
     "seed",
     "model_options",
+    "patch_token_grid",
     "input_size",
     "mean",
     "std",

@@ -401,17 +401,17 @@ class WorkflowPlan:
             files += [corpus["folder"]] if "folder" in corpus else [*corpus["faces"], corpus["splits"]]
         return files
 
-    def mae_probe_task(self, wildcards):
-        """The task whose labels the MAE's linear probe reads (``linear_probe.PROBE_TASKS``), or None."""
+    def mae_probe_tasks(self, wildcards):
+        """The tasks whose labels the MAE's linear probes read, in ``linear_probe.PROBE_TASKS``'s order (the
+        first is the report figure's): every Aff-Wild2 task the run has, none when ``probe_frames`` is 0."""
         from abawflow.training.linear_probe import PROBE_TASKS
 
         if not self.plan.backbones[wildcards.backbone].mae.get("probe_frames", 2000):
-            return None
-        return next((task for task in PROBE_TASKS if task in self.plan.dataset_tasks("aff_wild2")), None)
+            return []
+        return [task for task in PROBE_TASKS if task in self.plan.dataset_tasks("aff_wild2")]
 
     def mae_probe_labels(self, wildcards):
-        task = self.mae_probe_task(wildcards)
-        return [paths.labels("aff_wild2", task)] if task else []
+        return [paths.labels("aff_wild2", task) for task in self.mae_probe_tasks(wildcards)]
 
     def mae_spec(self, wildcards):
         backbone = self.plan.backbones[wildcards.backbone]

@@ -13,6 +13,7 @@ from PIL import Image
 from support.dag import CONFIGS, snakemake
 
 from abawflow.tasks.specs import get_task
+from abawflow.training.linear_probe import PENALTIES
 
 pytestmark = pytest.mark.e2e
 
@@ -355,9 +356,11 @@ def test_the_mae_pretraining_shows_its_reconstructions_and_a_linear_probe(tiny_r
     log = (tiny_run / "logs" / "evaluate_mae_pretraining" / "vit_mae.log").read_text()
     assert "linear probe of the frozen features, EXPR validation score" in log, log[-2000:]
     probe = pl.read_csv(tiny_run / "results" / "backbones" / "vit_mae" / "mae_probe.csv")
-    assert probe["weights"].to_list() == ["start", "pre-trained"] and probe["task"].to_list() == ["expr"] * 2
+    assert probe["weights"].to_list() == ["start", "pre-trained"] * 3
+    assert probe["task"].to_list() == ["expr", "expr", "au", "au", "va", "va"]
     assert (probe["train_frames"] > 100).all() and (probe["validation_frames"] > 50).all()
     assert probe["score"].is_between(0, 1).all()
+    assert probe["ridge_penalty"].is_in(list(PENALTIES)).all()  # chosen across folds of the training videos
     width, height = Image.open(tiny_run / "results" / "report" / "mae" / "vit_mae.png").size
     assert width > 600 and height > 300
     # Pre-trained on its two corpora: Aff-Wild2's training faces and up to 100 of s-Aff-Wild2's training crops.

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import timm
@@ -179,3 +181,39 @@ def test_model_files_are_found_or_named_in_the_error(tmp_path):
         build_backbone(
             "x", {"format": "torchscript", "path": str(tmp_path / "text.pt"), "output_width": 1, "input_size": 8}
         )
+
+
+VIT = {"img_size": 32, "patch_size": 8, "depth": 1, "embed_dim": 16, "num_heads": 2}
+
+
+def test_a_patch_token_grid_pools_the_vit_tokens_by_place_and_keeps_its_weights(tmp_path):
+    plain = create_backbone("vit_tiny_patch16_224", None, True, "vit", VIT, seed=5)
+    gridded = create_backbone("vit_tiny_patch16_224", None, True, "vit", VIT, seed=5, patch_token_grid=2)
+    images = torch.randn(3, 3, 32, 32)
+    features = gridded(images)
+    assert features.shape == (3, 2 * 2 * 16)
+    # 4 x 4 patches onto 2 x 2: each cell the mean of its four patches' final tokens, channels first.
+    tokens = plain.forward_features(images)[:, 1:].reshape(3, 4, 4, 16)
+    top_left = tokens[:, :2, :2].mean(dim=(1, 2))
+    torch.testing.assert_close(features.reshape(3, 16, 2, 2)[:, :, 0, 0], top_left)
+    assert same_weights(plain, gridded) and plain.state_dict().keys() == gridded.state_dict().keys()
+    torch.save(gridded.state_dict(), tmp_path / "vit.pt")  # any ViT checkpoint loads, and a gridded one is a ViT's
+    loaded = create_backbone("vit_tiny_patch16_224", str(tmp_path / "vit.pt"), name="vit", model_options=VIT)
+    torch.testing.assert_close(loaded(images), plain(images))
+    copied = copy.deepcopy(gridded)  # fine-tuning copies backbones: the copy pools its own tokens
+    with torch.no_grad():
+        copied.blocks[0].mlp.fc2.bias.add_(1.0)
+    assert not torch.allclose(copied(images), features)
+
+
+@pytest.mark.parametrize(
+    "architecture, options, grid, message",
+    [
+        ("resnet10t", {}, 2, "patch_token_grid needs a timm VisionTransformer"),
+        ("vit_tiny_patch16_224", {**VIT, "global_pool": "avg"}, 2, "remove model_options.global_pool"),
+        ("vit_tiny_patch16_224", VIT, 5, "patch_token_grid 5 exceeds the ViT's 4x4 patches"),
+    ],
+)
+def test_a_patch_token_grid_the_model_cannot_take_is_named(architecture, options, grid, message):
+    with pytest.raises(ModelLoadError, match=message):
+        create_backbone(architecture, None, True, "vit", options, patch_token_grid=grid)
