@@ -6,7 +6,6 @@
 Labels are per video, so the label table has one row per sample and no frame column.
 """
 
-import csv
 import logging
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
+from abawflow.datasets.csv_tables import parse_intensities, table_rows
 from abawflow.tasks.specs import ERI
 
 log = logging.getLogger(__name__)
@@ -32,49 +32,22 @@ def parse_file_id(text, where):
 def read_data_info(path):
     """Rows (id, split, intensities or None, line number) of ``data_info.csv``, checked line by line."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetLayoutError(f"{path}: the Hume-Reaction sample list (data_info.csv) is missing")
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = [cell.strip() for cell in next(reader, [])]
-        missing = [column for column in ("File_ID", "Split", *ERI.header) if column not in header]
-        if missing:
-            raise AnnotationFormatError(
-                f"{path}, line 1: the header lacks {', '.join(missing)}; expected File_ID,Split,"
-                f"{','.join(ERI.header)} (then optional columns such as Age,Country)"
-            )
-        position = {name: header.index(name) for name in ("File_ID", "Split", *ERI.header)}
-        rows, seen = [], {}
-        for number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            where = f"{path}, line {number}"
-            if len(cells) < len(header):
-                raise AnnotationFormatError(f"{where}: {len(cells)} cells, the header has {len(header)}")
-            sample = parse_file_id(cells[position["File_ID"]], where)
-            if sample in seen:
-                raise AnnotationFormatError(f"{where}: sample {sample} is listed again (first on line {seen[sample]})")
-            seen[sample] = number
-            split = SPLITS.get(cells[position["Split"]].strip().lower())
-            if split is None:
-                raise AnnotationFormatError(
-                    f"{where}: Split {cells[position['Split']]!r} is not one of Train, Val, Test"
-                )
-            values = [cells[position[name]].strip() for name in ERI.header]
-            if split == "test":
-                rows.append((sample, split, None, number))
-                continue
-            try:
-                intensities = [float(value) for value in values]
-            except ValueError:
-                raise AnnotationFormatError(
-                    f"{where}: a {split} sample needs seven intensities ({','.join(ERI.header)}), got "
-                    f"{','.join(values)!r}"
-                ) from None
-            problem = ERI.kind.invalid_value(intensities, ERI)
-            if problem:
-                raise AnnotationFormatError(f"{where}: {problem}")
-            rows.append((sample, split, intensities, number))
+    columns = ("File_ID", "Split", *ERI.header)
+    expected = f"File_ID,Split,{','.join(ERI.header)} (then optional columns such as Age,Country)"
+    rows, seen = [], {}
+    for number, cells in table_rows(path, columns, expected, "the Hume-Reaction sample list (data_info.csv)"):
+        where = f"{path}, line {number}"
+        sample = parse_file_id(cells["File_ID"], where)
+        if sample in seen:
+            raise AnnotationFormatError(f"{where}: sample {sample} is listed again (first on line {seen[sample]})")
+        seen[sample] = number
+        split = SPLITS.get(cells["Split"].lower())
+        if split is None:
+            raise AnnotationFormatError(f"{where}: Split {cells['Split']!r} is not one of Train, Val, Test")
+        if split == "test":
+            rows.append((sample, split, None, number))
+        else:
+            rows.append((sample, split, parse_intensities(cells, ERI.header, where), number))
     if not rows:
         raise AnnotationFormatError(f"{path}: no samples listed")
     return rows

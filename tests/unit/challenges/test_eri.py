@@ -83,8 +83,8 @@ def intensities(values="0.5,1.0,0.2,0.1,0.0,0.3,0.4"):
         ("[00000],Train,0.5,1.0,0.2,0.1,0.0,0.3", "line 2: 8 cells, the header has 11"),
         ("[0000x0],Train," + intensities() + ",30,USA", "line 2: File_ID '[0000x0]' is not an id"),
         ("[00000],Dev," + intensities() + ",30,USA", "line 2: Split 'Dev' is not one of Train, Val, Test"),
-        ("[00000],Train,,,,,,,,30,USA", "line 2: a train sample needs seven intensities"),
-        ("[00000],Val,0.5,1.0,0.2,0.1,0.0,0.3,1.4,30,USA", "line 2: intensities must lie in [0, 1], got 1.4"),
+        ("[00000],Train,,,,,,,,30,USA", "line 2: expected 7 intensities"),
+        ("[00000],Val,0.5,1.0,0.2,0.1,0.0,0.3,1.4,30,USA", "line 2: intensities must lie in [0, 1], got Surprise 1.4"),
     ],
 )
 def test_a_malformed_sample_line_names_the_file_and_line(tmp_path, line, message):
@@ -95,7 +95,7 @@ def test_a_malformed_sample_line_names_the_file_and_line(tmp_path, line, message
 
 def test_the_header_duplicates_and_missing_files_are_named(tmp_path):
     root = write_layout(tmp_path / "a", ["File_ID,Split,Adoration,Amusement", "[00000],Train,1,0"])
-    with pytest.raises(AnnotationFormatError, match=r"line 1: the header lacks Anxiety, Disgust, Empathic-Pain"):
+    with pytest.raises(AnnotationFormatError, match=r"line 1: the header lacks 'Anxiety', 'Disgust', 'Empathic-Pain'"):
         read_data_info(root / "data_info.csv")
     row = "[00000],Train," + intensities() + ",30,USA"
     root = write_layout(tmp_path / "b", [HEADER, row, row])
