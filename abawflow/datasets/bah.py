@@ -1,0 +1,95 @@
+"""The BAH layout (Ambivalence/Hesitancy, ABAW8 onwards), as the dataset's public code and the organizers'
+validation script show it; not yet wired into the pipeline.
+
+- Split lists ``split/{train,val,test}.txt``, no header, one line per video: ``video_path,label,transcript``.
+  The transcript holds commas, so a line is split on its first two only. ``label`` is 1 ("With A-H") or 0.
+- Transcripts ``transcription/<video path>/<stem>.yml``: Whisper's output, ``text`` and ``chunks`` of
+  ``{text, timestamp: [start, end]}`` in seconds. The timestamps restart at every window Whisper cut the
+  sound into (about 30 s), so a chunk's time is its window's start plus its own.
+- The organizers' crops ``cropped-aligned-faces/<video path>/frame-<n>.jpg``, ``n`` from 0.
+"""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
+
+LABELS = {"0": 0, "1": 1}  # 0 "No A-H", 1 "With A-H"
+CROP_NAME = re.compile(r"^frame-(\d+)\.jpg$")
+
+
+def read_split_list(path):
+    """(video path, label, transcript, line number) per line of a split list, checked line by line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetLayoutError(f"{path}: the BAH split list is missing")
+    rows, seen = [], {}
+    text = path.read_text(encoding="utf-8-sig")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        parts = line.split(",", 2)
+        if len(parts) < 2:
+            raise AnnotationFormatError(f"{where}: expected video_path,label,transcript, got {line[:80]!r}")
+        video, label = parts[0].strip(), parts[1].strip()
+        if not video:
+            raise AnnotationFormatError(f"{where}: the video path is empty")
+        if label not in LABELS:
+            raise AnnotationFormatError(f"{where}: label {label!r} of {video} is not 0 (no A-H) or 1 (A-H)")
+        if video in seen:
+            raise AnnotationFormatError(f"{where}: {video} is listed again (first on line {seen[video]})")
+        seen[video] = number
+        transcript = parts[2].strip() if len(parts) == 3 else ""
+        rows.append((video, LABELS[label], transcript, number))
+    if not rows:
+        raise AnnotationFormatError(f"{path}: no videos listed")
+    return rows
+
+
+def read_transcript(path, window_seconds=30.0):
+    """(text, chunks) of a Whisper transcript; chunks are (start, end, text) in seconds from the video's
+    start: each time the timestamps go back, Whisper began a new window of ``window_seconds``. A chunk
+    without an end (Whisper's last one may have none) ends where it starts."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise DatasetLayoutError(f"{path}: the transcript is missing") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise AnnotationFormatError(f"{path}{where}: not a YAML transcript ({problem})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("text"), str):
+        raise AnnotationFormatError(f"{path}: expected a mapping with `text` (and `chunks`), as Whisper writes it")
+    chunks, window, previous = [], 0, None
+    for index, chunk in enumerate(document.get("chunks") or []):
+        where = f"{path}: chunks[{index}]"
+        stamp = chunk.get("timestamp") if isinstance(chunk, dict) else None
+        if not isinstance(stamp, list | tuple) or len(stamp) != 2 or not isinstance(stamp[0], int | float):
+            raise AnnotationFormatError(f"{where}: expected timestamp [start, end] in seconds, got {stamp!r}")
+        start, end = float(stamp[0]), float(stamp[1]) if isinstance(stamp[1], int | float) else float(stamp[0])
+        if end < start:
+            raise AnnotationFormatError(f"{where}: timestamp [{start:g}, {end:g}] ends before it starts")
+        if previous is not None and start < previous:
+            window += 1
+        previous = start
+        offset = window * window_seconds
+        chunks.append((offset + start, offset + end, str(chunk.get("text", "")).strip()))
+    return document["text"].strip(), chunks
+
+
+def crop_frames(folder):
+    """{frame number: crop path} of a video's folder of organizer crops (``frame-<n>.jpg``, n from 0)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetLayoutError(f"{folder}: the video's folder of cropped-aligned faces is missing")
+    frames = {}
+    for path in folder.iterdir():
+        match = CROP_NAME.match(path.name)
+        if match:
+            frames[int(match.group(1))] = path
+    return dict(sorted(frames.items()))

@@ -1,0 +1,54 @@
+"""Text as a modality, weight-free: a signed hashed bag of words and word pairs (the feature hashing of
+Weinberger et al. 2009), which needs no vocabulary, no download and no training, so it always runs offline.
+It is the control that learned sentence embeddings are compared with; not yet wired into the pipeline.
+
+Words are lower-cased runs of letters, digits and apostrophes. Each word and each pair of neighbouring words
+is hashed (BLAKE2b, so the same text gives the same features in every process, unlike Python's salted
+``hash``) to one of ``width`` columns with a sign; counts are damped by log(1 + n) and each row is scaled to
+unit length, so a long answer and a short one weigh alike.
+"""
+
+import hashlib
+import re
+
+import numpy as np
+
+WORD = re.compile(r"[\w']+")
+
+
+def words(text):
+    return [word.strip("'") for word in WORD.findall(text.lower()) if word.strip("'")]
+
+
+def _column_and_sign(term, width):
+    digest = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+    return digest % width, 1.0 if (digest >> 63) & 1 else -1.0
+
+
+def hashed_bag_of_words(texts, width=256, pairs=True):
+    """(len(texts), width) float32: one row per text; an empty text gives a row of zeros."""
+    if width < 2:
+        raise ValueError(f"hashed bag of words: width must be at least 2, got {width}")
+    rows = np.zeros((len(texts), width), dtype=np.float64)
+    for row, text in enumerate(texts):
+        tokens = words(text)
+        terms = tokens + ([f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)] if pairs else [])
+        counts = np.zeros(width)
+        for term in terms:
+            column, sign = _column_and_sign(term, width)
+            counts[column] += sign
+        damped = np.sign(counts) * np.log1p(np.abs(counts))
+        norm = np.linalg.norm(damped)
+        rows[row] = damped / norm if norm else damped
+    return rows.astype(np.float32)
+
+
+def frame_texts(chunks, frame_times, window_seconds=4.0):
+    """The words heard around each frame: the text of every chunk ``(start, end, text)`` (seconds, absolute)
+    that overlaps ``[t - window/2, t + window/2]`` for frame time ``t``, in spoken order."""
+    half = window_seconds / 2
+    ordered = sorted(chunks, key=lambda chunk: chunk[0])
+    return [
+        " ".join(text for start, end, text in ordered if start <= time + half and end >= time - half)
+        for time in frame_times
+    ]
