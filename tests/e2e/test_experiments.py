@@ -31,7 +31,16 @@ EXPECTED = {
         "negative_net",
         "coarse_to_fine",
     },
-    "au": {"transformer", "gru", "basic", "share_bottom", "feedback", "transformer_mae"},
+    "au": {
+        "transformer",
+        "gru",
+        "basic",
+        "share_bottom",
+        "feedback",
+        "transformer_mae",
+        "transformer_mae_expr_head",
+        "mae",
+    },
 }
 # Training runs per experiment: (target, fold, seed); multi-task frameworks train one model for their tasks.
 RUNS = {
@@ -39,7 +48,7 @@ RUNS = {
     "share_bottom": [("multitask", 0, 0)],
     "feedback": [("multitask", 0, 0)],
 }
-ENSEMBLES = {"va_mean", "two_transformers", "coarse_to_fine"}
+ENSEMBLES = {"va_mean", "two_transformers", "coarse_to_fine", "mae"}
 EXPERIMENTS = ("transformer", "small_transformer")  # the members of two_transformers
 
 

@@ -84,12 +84,15 @@ def test_only_what_runs_is_planned(repository):
     assert "log_mel" in plan.backbones  # transformer_audio_visual still reads it
     config["experiments"]["transformer_audio_visual"]["tasks"] = ["eri"]
     config["experiments"]["transformer_mae"]["tasks"] = ["eri"]
+    config["experiments"]["transformer_mae_expr_head"]["tasks"] = ["eri"]
     plan = compile_plan(config)
     assert "log_mel" not in plan.backbones and set(plan.left_out["backbones"]) == {
         "log_mel",
         "vit_mae",
         "vit_mae_expr_ft",
+        "vit_mae_expr_head",
     }
+    assert "mae" in plan.left_out["ensembles"]
     config["experiments"]["transformer_fine_tuned"]["backbones"] = ["fer_au_table"]
     config["experiments"]["negative_net"]["backbones"] = ["fer_mini_xception"]
     plan = compile_plan(config)
@@ -106,6 +109,7 @@ def test_the_demo_preset_on_one_challenge_plans_only_that_challenge(repository):
     assert set(plan.experiments) == {"eri_audio", "eri_visual", "eri_audio_visual", "eri_audio_visual_interaction"}
     assert set(plan.backbones) == {"fer_mini_xception", "log_mel"} and plan.left_out["ensembles"] == (
         "three_encoders",
+        "mae",
         "coarse_to_fine",
     )
     config["ensembles"]["broken"] = {"members": ["eri_audio", "no_such_experiment"]}

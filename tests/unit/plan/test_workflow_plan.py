@@ -70,7 +70,8 @@ def test_training_and_prediction_read_their_challenges_tables(plan):
     assert members == [f"results/predictions/va/{m}.parquet" for m in ("transformer", "gru", "tcn_transformer")]
     # The score page lists the weights each ensemble of the challenge chose.
     assert plan.challenge_ensemble_weights(w(challenge="va")) == [
-        "results/metrics/ensemble_weights/va/three_encoders.csv"
+        "results/metrics/ensemble_weights/va/mae.csv",
+        "results/metrics/ensemble_weights/va/three_encoders.csv",
     ]
     assert plan.ensemble_weighting(w(ensemble="three_encoders")) == {"name": "chosen", "folds": 5, "rounds": 20}
     assert plan.ensemble_weighting(w(ensemble="coarse_to_fine")) == {"name": "fixed"}
