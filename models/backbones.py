@@ -146,9 +146,13 @@ def vit_start_state(model, path):
 def check_start_state(name, spec):
     """Whether an MAE backbone's starting checkpoint fits its ViT once resampled (a meta-device model).
     Raises ModelLoadError."""
+    vit_start_state(meta_model(name, spec), spec["mae"]["start_from"])
+
+
+def meta_model(name, spec):
+    """A backbone config entry's timm model on the meta device: its keys and shapes, no weights."""
     with torch.device("meta"):
-        model = timm_model(spec["architecture"], name, spec.get("model_options"), spec.get("patch_token_grid", 0))
-    vit_start_state(model, spec["mae"]["start_from"])
+        return timm_model(spec["architecture"], name, spec.get("model_options"), spec.get("patch_token_grid", 0))
 
 
 def load_checkpoint(model, path):
@@ -204,9 +208,7 @@ def pool_patch_tokens(model, name, grid, options):
 def check_checkpoint(name, spec):
     """Whether a timm backbone's checkpoint fits its architecture, without building its weights: the model is
     made on the meta device, the checkpoint's keys and shapes are compared. Raises ModelLoadError."""
-    with torch.device("meta"):
-        model = timm_model(spec["architecture"], name, spec.get("model_options"), spec.get("patch_token_grid", 0))
-    matched_state(model, read_checkpoint(spec["checkpoint"]), spec["checkpoint"])
+    matched_state(meta_model(name, spec), read_checkpoint(spec["checkpoint"]), spec["checkpoint"])
 
 
 def create_backbone(

@@ -1,6 +1,6 @@
 """Rule evaluate_mae_pretraining: whether an MAE pre-training learned. A linear probe of the frozen features
-from the starting weights and from the pre-trained ones, per task, and the report's figure: the reconstruction loss per
-epoch and validation faces masked and rebuilt by the pre-trained autoencoder."""
+from the starting weights and from the pre-trained ones, per task, and the report's figure: the reconstruction
+loss per epoch and validation faces masked and rebuilt by the pre-trained autoencoder."""
 
 import logging
 

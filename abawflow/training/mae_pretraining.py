@@ -22,15 +22,25 @@ def read_face_crops(face_tables, subjects, every=1):
     return sample_face_crops(face_tables, subjects, every)[0]
 
 
-def encoder_arguments(name, spec):
-    return spec["architecture"], None, True, name, spec["model_options"], spec["seed"]
+def vit_encoder(name, spec, weights_follow):
+    """The backbone's ViT: random weights seeded by its ``seed`` unless ``weights_follow``."""
+    return create_backbone(
+        spec["architecture"],
+        None,
+        True,
+        name,
+        spec["model_options"],
+        spec["seed"],
+        weights_follow,
+        spec.get("patch_token_grid", 0),
+    )
 
 
 def start_encoder(name, spec):
     """The ViT an MAE pre-training starts from: ``mae.start_from``'s weights, resampled to the backbone's input
     and patch size, or random weights seeded by the backbone's ``seed``; the same every time it is built."""
     start = spec["mae"].get("start_from")
-    encoder = create_backbone(*encoder_arguments(name, spec), bool(start), spec.get("patch_token_grid", 0))
+    encoder = vit_encoder(name, spec, weights_follow=bool(start))
     if start:
         encoder.load_state_dict(vit_start_state(encoder, start))
         log.info("backbone %s: MAE pre-training starts from %s", name, start)
@@ -50,7 +60,7 @@ def decoder_state(model):
 
 def trained_autoencoder(name, spec, checkpoint):
     """The MaskedAutoencoder of a pretrain_mae checkpoint (its encoder and its decoder), on the CPU."""
-    encoder = create_backbone(*encoder_arguments(name, spec), True, spec.get("patch_token_grid", 0))
+    encoder = vit_encoder(name, spec, weights_follow=True)
     model = masked_autoencoder(encoder, spec["mae"])
     model.encoder.load_state_dict(checkpoint["state_dict"])
     model.load_state_dict({**model.state_dict(), **checkpoint["decoder"]})
