@@ -74,6 +74,14 @@ class IntensityMSEPlusTopClass:
         return self.alpha * regression + self.beta * F.cross_entropy(outputs, targets.argmax(dim=-1))
 
 
+@register("loss", "sigmoid_mse")
+class SigmoidMeanSquaredError:
+    """Intensities in [0, 1] (EMI): mean squared error of the sigmoid outputs."""
+
+    def __call__(self, outputs, targets, mask):
+        return F.mse_loss(torch.sigmoid(outputs[mask]), targets[mask])
+
+
 @register("loss", "mse")
 class MeanSquaredError:
     """VA: mean squared error on tanh-bounded outputs (paper 000, Eq. 5)."""

@@ -63,3 +63,29 @@ rule demo_eri_data:
         code=PLAN.code("make_demo_eri_data.py"),
     script:
         "../workflow_scripts/make_demo_eri_data.py"
+
+
+# The demos of datasets whose generator is registered (abawflow/datasets/registry.py): one rule each.
+for dataset in PLAN.generated_datasets:
+
+    rule:
+        name:
+            f"demo_{dataset}_data"
+        output:
+            directory(PLAN.demo_root(dataset)),
+        log:
+            paths.log("demo_dataset", dataset=dataset),
+        benchmark:
+            paths.benchmark("demo_dataset", dataset=dataset)
+        conda:
+            "../envs/pipeline.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            dataset=dataset,
+            settings=PLAN.demo_settings(dataset),
+            code=PLAN.code("make_demo_dataset.py"),
+        script:
+            "../workflow_scripts/make_demo_dataset.py"

@@ -113,3 +113,36 @@ rule index_hume_reaction:
         code=PLAN.code("index_hume_reaction.py"),
     script:
         "../workflow_scripts/index_hume_reaction.py"
+
+
+# The datasets whose layout reader is registered (abawflow/datasets/registry.py): one index rule each, made
+# from the registration, so that adding such a dataset adds no rule here.
+for dataset in PLAN.datasets_with_reader:
+
+    rule:
+        name:
+            f"index_{dataset}"
+        input:
+            PLAN.root(dataset),
+        output:
+            media=PLAN.media_table_of(dataset),
+            splits=paths.splits(dataset),
+            labels=PLAN.index_labels(dataset),
+        log:
+            paths.log("index_layout", dataset=dataset),
+        benchmark:
+            paths.benchmark("index_layout", dataset=dataset)
+        conda:
+            "../envs/pipeline.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        params:
+            dataset=dataset,
+            tasks=PLAN.label_tasks(dataset),
+            settings=PLAN.layout_settings(dataset),
+            dataset_files=PLAN.layout_files(dataset),
+            code=PLAN.code("index_layout.py"),
+        script:
+            "../workflow_scripts/index_layout.py"

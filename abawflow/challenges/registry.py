@@ -5,7 +5,8 @@ the dataset it reads (abawflow/datasets/registry.py: where its index and feature
 submission file. The VA, EXPR and AU challenges read
 Aff-Wild2 (labels per video frame, one file per task); the MTL challenge reads s-Aff-Wild2 (labels per
 sampled image, one file for the three tasks); the ERI challenge reads Hume-Reaction (seven intensities per
-video, a CSV of one row per test sample). The prediction, ensemble and submission rules serve every
+video, a CSV of one row per test sample) and the EMI challenge Hume-Vidmimic2 (six intensities per video, the
+same kind of CSV). The prediction, ensemble and submission rules serve every
 registered challenge through the `task` wildcard (docs/extending.md).
 """
 
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from abawflow.challenges.eri import video_outputs, write_eri_submission
 from abawflow.challenges.mtl import mtl_metrics, write_mtl_submission
+from abawflow.challenges.per_video import video_outputs, write_video_submission
 from abawflow.challenges.submission import write_task_submission
 from abawflow.core.errors import SubmissionError
 
@@ -31,6 +32,7 @@ class Challenge:
     joint: bool = False  # one model is trained on all its tasks at once, under its name as training target
     combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
     submission_suffix: str = "txt"  # results/submission/<name>.<suffix>
+    submission_id: str = "{}"  # how a per-video submission writes a video's id (ERI: in brackets)
 
     def write_submission(self, predictions, index, path, layout="abaw5", media=None):
         """``media``: the dataset's index of what stage one read (the subjects' frame counts, or the images)."""
@@ -100,7 +102,20 @@ CHALLENGES = {
             joint=True,
             combine=mtl_metrics,
         ),
-        Challenge("eri", ("eri",), "video", "hume_reaction", "splits", write_eri_submission, submission_suffix="csv"),
+        Challenge(
+            "eri",
+            ("eri",),
+            "video",
+            "hume_reaction",
+            "splits",
+            write_video_submission,
+            submission_suffix="csv",
+            submission_id="[{}]",
+        ),
+        # EMI: six intensities per video, ids written as the label files give them (five digits, unbracketed).
+        Challenge(
+            "emi", ("emi",), "video", "hume_vidmimic2", "splits", write_video_submission, submission_suffix="csv"
+        ),
     )
 }
 

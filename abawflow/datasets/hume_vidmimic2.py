@@ -19,10 +19,10 @@ import polars as pl
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
 from abawflow.datasets.csv_tables import parse_intensities, table_rows
 from abawflow.datasets.folders import files_under
+from abawflow.tasks.specs import MIMICRY_EMOTIONS as EMOTIONS
 
 log = logging.getLogger(__name__)
 
-EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 ID_COLUMN = "Filename"
 DIGITS = re.compile(r"^\d+$")
 
@@ -82,10 +82,20 @@ def files_by_id(folder, extension, digits):
     return found
 
 
+def layout_files(root, settings):
+    """Every file the index reads: the label files and what lies under the media folders (its rerun trigger)."""
+    root = Path(root)
+    files = [root / name for name in settings["label_files"].values()]
+    for key in ("video_folder", "audio_folder", "test_video_folder", "test_audio_folder"):
+        if settings[key] and (root / settings[key]).is_dir():
+            files += files_under(root / settings[key])
+    return sorted(set(files))
+
+
 def index_hume_vidmimic2(root, settings):
-    """(subjects, splits, labels) of a Hume-Vidmimic2 root: subjects as the face and audio stages read them
-    (``video_path``; ``audio_path`` the sound file, or the video's own track where the sound folder is
-    empty), splits of task emi, and one label row per training and validation video.
+    """(subjects, splits, {"emi": labels}) of a Hume-Vidmimic2 root: subjects as the face and audio stages
+    read them (``video_path``; ``audio_path`` the sound file, or the video's own track where the sound folder
+    is empty), splits of task emi, and one label row per training and validation video.
 
     ``settings``: ``label_files`` (split -> file, train and validation), ``video_folder``, ``audio_folder``
     and ``audio_extension`` of the labelled videos, ``test_video_folder`` and ``test_audio_folder`` (the test
@@ -139,4 +149,4 @@ def index_hume_vidmimic2(root, settings):
     )
     for split, rows in splits.group_by("split", maintain_order=True):
         log.info("%s: %d videos", split[0], rows.height)
-    return subjects, splits, labels
+    return subjects, splits, {"emi": labels}

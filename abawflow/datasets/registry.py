@@ -8,10 +8,19 @@ the source) and each backbone writes ``features/<backbone>.parquet``. Face sourc
 - ``cropped_aligned``: the organizers' aligned crops, ``<crops folder>/<name>/<frame:05d>.jpg``
   (rule read_face_crops); a frame without a crop is a frame without a face.
 
+A dataset whose ``reader`` is registered is indexed by one rule made for it from this entry (rules/index.smk):
+the reader takes the root and the dataset's config section and returns (media table, splits, task -> labels);
+``layout_files`` lists the files it reads, so that adding, removing or editing one reruns the index; ``demo``
+writes its demo dataset from the ``demo`` config keys it names.
+
 Challenges name the dataset they read (abawflow/challenges/registry.py); docs/extending.md says how to add one.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from abawflow.datasets import hume_vidmimic2
+from abawflow.datasets.demo.hume_vidmimic2 import make_demo_hume_vidmimic2
 
 DETECTED, CROPPED_ALIGNED = "detected", "cropped_aligned"
 
@@ -23,6 +32,16 @@ class Dataset:
     media: str  # the index table stage one reads: subjects (person-videos) or images (sampled crops)
     face_sources: tuple  # the face sources its layout supports, the default first
     sound: bool = False  # its media carry sound: audio backbones (rule extract_audio_features) can read it
+    reader: Callable | None = None  # (root, settings) -> (media table, splits, task -> labels)
+    layout_files: Callable | None = None  # (root, settings) -> the files the reader reads
+    demo: "DemoData | None" = None  # how its demo dataset is generated
+
+
+@dataclass(frozen=True)
+class DemoData:
+    root: str  # where the workflow writes it (the config section's default root)
+    make: Callable  # (root, **settings) -> None
+    settings: dict  # the make function's argument -> the key of the `demo` config section that gives it
 
 
 DATASETS = {
@@ -34,6 +53,21 @@ DATASETS = {
         Dataset("s_aff_wild2", "mtl", "images", (CROPPED_ALIGNED,)),
         # Hume-Reaction (ERI): one reacting person per video, labels per video, a sound file per video.
         Dataset("hume_reaction", "eri", "subjects", (DETECTED,), sound=True),
+        # Hume-Vidmimic2 (EMI): one person mimicking a seed video per video, labels per video.
+        Dataset(
+            "hume_vidmimic2",
+            "emi",
+            "subjects",
+            (DETECTED,),
+            sound=True,
+            reader=hume_vidmimic2.index_hume_vidmimic2,
+            layout_files=hume_vidmimic2.layout_files,
+            demo=DemoData(
+                "resources/demo_emi",
+                make_demo_hume_vidmimic2,
+                {"seed": "seed", "videos": "emi_videos", "frames": "emi_frames"},
+            ),
+        ),
     )
 }
 
@@ -44,3 +78,13 @@ def datasets_with_source(source):
 
 def datasets_with_sound():
     return [name for name, dataset in DATASETS.items() if dataset.sound]
+
+
+def datasets_with_reader():
+    """The datasets indexed by a rule made from their registered reader."""
+    return [name for name, dataset in DATASETS.items() if dataset.reader]
+
+
+def generated_datasets():
+    """The datasets whose demo a rule made from their registration writes."""
+    return [name for name, dataset in DATASETS.items() if dataset.demo]

@@ -171,6 +171,8 @@ JOBS = {
     "index_annotations": "",
     "index_s_aff_wild2": "",
     "index_hume_reaction": "",
+    "index_layout": "{dataset}",
+    "demo_dataset": "{dataset}",
     "detect_and_align_faces": "{dataset}/shard{shard}",
     "read_face_crops": "{dataset}/shard{shard}",
     "extract_features": "{dataset}/{backbone}/shard{shard}",

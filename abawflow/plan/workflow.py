@@ -23,7 +23,7 @@ from abawflow.datasets.dataset_files import (
     fingerprint_files,
 )
 from abawflow.datasets.folders import files_under
-from abawflow.datasets.registry import DATASETS
+from abawflow.datasets.registry import DATASETS, datasets_with_reader, generated_datasets
 from abawflow.plan import paths
 from abawflow.plan.bundle_contents import bundle_plan, bundle_runs
 from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
@@ -33,7 +33,14 @@ from abawflow.stage_one.video import videos_to_predict
 FACE_RULES = {"detected": "detect_and_align_faces", "cropped_aligned": "read_face_crops"}
 # Dataset roots that the workflow generates (rules demo_data, demo_mtl_data, demo_eri_data): before the
 # rule has run they do not exist, so they are identified by their generator's settings (config section).
-GENERATED_ROOTS = {"resources/demo": "demo", "resources/demo_mtl": "demo", "resources/demo_eri": "demo"}
+GENERATED_ROOTS = {
+    "resources/demo": "demo",
+    "resources/demo_mtl": "demo",
+    "resources/demo_eri": "demo",
+    **{DATASETS[name].demo.root: "demo" for name in generated_datasets()},
+}
+# A dataset's config keys that are not its reader's settings: where it is and where its faces come from.
+NOT_LAYOUT_SETTINGS = ("root", "face_source", "crops_folder")
 
 
 def alternatives(names):
@@ -201,14 +208,50 @@ class WorkflowPlan:
             files += files_under(Path(root) / folder)
         return fingerprint_files(root, files)
 
+    @property
+    def datasets_with_reader(self):
+        """The datasets the run reads whose index rule is made from their registered reader."""
+        return [name for name in datasets_with_reader() if name in self.plan.datasets]
+
+    def layout_settings(self, dataset):
+        """A registered reader's settings: its dataset's config section, less its root and face source."""
+        section = self.config[DATASETS[dataset].config_section]
+        return canonical({key: value for key, value in section.items() if key not in NOT_LAYOUT_SETTINGS})
+
+    def layout_files(self, dataset):
+        """The fingerprint of the files a registered reader reads: its index's rerun trigger."""
+        generated = self._generated(dataset)
+        if generated:
+            return self.demo_settings(dataset) if DATASETS[dataset].demo else self.setting(generated)
+        root = self.plan.dataset_roots[dataset]
+        return fingerprint_files(root, DATASETS[dataset].layout_files(root, self.layout_settings(dataset)))
+
+    def media_table_of(self, dataset):
+        return paths.index_table(dataset, DATASETS[dataset].media)
+
+    def label_tasks(self, dataset):
+        """The tasks a dataset's index writes label tables for, in the order of ``index_labels``."""
+        if dataset == "aff_wild2":
+            return self.aff_wild2_tasks
+        return list(dict.fromkeys(task for c in CHALLENGES.values() if c.dataset == dataset for task in c.tasks))
+
+    @property
+    def generated_datasets(self):
+        """The datasets whose demo a rule made from their registration writes: those the run reads from the
+        demo's root."""
+        return [name for name in generated_datasets() if self.plan.dataset_roots[name] == DATASETS[name].demo.root]
+
+    def demo_root(self, dataset):
+        return DATASETS[dataset].demo.root
+
+    def demo_settings(self, dataset):
+        """The `demo` config keys a dataset's demo generator reads, by its argument names."""
+        return {argument: self.config["demo"][key] for argument, key in DATASETS[dataset].demo.settings.items()}
+
     def index_labels(self, dataset):
         """The label tables a dataset's index writes: Aff-Wild2's for the tasks run, another dataset's for
         every task its challenges hold."""
-        if dataset == "aff_wild2":
-            tasks = self.aff_wild2_tasks
-        else:
-            tasks = dict.fromkeys(task for c in CHALLENGES.values() if c.dataset == dataset for task in c.tasks)
-        return [paths.labels(dataset, task) for task in tasks]
+        return [paths.labels(dataset, task) for task in self.label_tasks(dataset)]
 
     # --- stage one, per dataset (the `dataset` wildcard) ----------------------------------------------
 
@@ -263,9 +306,11 @@ class WorkflowPlan:
         return self.trained_weights(wildcards.backbone)
 
     def check_before_jobs(self):
-        """What the dry run checks on disk and across the config beyond the plan: Aff-Wild2's layout, every model
-        file and checkpoint, and what the bundle names (planned now, whether or not the bundle is asked for)."""
+        """What the dry run checks on disk and across the config beyond the plan: Aff-Wild2's layout, the layouts
+        of the datasets with a registered reader, every model file and checkpoint, and what the bundle names
+        (planned now, whether or not the bundle is asked for)."""
         self.check_dataset_layout()
+        self.check_registered_layouts()
         self.check_backbone_files()
         _ = self.bundle
 
@@ -283,6 +328,13 @@ class WorkflowPlan:
             dataset["video_folder"],
             self.aff_wild2_tasks,
         )
+
+    def check_registered_layouts(self):
+        """A registered reader reads its dataset's tables and lists its media now (no video is opened), so that a
+        damaged label file or a listed video that is absent stops the dry run, naming the file and line."""
+        for dataset in self.datasets_with_reader:
+            if not self._generated(dataset):
+                DATASETS[dataset].reader(self.plan.dataset_roots[dataset], self.layout_settings(dataset))
 
     def detector_model(self):
         """The face detector's model file where the config names one (an input: replacing it redoes the faces)."""

@@ -13,6 +13,8 @@ from abawflow.tasks.kinds import INTENSITY, MULTI_LABEL, REGRESSION, SINGLE_LABE
 EXPRESSIONS = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
 # ERI (Hume-Reaction): the seven self-reported emotions, as data_info.csv names them.
 EMOTIONS = ("Adoration", "Amusement", "Anxiety", "Disgust", "Empathic-Pain", "Fear", "Surprise")
+# EMI (Hume-Vidmimic2): the six mimicked emotions, as its label files name them (a space in "Empathic Pain").
+MIMICRY_EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 ACTION_UNITS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26")
 
 
@@ -119,8 +121,19 @@ ERI = TaskSpec(
     submission_header=("File_ID",) + EMOTIONS,
 )
 
+EMI = TaskSpec(
+    name="emi",
+    header=MIMICRY_EMOTIONS,
+    label_columns=MIMICRY_EMOTIONS,
+    kind=INTENSITY,
+    head_size=len(MIMICRY_EMOTIONS),
+    missing_value=-1.0,
+    loss="sigmoid_mse",  # most videos' labels are all 0: no emotion peaks, so ERI's top-class term does not apply
+    submission_header=("Filename",) + MIMICRY_EMOTIONS,
+)
+
 TASKS = {spec.name: spec for spec in (VA, EXPR, AU)}  # Aff-Wild2's frame-level tasks
-ALL_TASKS = {**TASKS, ERI.name: ERI}  # with the tasks of the other datasets
+ALL_TASKS = {**TASKS, ERI.name: ERI, EMI.name: EMI}  # with the tasks of the other datasets
 
 
 def get_task(name):

@@ -35,9 +35,15 @@ def draw_intensities(rng):
     return raw / raw.max()
 
 
-def render_sample(path, intensities, frames, rng, renderer, width=256, height=192):
-    """Write one sample's video: the demo face, its four face-borne emotions rising and falling over the clip."""
+def face_signals(intensities):
+    """The demo face's deformations (abawflow/datasets/demo/aff_wild2.py) of a sample's intensities."""
     labels = dict(zip(EMOTIONS, intensities, strict=True))
+    return {face: labels[emotion] for emotion, face in FACE_EMOTIONS.items()}
+
+
+def render_sample(path, signals, frames, rng, renderer, width=256, height=192):
+    """Write one sample's video: the demo face, its deformations (face signal -> intensity) rising and falling
+    over the clip."""
     envelope = 0.4 + 0.6 * np.sin(np.pi * (np.arange(frames) + 0.5) / frames)
     motion = {
         "x": width * (0.5 + smooth_path(rng, frames, 20, -0.05, 0.05)),
@@ -54,8 +60,7 @@ def render_sample(path, intensities, frames, rng, renderer, width=256, height=19
         raise RuntimeError(f"OpenCV cannot write mp4 video to {temporary}")
     try:
         for t in range(frames):
-            signals = {face: 1.6 * labels[emotion] * envelope[t] for emotion, face in FACE_EMOTIONS.items()}
-            face = renderer.render(signals, tint)
+            face = renderer.render({name: 1.6 * value * envelope[t] for name, value in signals.items()}, tint)
             frame = paste(
                 scene.copy(),
                 np.ascontiguousarray(face),
@@ -101,7 +106,7 @@ def make_demo_hume_reaction(root, seed=0, samples=48, frames=60, splits=(0.6, 0.
         intensities = draw_intensities(rng)
         length = int(frames * rng.uniform(0.8, 1.2))
         folder = root / SPLIT_FOLDERS[split]
-        render_sample(folder / "mp4" / f"{sample_id}.mp4", intensities, length, rng, renderer)
+        render_sample(folder / "mp4" / f"{sample_id}.mp4", face_signals(intensities), length, rng, renderer)
         write_wav(folder / "wav" / f"{sample_id}.wav", sample_voice(sample_id, intensities, length), SAMPLE_RATE)
         cells = [""] * len(EMOTIONS) if split == "Test" else [f"{value:.4f}" for value in intensities]
         table.writerow([f"[{sample_id}]", split, *cells, int(rng.integers(18, 70)), rng.choice(["USA", "SA"])])

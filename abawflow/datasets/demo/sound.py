@@ -40,6 +40,22 @@ def name_seed(name):
     return zlib.crc32(name.encode())
 
 
+def encode(target, stream, data, layout, sample_rate, frame_size):
+    """Encode mono ``data`` (1 x samples, in the sample ``layout``) into ``stream`` of the open ``target``, in
+    frames of the codec's ``frame_size``, then flush the encoder."""
+    import av
+
+    for start in range(0, data.shape[1], frame_size):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(data[:, start : start + frame_size]), format=layout, layout="mono"
+        )
+        frame.sample_rate, frame.pts = sample_rate, start
+        for packet in stream.encode(frame):
+            target.mux(packet)
+    for packet in stream.encode(None):
+        target.mux(packet)
+
+
 def add_sound_track(video_path, samples, sample_rate, output_path):
     """Write ``video_path``'s video stream, copied packet by packet, with ``samples`` as its mono sound track to
     ``output_path`` (AAC in MP4, 16-bit PCM in AVI), atomically."""
@@ -59,15 +75,7 @@ def add_sound_track(video_path, samples, sample_rate, output_path):
                 packet.stream = video_out
                 target.mux(packet)
             data = samples[None] if layout == "fltp" else np.round(samples * 32767).astype(np.int16)[None]
-            for start in range(0, data.shape[1], 1024):
-                frame = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(data[:, start : start + 1024]), format=layout, layout="mono"
-                )
-                frame.sample_rate, frame.pts = sample_rate, start
-                for packet in sound.encode(frame):
-                    target.mux(packet)
-            for packet in sound.encode(None):
-                target.mux(packet)
+            encode(target, sound, data, layout, sample_rate, 1024)
         os.replace(temporary, output_path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -82,6 +90,22 @@ def write_wav(path, samples, sample_rate=SAMPLE_RATE):
     temporary = path.with_name(f".{path.name}.partial")
     try:
         wavfile.write(temporary, sample_rate, np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_mp3(path, samples, sample_rate=SAMPLE_RATE):
+    """A mono MP3 file (LAME through PyAV), atomically."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        with av.open(str(temporary), "w", format="mp3") as target:
+            sound = target.add_stream("libmp3lame", rate=sample_rate, layout="mono")
+            encode(target, sound, np.clip(samples, -1, 1).astype(np.float32)[None], "fltp", sample_rate, 1152)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -12,14 +12,15 @@ from abawflow.tasks.specs import ALL_TASKS
 
 
 def test_registered_challenges_name_known_tasks():
-    assert set(CHALLENGES) == {"va", "expr", "au", "mtl", "eri"}
+    assert set(CHALLENGES) == {"va", "expr", "au", "mtl", "eri", "emi"}
     for challenge in CHALLENGES.values():
         assert set(challenge.tasks) <= set(ALL_TASKS)
     assert get_challenge("mtl").joint and not get_challenge("va").joint
     assert get_challenge("mtl").submission_index == "images" and get_challenge("au").submission_index == "splits"
     assert get_challenge("eri").dataset == "hume_reaction" and get_challenge("eri").granularity == "video"
     assert get_challenge("eri").submission_suffix == "csv"
-    with pytest.raises(KeyError, match="unknown challenge 'muse'; registered: va, expr, au, mtl, eri"):
+    assert get_challenge("emi").dataset == "hume_vidmimic2" and get_challenge("emi").submission_suffix == "csv"
+    with pytest.raises(KeyError, match="unknown challenge 'muse'; registered: va, expr, au, mtl, eri, emi"):
         get_challenge("muse")
 
 

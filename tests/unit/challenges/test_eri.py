@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from abawflow.challenges.eri import write_eri_submission
+from abawflow.challenges.per_video import write_video_submission
 from abawflow.challenges.registry import get_challenge
 from abawflow.challenges.submission import prediction_table
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError, SubmissionError
@@ -261,13 +261,13 @@ def test_the_submission_lists_every_test_sample_in_order_with_bracketed_ids(tmp_
     index = pl.DataFrame({"task": ["eri"] * 3, "subject": ["00007", "00003", "00005"], "split": ["test"] * 3})
     values = {s: np.full(7, 0.25 * (k + 1)) for k, s in enumerate(["00003", "00005", "00007"])}
     path = tmp_path / "eri.csv"
-    write_eri_submission(get_challenge("eri"), eri_predictions("test", values), index, path)
+    write_video_submission(get_challenge("eri"), eri_predictions("test", values), index, path)
     lines = path.read_text().splitlines()
     assert lines[0] == "File_ID," + ",".join(EMOTIONS)
     assert [line.split(",")[0] for line in lines[1:]] == ["[00007]", "[00003]", "[00005]"]
     assert lines[2] == "[00003]," + ",".join(["0.250000"] * 7)
-    with pytest.raises(SubmissionError, match="1 of the 3 ERI test samples have no prediction \\(first: 00005\\)"):
-        write_eri_submission(
+    with pytest.raises(SubmissionError, match="1 of the 3 ERI test videos have no prediction \\(first: 00005\\)"):
+        write_video_submission(
             get_challenge("eri"),
             eri_predictions("test", {k: v for k, v in values.items() if k != "00005"}),
             index,
@@ -275,5 +275,5 @@ def test_the_submission_lists_every_test_sample_in_order_with_bracketed_ids(tmp_
         )
     broken = {**values, "00003": np.full(7, np.nan)}
     with pytest.raises(SubmissionError, match="predicted_Adoration is nan"):
-        write_eri_submission(get_challenge("eri"), eri_predictions("test", broken), index, tmp_path / "other.csv")
+        write_video_submission(get_challenge("eri"), eri_predictions("test", broken), index, tmp_path / "other.csv")
     assert not (tmp_path / "other.csv").exists()

@@ -48,7 +48,8 @@ def test_the_index_pads_ids_lists_test_videos_from_disk_and_keeps_each_label(tmp
         (elsewhere / f"{video}.mp4").write_bytes(b"video")
     os.symlink(elsewhere, root / "test" / "raw" / "batch1")
     (root / "test" / "raw" / "notes.txt").write_text("not a video")
-    subjects, splits, labels = index_hume_vidmimic2(root, SETTINGS)
+    subjects, splits, tables = index_hume_vidmimic2(root, SETTINGS)
+    labels = tables["emi"]
     assert subjects["subject"].to_list() == ["00007", "00012", "00015", "00020", "00021"]
     assert subjects["audio_path"].to_list()[:3] == ["audio/00007.mp3", "audio/00012.mp3", "audio/00015.mp3"]
     assert subjects["audio_path"][3] == subjects["video_path"][3] == "test/raw/batch1/00020.mp4"

@@ -24,7 +24,9 @@ def test_the_embedded_default_holds_the_demo_preset(repository):
     demo = load_preset("demo")
     assert config["methods"] == "demo"
     assert set(config["experiments"]) == set(demo["experiments"]) and "transformer_random" in config["experiments"]
-    assert config["submission"] == {**demo["submission"], "format": "abaw5"}
+    # The preset's submissions of challenges the run leaves out (emi) are dropped with it.
+    run = {key: name for key, name in demo["submission"].items() if key in config["tasks"]}
+    assert config["submission"] == {**run, "format": "abaw5"} and "emi" not in config["tasks"]
     # The default itself names no method: nothing of the demo's reaches a user's file except through the preset.
     default = yaml.safe_load((repository / "config.yaml").read_text())
     assert not {"backbones", "experiments", "ensembles"} & set(default)
@@ -80,6 +82,9 @@ def test_only_what_runs_is_planned(repository):
         "eri_visual",
         "eri_audio_visual",
         "eri_audio_visual_interaction",
+        "emi_audio",
+        "emi_visual",
+        "emi_audio_visual",
     }
     assert "log_mel" in plan.backbones  # transformer_audio_visual still reads it
     config["experiments"]["transformer_audio_visual"]["tasks"] = ["eri"]

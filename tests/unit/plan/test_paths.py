@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from abawflow.datasets.registry import datasets_with_reader, generated_datasets
 from abawflow.plan import paths
 
 
@@ -33,6 +34,8 @@ def test_every_rule_of_the_workflow_has_its_job_names(repository):
     rules = set()
     for path in (repository / "rules").glob("*.smk"):
         rules |= set(re.findall(r"^rule (\w+):", path.read_text(), re.M))
+        # Rules made per registered dataset in a loop: their logs are grouped under one name.
+        rules |= set(re.findall(r"^\s+paths\.log\(\"(\w+)\", dataset=dataset\)", path.read_text(), re.M))
     targets = {"submission", "bundle", "predict_videos"}  # target rules: no job of their own
     assert rules - targets <= set(paths.JOBS), sorted(rules - targets - set(paths.JOBS))
     assert set(paths.JOBS) <= rules
@@ -48,5 +51,9 @@ def test_the_stages_page_lists_every_rule(repository):
     """docs/stages.md's table of the DAG names every rule of the workflow."""
     page = (repository / "docs" / "stages.md").read_text()
     table = page[page.index("## The DAG") :].split("\n\n")[1]
-    missing = [rule for rule in paths.JOBS if f"`{rule}`" not in table]
+    made = {  # the rules made per registered dataset, by the name their logs are grouped under
+        "index_layout": [f"index_{name}" for name in datasets_with_reader()],
+        "demo_dataset": [f"demo_{name}_data" for name in generated_datasets()],
+    }
+    missing = [name for rule in paths.JOBS for name in made.get(rule, [rule]) if f"`{name}`" not in table]
     assert not missing, f"docs/stages.md's DAG table misses {missing}"

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from abawflow.core.errors import ConfigError, VideoDecodeError
+from abawflow.core.errors import AnnotationFormatError, ConfigError, DatasetLayoutError, VideoDecodeError
 from abawflow.plan.config_layers import load_config
 from abawflow.plan.schema import validate_config
 from abawflow.plan.workflow import WorkflowPlan
@@ -212,4 +212,54 @@ def test_mae_corpora_are_inputs_and_checked_before_any_job(config, repository, t
         workflow_plan(config, repository).check_before_jobs()
     config["backbones"]["vit_mae"]["mae"] = {"corpora": [{"dataset": "aff_wild2", "folder": str(faces)}]}
     with pytest.raises(ConfigError, match="corpora"):
+        workflow_plan(config, repository).check_before_jobs()
+
+
+def emi_root(root, train_lines=("00001,0,0.5,0,0,0,1",)):
+    header = "Filename,Admiration,Amusement,Determination,Empathic Pain,Excitement,Joy"
+    for name, lines in (("train_split.csv", train_lines), ("valid_split.csv", ["00002,1,0,0,0,0,0"])):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("\n".join([header, *lines]) + "\n")
+    for folder, files in (("raw", ["00001.mp4", "00002.mp4"]), ("audio", ["00001.mp3", "00002.mp3"])):
+        (root / folder).mkdir()
+        for name in files:
+            (root / folder / name).write_bytes(b"media")
+    (root / "test" / "raw").mkdir(parents=True)
+    (root / "test" / "raw" / "00003.mp4").write_bytes(b"media")
+    return root
+
+
+def test_a_dataset_with_a_registered_reader_gets_its_index_rule_from_the_plan(repository, tmp_path):
+    config = load_config(repository / "config.yaml", {"methods": "demo", "tasks": ["emi"]})
+    plan = workflow_plan(config, repository)
+    assert plan.challenges == ["emi"] and plan.datasets_with_reader == ["hume_vidmimic2"]
+    assert plan.generated_datasets == ["hume_vidmimic2"] and plan.demo_root("hume_vidmimic2") == "resources/demo_emi"
+    assert plan.media_table_of("hume_vidmimic2") == "results/hume_vidmimic2/index/subjects.parquet"
+    assert plan.index_labels("hume_vidmimic2") == ["results/hume_vidmimic2/index/labels_emi.parquet"]
+    assert plan.label_tasks("hume_vidmimic2") == ["emi"]
+    settings = plan.layout_settings("hume_vidmimic2")
+    assert "root" not in settings and settings["video_folder"] == "raw" and settings["id_digits"] == 5
+    # The generated demo is identified by the settings of its generator; a user's data by its files.
+    assert plan.layout_files("hume_vidmimic2") == {"seed": 0, "videos": 60, "frames": 60}
+    plan.check_before_jobs()
+    config["emi"]["root"] = str(emi_root(tmp_path / "emi"))
+    plan = workflow_plan(config, repository)
+    assert plan.generated_datasets == []
+    before = plan.layout_files("hume_vidmimic2")
+    assert before["files"] == 7
+    (tmp_path / "emi" / "test" / "raw" / "00004.mp4").write_bytes(b"media")
+    assert workflow_plan(config, repository).layout_files("hume_vidmimic2")["files"] == 8
+    plan.check_before_jobs()
+
+
+def test_a_damaged_label_file_of_a_registered_reader_stops_the_dry_run(repository, tmp_path):
+    config = load_config(repository / "config.yaml", {"methods": "demo", "tasks": ["emi"]})
+    config["emi"] = {"root": str(emi_root(tmp_path / "emi", train_lines=["00001,0,0.5,0,2,0,1"]))}
+    with pytest.raises(AnnotationFormatError, match=r"train_split.csv, line 2: .*Empathic Pain"):
+        workflow_plan(config, repository).check_before_jobs()
+    (tmp_path / "emi" / "raw" / "00002.mp4").unlink()
+    (tmp_path / "emi" / "train_split.csv").write_text(
+        "Filename,Admiration,Amusement,Determination,Empathic Pain,Excitement,Joy\n00001,0,0,0,0,0,0\n"
+    )
+    with pytest.raises(DatasetLayoutError, match=r"valid_split.csv, line 2: video 00002's file 00002.mp4 is not under"):
         workflow_plan(config, repository).check_before_jobs()
