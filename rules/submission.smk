@@ -23,6 +23,7 @@ rule write_submission:
         runtime=30,
     params:
         layout="abaw5",
+        settings=PLAN.submission_settings,
         minimum_face_coverage=PLAN.setting("submission", "minimum_face_coverage"),
         code=PLAN.code("write_submission.py"),
     script:
@@ -61,6 +62,7 @@ rule write_submission_per_video:
         runtime=30,
     params:
         layout="abaw3",
+        settings=PLAN.submission_settings,
         minimum_face_coverage=PLAN.setting("submission", "minimum_face_coverage"),
         code=PLAN.code("write_submission.py"),
     script:

@@ -14,7 +14,9 @@ def main(snakemake):
     predictions = pl.read_parquet(snakemake.input.predictions).filter(pl.col("split") == "test")
     index = pl.read_parquet(snakemake.input.index)
     media = pl.read_parquet(snakemake.input.media)
-    challenge.write_submission(predictions, index, snakemake.output.submission, snakemake.params.layout, media)
+    challenge.write_submission(
+        predictions, index, snakemake.output.submission, snakemake.params.layout, media, snakemake.params.settings
+    )
     write_csv(face_coverage(predictions, snakemake.params.minimum_face_coverage), snakemake.output.coverage)
 
 

@@ -6,8 +6,9 @@ submission file. The VA, EXPR and AU challenges read
 Aff-Wild2 (labels per video frame, one file per task); the MTL challenge reads s-Aff-Wild2 (labels per
 sampled image, one file for the three tasks); the ERI challenge reads Hume-Reaction (seven intensities per
 video, a CSV of one row per test sample) and the EMI challenge Hume-Vidmimic2 (six intensities per video, the
-same kind of CSV). The prediction, ensemble and submission rules serve every
-registered challenge through the `task` wildcard (docs/extending.md).
+same kind of CSV); the A/H challenge reads BAH (one 0/1 per video, a trial file in the test list's order).
+The prediction, ensemble and submission rules serve every registered challenge through the `task` wildcard
+(docs/extending.md).
 """
 
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from abawflow.challenges.mtl import mtl_metrics, write_mtl_submission
-from abawflow.challenges.per_video import video_outputs, write_video_submission
+from abawflow.challenges.per_video import video_outputs, write_trial_submission, write_video_submission
 from abawflow.challenges.submission import write_task_submission
 from abawflow.core.errors import SubmissionError
 
@@ -33,10 +34,12 @@ class Challenge:
     combine: Callable | None = None  # several tasks: their metric dicts -> the challenge's metrics
     submission_suffix: str = "txt"  # results/submission/<name>.<suffix>
     submission_id: str = "{}"  # how a per-video submission writes a video's id (ERI: in brackets)
+    submission_settings: tuple = ()  # keys of its dataset's config section that its writer takes
 
-    def write_submission(self, predictions, index, path, layout="abaw5", media=None):
-        """``media``: the dataset's index of what stage one read (the subjects' frame counts, or the images)."""
-        self.writer(self, predictions, index, path, layout, media)
+    def write_submission(self, predictions, index, path, layout="abaw5", media=None, settings=None):
+        """``media``: the dataset's index of what stage one read (the subjects' frame counts, or the images);
+        ``settings``: the values of ``submission_settings``."""
+        self.writer(self, predictions, index, path, layout, media, **(settings or {}))
 
     def score(self, annotated, predictions, source="predictions"):
         """The challenge's metrics of validation ``predictions`` against ``annotated`` (task -> its annotated
@@ -115,6 +118,16 @@ CHALLENGES = {
         # EMI: six intensities per video, ids written as the label files give them (five digits, unbracketed).
         Challenge(
             "emi", ("emi",), "video", "hume_vidmimic2", "splits", write_video_submission, submission_suffix="csv"
+        ),
+        # A/H: one 0/1 per video, a trial file in the test list's order (video paths as ids, no header).
+        Challenge(
+            "ah",
+            ("ah",),
+            "video",
+            "bah",
+            "splits",
+            write_trial_submission,
+            submission_settings=("submission_probabilities",),
         ),
     )
 }

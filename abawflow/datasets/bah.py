@@ -1,5 +1,5 @@
 """The BAH layout (Ambivalence/Hesitancy, ABAW8 onwards), as the dataset's public code and the organizers'
-validation script show it; not yet wired into the pipeline.
+validation script show it.
 
 - Split lists ``split/{train,val,test}.txt``, no header, one line per video: ``video_path,label,transcript``.
   The transcript holds commas, so a line is split on its first two only. ``label`` is 1 ("With A-H") or 0.
@@ -9,12 +9,17 @@ validation script show it; not yet wired into the pipeline.
 - The organizers' crops ``cropped-aligned-faces/<video path>/frame-<n>.jpg``, ``n`` from 0.
 """
 
+import logging
 import re
 from pathlib import Path
 
+import polars as pl
 import yaml
 
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
+from abawflow.tasks.specs import AH
+
+log = logging.getLogger(__name__)
 
 LABELS = {"0": 0, "1": 1}  # 0 "No A-H", 1 "With A-H"
 CROP_NAME = re.compile(r"^frame-(\d+)\.jpg$")
@@ -93,3 +98,38 @@ def crop_frames(folder):
         if match:
             frames[int(match.group(1))] = path
     return dict(sorted(frames.items()))
+
+
+def layout_files(root, settings):
+    """The split lists the index reads (its rerun trigger; the videos are named in them)."""
+    root = Path(root)
+    return [root / settings["split_folder"] / name for name in settings["split_files"].values()]
+
+
+def index_bah(root, settings):
+    """(subjects, splits, {"ah": labels}) of a BAH root: one subject per listed video, named by its path as
+    the split lists give it (the organizers' id), its sound the video's own track; the test list's labels
+    are placeholders (0) and are not read. ``settings``: ``split_folder``, ``split_files`` (split -> file)."""
+    root = Path(root)
+    subjects, splits, labels, listed = [], [], [], {}
+    for split in ("train", "validation", "test"):
+        name = f"{settings['split_folder']}/{settings['split_files'][split]}"
+        for video, label, _transcript, number in read_split_list(root / name):
+            where = f"{root / name}, line {number}"
+            if video in listed:
+                raise AnnotationFormatError(f"{where}: {video} is also listed at {listed[video]}")
+            listed[video] = where
+            if not (root / video).is_file():
+                raise DatasetLayoutError(f"{where}: the video {video} is not under {root}")
+            subjects.append((video, video, video, "single"))
+            splits.append((AH.name, video, split, f"{name}:{number}"))
+            if split != "test":
+                labels.append((video, True, float(label)))
+    subjects = pl.DataFrame(subjects, schema=["subject", "video", "video_path", "person"], orient="row")
+    splits = pl.DataFrame(splits, schema=["task", "subject", "split", "source"], orient="row")
+    labels = pl.DataFrame(
+        labels, schema={"subject": pl.String, "annotated": pl.Boolean, AH.label_columns[0]: pl.Float32}, orient="row"
+    )
+    for split, rows in splits.group_by("split", maintain_order=True):
+        log.info("%s: %d videos", split[0], rows.height)
+    return subjects, splits, {AH.name: labels}

@@ -19,7 +19,8 @@ Challenges name the dataset they read (abawflow/challenges/registry.py); docs/ex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from abawflow.datasets import hume_vidmimic2
+from abawflow.datasets import bah, hume_vidmimic2
+from abawflow.datasets.demo.bah import make_demo_bah
 from abawflow.datasets.demo.hume_vidmimic2 import make_demo_hume_vidmimic2
 
 DETECTED, CROPPED_ALIGNED = "detected", "cropped_aligned"
@@ -66,6 +67,21 @@ DATASETS = {
                 "resources/demo_emi",
                 make_demo_hume_vidmimic2,
                 {"seed": "seed", "videos": "emi_videos", "frames": "emi_frames"},
+            ),
+        ),
+        # BAH (A/H): one person answering a question per video, a 0/1 label per video, sound in the videos.
+        Dataset(
+            "bah",
+            "ah",
+            "subjects",
+            (DETECTED,),
+            sound=True,
+            reader=bah.index_bah,
+            layout_files=bah.layout_files,
+            demo=DemoData(
+                "resources/demo_ah",
+                make_demo_bah,
+                {"seed": "seed", "participants": "ah_participants", "frames": "ah_frames"},
             ),
         ),
     )

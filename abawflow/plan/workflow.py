@@ -239,7 +239,11 @@ class WorkflowPlan:
     def generated_datasets(self):
         """The datasets whose demo a rule made from their registration writes: those the run reads from the
         demo's root."""
-        return [name for name in generated_datasets() if self.plan.dataset_roots[name] == DATASETS[name].demo.root]
+        return [
+            name
+            for name in generated_datasets()
+            if name in self.plan.datasets and self.plan.dataset_roots[name] == DATASETS[name].demo.root
+        ]
 
     def demo_root(self, dataset):
         return DATASETS[dataset].demo.root
@@ -544,6 +548,12 @@ class WorkflowPlan:
         if recipe["clip_steps"]:  # video-level tasks: one clip per video
             windows["clip_steps"] = recipe["clip_steps"]
         return windows
+
+    def submission_settings(self, wildcards):
+        """The settings of its dataset's config section that a challenge's submission writer takes."""
+        challenge = CHALLENGES[wildcards.challenge]
+        section = self.config[DATASETS[challenge.dataset].config_section]
+        return canonical({key: section[key] for key in challenge.submission_settings})
 
     def experiment_postprocess(self, wildcards):
         return canonical(self.plan.experiments[wildcards.experiment].postprocess)

@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 from scipy.ndimage import uniform_filter1d
 
+from abawflow.challenges.per_video import video_outputs
 from abawflow.challenges.submission import output_columns, threshold_columns
 from abawflow.tasks.metrics import binary_f1
 from abawflow.tasks.specs import get_task
@@ -48,12 +49,33 @@ def tune_thresholds(probabilities, truth):
     return np.array(thresholds)
 
 
+def choose_video_threshold(spec, probabilities, labels):
+    """The threshold of THRESHOLD_GRID with the best score of a video-level binary task (its kind's metric,
+    A/H's macro F1 over both classes), ties broken towards 0.5."""
+    truth = spec.kind.truth(labels)
+    scores = [spec.metrics(truth, spec.decide(probabilities, t))["score"] for t in THRESHOLD_GRID]
+    candidates = THRESHOLD_GRID[np.isclose(scores, max(scores))]
+    return np.array([float(candidates[np.argmin(np.abs(candidates - 0.5))])])
+
+
 def postprocess(task, table, options, labels=None):
     """Apply ``options`` (smoothing, au_thresholds) to a prediction table; ``labels`` (the task's label
-    table) is needed to tune thresholds on the validation rows."""
+    table) is needed to tune thresholds on the validation rows. A kind whose threshold is always chosen on
+    validation (A/H) gets it from its validation videos."""
+
     table = smooth(task, table, int(options.get("smoothing", 0)))
-    if options.get("au_thresholds", "fixed") == "tuned":
-        spec = get_task(task)
+    spec = get_task(task)
+    if spec.kind.threshold_always_tuned:
+        joined = labels.filter(pl.col("annotated")).join(
+            video_outputs(table.filter(pl.col("split") == "validation"), task), on="subject", how="inner"
+        )
+        if joined.is_empty():
+            raise ValueError(f"{task.upper()}: no labelled validation video to choose the decision threshold on")
+        thresholds = choose_video_threshold(
+            spec, joined.select(output_columns(task)).to_numpy(), joined.select(spec.label_columns).to_numpy()
+        )
+        log.info("chose the decision threshold %.2f on %d validation videos", thresholds[0], len(joined))
+    elif options.get("au_thresholds", "fixed") == "tuned":
         if not spec.kind.has_thresholds:
             return table
         joined = labels.filter(pl.col("annotated")).join(
@@ -69,10 +91,8 @@ def postprocess(task, table, options, labels=None):
             len(joined),
             dict(zip(spec.label_columns, thresholds, strict=True)),
         )
-        table = table.with_columns(
-            [
-                pl.lit(float(t), dtype=pl.Float32).alias(c)
-                for c, t in zip(threshold_columns(task), thresholds, strict=True)
-            ]
-        )
-    return table
+    else:
+        return table
+    return table.with_columns(
+        [pl.lit(float(t), dtype=pl.Float32).alias(c) for c, t in zip(threshold_columns(task), thresholds, strict=True)]
+    )

@@ -8,7 +8,7 @@ classification, AU a multi-label detection. A new task of an existing kind needs
 import numpy as np
 import torch
 
-from abawflow.tasks.metrics import ccc, macro_f1, mean_au_f1, pearson
+from abawflow.tasks.metrics import average_precision, ccc, macro_f1, mean_au_f1, pearson
 
 
 class TaskKind:
@@ -17,6 +17,7 @@ class TaskKind:
     integer_labels = False  # label tables store the labels as class indices
     has_classes = False  # one class per frame: class-balanced oversampling applies
     has_thresholds = False  # decisions are thresholded probabilities, which can be tuned per column
+    threshold_always_tuned = False  # the threshold is always chosen on the validation set (its score's rule)
     output_range = (0.0, 1.0)  # where decoded outputs lie (probabilities, unless a kind says otherwise)
 
     def invalid_value(self, values, spec):
@@ -46,6 +47,10 @@ class TaskKind:
     def metrics(self, spec, truth, decided):
         """The challenge metrics, name -> value; `score` is the one experiments are ranked by."""
         raise NotImplementedError
+
+    def ranking_metrics(self, spec, truth, values):
+        """Metrics of the decoded outputs before any decision (a ranking's average precision), name -> value."""
+        return {}
 
     def prior(self, spec, labels):
         """The outputs that annotated label rows average to (mean values; class or AU frequencies): what a
@@ -168,4 +173,39 @@ class Intensity(TaskKind):
         return {**scores, "score": float(np.mean(list(scores.values())))}
 
 
+class VideoBinary(TaskKind):
+    """One 0/1 label per video (A/H: ambivalence or hesitancy shown), scored by the macro F1 over the two
+    classes; the decision threshold is chosen on the validation videos, and the positive class's average
+    precision is reported beside it."""
+
+    name = "video_binary"
+    granularity = "video"
+    integer_labels = True
+    has_thresholds = True
+    threshold_always_tuned = True
+
+    def invalid_value(self, values, spec):
+        return None if values[0] in (0.0, 1.0) else f"expected 0 or 1, got {values[0]:g}"
+
+    def decode(self, outputs):
+        return torch.sigmoid(outputs)
+
+    def decide(self, values, thresholds=0.5):
+        return (np.asarray(values)[:, 0] >= np.asarray(thresholds).reshape(-1)[0]).astype(np.int64)
+
+    def format_decision(self, decided):
+        return str(int(decided))
+
+    def truth(self, labels):
+        return np.asarray(labels)[:, 0].astype(np.int64)
+
+    def metrics(self, spec, truth, decided):
+        value = macro_f1(truth, decided, 2)
+        return {"f1_macro": value, "score": value}
+
+    def ranking_metrics(self, spec, truth, values):
+        return {"average_precision": average_precision(truth, np.asarray(values)[:, 0])}
+
+
 REGRESSION, SINGLE_LABEL, MULTI_LABEL, INTENSITY = Regression(), SingleLabel(), MultiLabel(), Intensity()
+VIDEO_BINARY = VideoBinary()

@@ -49,6 +49,20 @@ def macro_f1(truth, prediction, classes):
     return float(np.mean([binary_f1(truth == c, prediction == c) for c in range(classes)]))
 
 
+def average_precision(truth, scores):
+    """Average precision of the positive class: the mean, over the positives, of the precision among the items
+    scored at least as high (ties ranked together, as scikit-learn's step-wise AP); 0 without positives."""
+    truth, scores = np.asarray(truth).astype(bool), np.asarray(scores, dtype=np.float64)
+    if not truth.any():
+        return 0.0
+    order = np.argsort(-scores, kind="stable")
+    truth, scores = truth[order], scores[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # the last item of each group of equal scores
+    hits = np.cumsum(truth)[last]
+    precision, recall = hits / (last + 1), hits / truth.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def mean_au_f1(truth, prediction):
     """Mean over AUs (columns) of each AU's binary F1."""
     truth = np.asarray(truth)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abawflow.tasks.kinds import INTENSITY, MULTI_LABEL, REGRESSION, SINGLE_LABEL, TaskKind
+from abawflow.tasks.kinds import INTENSITY, MULTI_LABEL, REGRESSION, SINGLE_LABEL, VIDEO_BINARY, TaskKind
 
 EXPRESSIONS = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
 # ERI (Hume-Reaction): the seven self-reported emotions, as data_info.csv names them.
@@ -76,7 +76,11 @@ class TaskSpec:
 
     def score_outputs(self, labels, values, thresholds=0.5):
         """Challenge metrics from label rows (the label columns) and decoded per-frame outputs."""
-        return self.metrics(self.kind.truth(labels), self.decide(values, thresholds))
+        truth = self.kind.truth(labels)
+        return {
+            **self.metrics(truth, self.decide(values, thresholds)),
+            **self.kind.ranking_metrics(self, truth, values),
+        }
 
 
 VA = TaskSpec(
@@ -132,8 +136,19 @@ EMI = TaskSpec(
     submission_header=("Filename",) + MIMICRY_EMOTIONS,
 )
 
+AH = TaskSpec(
+    name="ah",
+    header=("ambivalence_hesitancy",),  # the split lists' label column (they have no header line)
+    label_columns=("ambivalence_hesitancy",),
+    kind=VIDEO_BINARY,
+    head_size=1,
+    missing_value=-1.0,
+    loss="bce_with_logits",
+    submission_header=(),  # the organizers' files have no header line
+)
+
 TASKS = {spec.name: spec for spec in (VA, EXPR, AU)}  # Aff-Wild2's frame-level tasks
-ALL_TASKS = {**TASKS, ERI.name: ERI, EMI.name: EMI}  # with the tasks of the other datasets
+ALL_TASKS = {**TASKS, ERI.name: ERI, EMI.name: EMI, AH.name: AH}  # with the tasks of the other datasets
 
 
 def get_task(name):

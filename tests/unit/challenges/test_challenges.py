@@ -12,7 +12,7 @@ from abawflow.tasks.specs import ALL_TASKS
 
 
 def test_registered_challenges_name_known_tasks():
-    assert set(CHALLENGES) == {"va", "expr", "au", "mtl", "eri", "emi"}
+    assert set(CHALLENGES) == {"va", "expr", "au", "mtl", "eri", "emi", "ah"}
     for challenge in CHALLENGES.values():
         assert set(challenge.tasks) <= set(ALL_TASKS)
     assert get_challenge("mtl").joint and not get_challenge("va").joint
@@ -20,7 +20,7 @@ def test_registered_challenges_name_known_tasks():
     assert get_challenge("eri").dataset == "hume_reaction" and get_challenge("eri").granularity == "video"
     assert get_challenge("eri").submission_suffix == "csv"
     assert get_challenge("emi").dataset == "hume_vidmimic2" and get_challenge("emi").submission_suffix == "csv"
-    with pytest.raises(KeyError, match="unknown challenge 'muse'; registered: va, expr, au, mtl, eri, emi"):
+    with pytest.raises(KeyError, match="unknown challenge 'muse'; registered: va, expr, au, mtl, eri, emi, ah"):
         get_challenge("muse")
 
 

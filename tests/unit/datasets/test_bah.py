@@ -4,7 +4,7 @@ restart every window, the organizers' crops; damaged files named by file and lin
 import pytest
 
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
-from abawflow.datasets.bah import crop_frames, read_split_list, read_transcript
+from abawflow.datasets.bah import crop_frames, index_bah, layout_files, read_split_list, read_transcript
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +90,49 @@ def test_crops_are_numbered_from_zero_in_frame_order(tmp_path):
     assert list(crop_frames(folder)) == [0, 2, 10]
     with pytest.raises(DatasetLayoutError, match="folder of cropped-aligned faces is missing"):
         crop_frames(tmp_path / "nowhere")
+
+
+SETTINGS = {"split_folder": "split", "split_files": {"train": "train.txt", "validation": "val.txt", "test": "test.txt"}}
+
+
+def bah_root(root, lists):
+    for split, lines in lists.items():
+        (root / "split").mkdir(parents=True, exist_ok=True)
+        (root / "split" / f"{split}.txt").write_text("".join(f"{line}\n" for line in lines))
+        for line in lines:
+            video = root / line.split(",")[0]
+            video.parent.mkdir(parents=True, exist_ok=True)
+            video.write_bytes(b"video")
+    return root
+
+
+def test_the_index_names_videos_by_their_path_and_reads_no_test_label(tmp_path):
+    root = bah_root(
+        tmp_path / "BAH",
+        {
+            "train": [f"{VIDEO},1,Well, maybe.", "Videos/P02/b.mp4,0,Yes."],
+            "val": ["Videos/P03/c.mp4,0,"],
+            "test": ["Videos/P04/d.mp4,0,Hmm, no."],
+        },
+    )
+    subjects, splits, labels = index_bah(root, SETTINGS)
+    assert subjects["subject"].to_list() == [VIDEO, "Videos/P02/b.mp4", "Videos/P03/c.mp4", "Videos/P04/d.mp4"]
+    assert subjects["video_path"].to_list() == subjects["subject"].to_list() and "audio_path" not in subjects.columns
+    assert splits["split"].to_list() == ["train", "train", "validation", "test"]
+    assert splits["source"][0] == "split/train.txt:1" and set(splits["task"]) == {"ah"}
+    assert labels["ah"].rows() == [(VIDEO, True, 1.0), ("Videos/P02/b.mp4", True, 0.0), ("Videos/P03/c.mp4", True, 0.0)]
+    assert layout_files(root, SETTINGS) == [root / "split" / name for name in ("train.txt", "val.txt", "test.txt")]
+
+
+def test_a_listed_video_that_is_absent_or_in_two_splits_is_named_with_its_line(tmp_path):
+    root = bah_root(
+        tmp_path / "BAH", {"train": ["Videos/a.mp4,1,x"], "val": ["Videos/b.mp4,0,y"], "test": ["Videos/c.mp4,0,"]}
+    )
+    (root / "split" / "val.txt").write_text("Videos/b.mp4,0,y\nVideos/a.mp4,0,z\n")
+    with pytest.raises(
+        AnnotationFormatError, match=r"val.txt, line 2: Videos/a.mp4 is also listed at .*train.txt, line 1"
+    ):
+        index_bah(root, SETTINGS)
+    (root / "split" / "val.txt").write_text("Videos/b.mp4,0,y\nVideos/gone.mp4,1,z\n")
+    with pytest.raises(DatasetLayoutError, match=r"val.txt, line 2: the video Videos/gone.mp4 is not under"):
+        index_bah(root, SETTINGS)

@@ -85,6 +85,9 @@ def test_only_what_runs_is_planned(repository):
         "emi_audio",
         "emi_visual",
         "emi_audio_visual",
+        "ah_audio",
+        "ah_visual",
+        "ah_audio_visual",
     }
     assert "log_mel" in plan.backbones  # transformer_audio_visual still reads it
     config["experiments"]["transformer_audio_visual"]["tasks"] = ["eri"]

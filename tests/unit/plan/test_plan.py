@@ -324,12 +324,14 @@ def test_each_dataset_has_its_root_and_face_source(config):
         "s_aff_wild2": "resources/demo_mtl",
         "hume_reaction": "resources/demo_eri",
         "hume_vidmimic2": "resources/demo_emi",
+        "bah": "resources/demo_ah",
     }
     assert dict(plan.face_sources) == {
         "aff_wild2": "detected",
         "s_aff_wild2": "cropped_aligned",
         "hume_reaction": "detected",
         "hume_vidmimic2": "detected",
+        "bah": "detected",
     }
     config["dataset"]["face_source"] = "cropped_aligned"
     assert compile_plan(config).face_sources["aff_wild2"] == "cropped_aligned"

@@ -263,3 +263,17 @@ def test_a_damaged_label_file_of_a_registered_reader_stops_the_dry_run(repositor
     )
     with pytest.raises(DatasetLayoutError, match=r"valid_split.csv, line 2: video 00002's file 00002.mp4 is not under"):
         workflow_plan(config, repository).check_before_jobs()
+
+
+def test_a_challenge_writer_gets_only_its_own_settings(repository):
+    config = load_config(
+        repository / "config.yaml", {"methods": "demo", "tasks": ["ah"], "ah": {"submission_probabilities": False}}
+    )
+    plan = workflow_plan(config, repository)
+    assert plan.submission_settings(w(challenge="ah")) == {"submission_probabilities": False}
+    assert plan.datasets_with_reader == ["bah"] and plan.label_tasks("bah") == ["ah"]
+    assert plan.layout_settings("bah")["split_files"] == {
+        "test": "test.txt",
+        "train": "train.txt",
+        "validation": "val.txt",
+    }
