@@ -16,12 +16,13 @@ configfile: workflow.source_path("config.yaml")
 
 include: "rules/common.smk"
 include: "rules/demo_data.smk"
-# Stage one, per dataset: index, faces, features (and the backbones' own training), audio.
+# Stage one, per dataset: index, faces, features (and the backbones' own training), audio, text.
 include: "rules/index.smk"
 include: "rules/faces.smk"
 include: "rules/features.smk"
 include: "rules/backbone_training.smk"
 include: "rules/audio.smk"
+include: "rules/text.smk"
 # Stage two, per challenge: training, prediction and ensembles, scores, submissions.
 include: "rules/train.smk"
 include: "rules/predict.smk"

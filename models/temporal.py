@@ -230,7 +230,8 @@ def masked_mean(x, padding_mask):
 
 class AudioVisualModel(nn.Module):
     """Paper 002 (Sec. 3.1.1, Eq. 1-7): the fused inputs (one embedding block per backbone) split by modality;
-    an audio and a visual encoder; with ``interaction``, an encoder over both embeddings concatenated (Eq. 5-6).
+    an encoder per modality present (audio, vision, text); with ``interaction`` and two or more modalities, an
+    encoder over their embeddings concatenated (Eq. 5-6).
     Each branch is pooled over the clip; the modality branches (g_cat, Eq. 7) and the interaction branch are
     projected, concatenated and regressed. The clip's output is repeated at every frame, so that video-level
     tasks train and predict through the frame-level interface."""
@@ -257,7 +258,7 @@ class AudioVisualModel(nn.Module):
         block = fusion.output_width // len(modalities)
         self.fusion = fusion
         self.columns = {}
-        for modality in ("audio", "vision"):
+        for modality in ("audio", "vision", "text"):
             inputs = [k for k, m in enumerate(modalities) if m == modality]
             if inputs:
                 self.register_buffer(
@@ -276,7 +277,7 @@ class AudioVisualModel(nn.Module):
         self.project_modalities = nn.Sequential(nn.Linear(modality_width, projection), nn.ReLU())
         width = projection
         self.interaction = None
-        if interaction and len(self.columns) == 2:
+        if interaction and len(self.columns) >= 2:
             config = interaction_encoder or encoder_config
             self.interaction = create("encoder", config["name"], input_width=fusion.output_width, **_options(config))
             self.project_interaction = nn.Sequential(nn.Linear(self.interaction.output_width, projection), nn.ReLU())

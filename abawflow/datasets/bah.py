@@ -100,6 +100,27 @@ def crop_frames(folder):
     return dict(sorted(frames.items()))
 
 
+def transcript_path(root, settings, video):
+    """``<transcript folder>/<video path>/<video stem>.yml``: Whisper's output for one video."""
+    return Path(root) / settings["transcript_folder"] / video / f"{Path(video).stem}.yml"
+
+
+def read_transcripts(root, settings, subjects):
+    """One row per spoken chunk of every subject's video: (subject, start, end, text), times in seconds from
+    the video's start. A transcript without chunks is one chunk covering the whole video."""
+    import polars as pl
+
+    rows = []
+    for subject, video in subjects.select("subject", "video").rows():
+        path = transcript_path(root, settings, video)
+        text, chunks = read_transcript(path, settings["transcript_window_seconds"])
+        chunks = chunks or [(0.0, float("inf"), text)]
+        rows += [(subject, start, end, words) for start, end, words in chunks]
+    return pl.DataFrame(
+        rows, schema={"subject": pl.String, "start": pl.Float64, "end": pl.Float64, "text": pl.String}, orient="row"
+    )
+
+
 def layout_files(root, settings):
     """The split lists the index reads (its rerun trigger; the videos are named in them)."""
     root = Path(root)

@@ -11,7 +11,8 @@ the source) and each backbone writes ``features/<backbone>.parquet``. Face sourc
 A dataset whose ``reader`` is registered is indexed by one rule made for it from this entry (rules/index.smk):
 the reader takes the root and the dataset's config section and returns (media table, splits, task -> labels);
 ``layout_files`` lists the files it reads, so that adding, removing or editing one reruns the index; ``demo``
-writes its demo dataset from the ``demo`` config keys it names.
+writes its demo dataset from the ``demo`` config keys it names; ``transcripts`` reads what is said in its
+videos (rule read_transcripts), which text backbones read.
 
 Challenges name the dataset they read (abawflow/challenges/registry.py); docs/extending.md says how to add one.
 """
@@ -36,6 +37,7 @@ class Dataset:
     reader: Callable | None = None  # (root, settings) -> (media table, splits, task -> labels)
     layout_files: Callable | None = None  # (root, settings) -> the files the reader reads
     demo: "DemoData | None" = None  # how its demo dataset is generated
+    transcripts: Callable | None = None  # (root, settings, media table) -> (subject, start, end, text) per chunk
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ DATASETS = {
             sound=True,
             reader=bah.index_bah,
             layout_files=bah.layout_files,
+            transcripts=bah.read_transcripts,
             demo=DemoData(
                 "resources/demo_ah",
                 make_demo_bah,
@@ -99,6 +102,11 @@ def datasets_with_sound():
 def datasets_with_reader():
     """The datasets indexed by a rule made from their registered reader."""
     return [name for name, dataset in DATASETS.items() if dataset.reader]
+
+
+def datasets_with_transcripts():
+    """The datasets whose transcripts a registered reader reads (rule read_transcripts): text backbones read them."""
+    return [name for name, dataset in DATASETS.items() if dataset.transcripts]
 
 
 def generated_datasets():

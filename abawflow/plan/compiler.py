@@ -94,7 +94,7 @@ class Backbone:
     """One frame-level feature extractor as the feature stage reads it."""
 
     name: str
-    format: str  # as configured: timm, onnx, torchscript, keras_hdf5, fine_tuned, mae, audio
+    format: str  # as configured: timm, onnx, torchscript, keras_hdf5, fine_tuned, mae, audio, text
     feature_spec: MappingProxyType  # the FEATURE_KEYS (plus weights and features for trained ones)
     weights: str | None  # the file a pipeline rule trains for it (fine-tuning or MAE), if any
     base: str | None = None  # fine_tuned: the backbone it starts from
@@ -104,8 +104,9 @@ class Backbone:
 
     @property
     def modality(self):
-        """audio (features of the sound track, rule extract_audio_features) or vision (of the face crops)."""
-        return "audio" if self.format == "audio" else "vision"
+        """audio (features of the sound track, rule extract_audio_features), text (of the transcript, rule
+        extract_text_features) or vision (of the face crops)."""
+        return self.format if self.format in ("audio", "text") else "vision"
 
     @property
     def training(self):
@@ -215,7 +216,8 @@ class Plan:
             return f"{chosen} of {len(ensemble.members)}"
         experiment = self.experiments[name]
         present = {self.backbones[backbone].modality for backbone in experiment.backbones}
-        label = "+".join(letter for modality, letter in (("audio", "A"), ("vision", "V")) if modality in present)
+        letters = (("audio", "A"), ("vision", "V"), ("text", "T"))
+        label = "+".join(letter for modality, letter in letters if modality in present)
         framework = experiment.model["framework"]
         if framework["name"] == "audio_visual" and framework.get("interaction", True) and len(present) == 2:
             label += "+AV"
@@ -404,6 +406,17 @@ def _audio_feature_keys(name, spec):
     return {key: spec[key] for key in keys if key in spec}
 
 
+def _text_feature_keys(name, spec):
+    if spec.get("extractor") != "hashed_words":
+        raise ConfigError(f"config.yaml: backbones.{name} is a text backbone; set its extractor to hashed_words")
+    if spec["output_width"] != spec["text"]["width"]:
+        raise ConfigError(
+            f"config.yaml: backbones.{name}: hashed_words gives text.width = {spec['text']['width']} features, "
+            f"but output_width is {spec['output_width']}"
+        )
+    return {key: spec[key] for key in ("format", "extractor", "text", "output_width")}
+
+
 def _compile_backbones(used, configured, tasks):
     """The ``used`` backbones, compiled; ``configured`` (every backbone of the config) holds their bases."""
 
@@ -414,10 +427,12 @@ def _compile_backbones(used, configured, tasks):
             return {**_feature_keys(spec), "format": "timm", "weights": paths.backbone_weights(name, "mae")}
         if kind == "audio":
             return _audio_feature_keys(name, spec)
+        if kind == "text":
+            return _text_feature_keys(name, spec)
         if kind != "fine_tuned":
             return _feature_keys(spec)
         base = spec.get("base")
-        if base not in configured or configured[base].get("format") in ("fine_tuned", "audio"):
+        if base not in configured or configured[base].get("format") in ("fine_tuned", "audio", "text"):
             raise ConfigError(
                 f"config.yaml: backbones.{name}.base is {base!r}; it must name an image backbone that is not "
                 f"itself fine-tuned (defined: {', '.join(configured)})"
@@ -466,6 +481,15 @@ def _compile_experiments(config, running, tasks, backbones):
             raise ConfigError(
                 f"config.yaml: experiments.{name} lists the mtl challenge and the audio backbone {audio[0]!r}; "
                 "s-Aff-Wild2 holds sampled images without sound"
+            )
+        text = [backbone for backbone in experiment["backbones"] if backbones[backbone].modality == "text"]
+        run = [task for task in listed if task in tasks or (task == MTL and MTL in config["tasks"])]
+        untranscribed = [task for task in run if not DATASETS[CHALLENGES[task].dataset].transcripts]
+        if text and untranscribed:
+            raise ConfigError(
+                f"config.yaml: experiments.{name} reads the text backbone {text[0]!r}, but the "
+                f"{untranscribed[0]} challenge's dataset ({CHALLENGES[untranscribed[0]].dataset}) has no "
+                "transcripts; text backbones read datasets whose reader gives them (ah)"
             )
         framework = {"name": "single", **experiment.get("framework", {})}
         multitask = framework["name"] not in SINGLE_TASK_FRAMEWORKS

@@ -54,6 +54,11 @@ def feature_shard(dataset, backbone, shard):
     return f"{features_folder(dataset)}/{backbone}/shard{shard}.parquet"
 
 
+def transcripts(dataset):
+    """What is said in a dataset's videos: one row per chunk, (subject, start, end, text)."""
+    return index_table(dataset, "transcripts")
+
+
 def feature_table(dataset, backbone):
     return f"{features_folder(dataset)}/{backbone}.parquet"
 
@@ -178,6 +183,8 @@ JOBS = {
     "extract_features": "{dataset}/{backbone}/shard{shard}",
     "merge_feature_shards": "{dataset}/{backbone}",
     "extract_audio_features": "{dataset}/{backbone}",
+    "read_transcripts": "{dataset}",
+    "extract_text_features": "{dataset}/{backbone}",
     "cache_feature_matrix": "{dataset}/{backbone}",
     "fine_tune_backbone": "{backbone}",
     "pretrain_mae": "{backbone}",

@@ -124,7 +124,7 @@ class WorkflowPlan:
         return self.plan.shard_names
 
     def backbones_of(self, modality):
-        """A constraint for the `backbone` wildcard: the backbones of ``modality`` (vision or audio)."""
+        """A constraint for the `backbone` wildcard: the backbones of ``modality`` (vision, audio or text)."""
         return alternatives(name for name, b in self.plan.backbones.items() if b.modality == modality)
 
     @property
@@ -217,6 +217,9 @@ class WorkflowPlan:
         """A registered reader's settings: its dataset's config section, less its root and face source."""
         section = self.config[DATASETS[dataset].config_section]
         return canonical({key: value for key, value in section.items() if key not in NOT_LAYOUT_SETTINGS})
+
+    def dataset_layout_settings(self, wildcards):
+        return self.layout_settings(wildcards.dataset)
 
     def layout_files(self, dataset):
         """The fingerprint of the files a registered reader reads: its index's rerun trigger."""
@@ -687,11 +690,11 @@ class WorkflowPlan:
             for shard, table in zip(self.shard_names, self.face_tables(dataset), strict=True):
                 jobs.append((paths.benchmark(rule, dataset=dataset, shard=shard), table, table))
         for dataset, backbone in features:
-            if plan.backbones[backbone].modality == "audio":
+            modality = plan.backbones[backbone].modality
+            if modality in ("audio", "text"):
                 table = paths.feature_table(dataset, backbone)
-                jobs.append(
-                    (paths.benchmark("extract_audio_features", dataset=dataset, backbone=backbone), table, table)
-                )
+                rule = f"extract_{modality}_features"
+                jobs.append((paths.benchmark(rule, dataset=dataset, backbone=backbone), table, table))
             else:
                 for shard in self.shard_names:
                     table = paths.feature_shard(dataset, backbone, shard)

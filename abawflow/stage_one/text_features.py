@@ -1,6 +1,7 @@
 """Text as a modality, weight-free: a signed hashed bag of words and word pairs (the feature hashing of
 Weinberger et al. 2009), which needs no vocabulary, no download and no training, so it always runs offline.
-It is the control that learned sentence embeddings are compared with; not yet wired into the pipeline.
+It is the control that learned sentence embeddings are compared with. Rule extract_text_features writes a
+text backbone's table with the rows of every other feature table (every frame of every person-video).
 
 Words are lower-cased runs of letters, digits and apostrophes. Each word and each pair of neighbouring words
 is hashed (BLAKE2b, so the same text gives the same features in every process, unlike Python's salted
@@ -9,9 +10,12 @@ unit length, so a long answer and a short one weigh alike.
 """
 
 import hashlib
+import logging
 import re
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 WORD = re.compile(r"[\w']+")
 
@@ -52,3 +56,54 @@ def frame_texts(chunks, frame_times, window_seconds=4.0):
         " ".join(text for start, end, text in ordered if start <= time + half and end >= time - half)
         for time in frame_times
     ]
+
+
+EXTRACTORS = {"hashed_words": lambda texts, options: hashed_bag_of_words(texts, options["width"], options["pairs"])}
+
+
+def frame_times(frames, fps):
+    """The middle of each frame's display interval, in seconds (frames 1..frames)."""
+    return (np.arange(frames) + 0.5) / fps
+
+
+def extract_text_features(subjects, transcripts, spec, output_path):
+    """Write a text backbone's feature table: for every frame of every subject, the features of the words said
+    around it (``scope: frame``, ``window_seconds`` wide) or of its whole transcript (``scope: video``).
+    ``face_found`` is true for every frame: each has its text, possibly empty (a row of zeros)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from abawflow.core.atomic import atomic_path
+    from abawflow.stage_one.face_table import IDENTITY_COLUMNS, feature_schema
+
+    options = spec["text"]
+    width = options["width"]
+    extractor = EXTRACTORS[spec["extractor"]]
+    schema = feature_schema(width)
+    chunks = {
+        subject[0]: list(rows.select("start", "end", "text").iter_rows())
+        for subject, rows in transcripts.group_by("subject", maintain_order=True)
+    }
+    cache = {}
+    with atomic_path(output_path) as temporary, pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+        for row in subjects.iter_rows(named=True):
+            said = chunks.get(row["subject"], [])
+            if options["scope"] == "video":
+                texts = [" ".join(text for _, _, text in sorted(said))] * row["frames"]
+            else:
+                texts = frame_texts(said, frame_times(row["frames"], row["fps"]), options["window_seconds"])
+            missing = sorted(set(texts) - set(cache))
+            if missing:
+                cache.update(zip(missing, extractor(missing, options), strict=True))
+            features = np.stack([cache[text] for text in texts]) if texts else np.zeros((0, width), np.float32)
+            frames = np.arange(1, row["frames"] + 1, dtype=np.int32)
+            columns = {
+                "subject": pa.array([row["subject"]] * len(frames), schema.field("subject").type),
+                "video": pa.array([row["video"]] * len(frames), schema.field("video").type),
+                "person": pa.array([row["person"]] * len(frames), schema.field("person").type),
+                "frame": pa.array(frames, schema.field("frame").type),
+                "face_found": pa.array(np.ones(len(frames), bool)),
+            }
+            vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
+            writer.write_table(pa.table([*(columns[n] for n in IDENTITY_COLUMNS), vectors], schema=schema))
+    log.info("%d subjects -> %d-d text features (%d distinct texts)", subjects.height, width, len(cache))

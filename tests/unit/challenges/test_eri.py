@@ -277,3 +277,16 @@ def test_the_submission_lists_every_test_sample_in_order_with_bracketed_ids(tmp_
     with pytest.raises(SubmissionError, match="predicted_Adoration is nan"):
         write_video_submission(get_challenge("eri"), eri_predictions("test", broken), index, tmp_path / "other.csv")
     assert not (tmp_path / "other.csv").exists()
+
+
+def test_the_clip_model_fuses_text_beside_audio_and_vision():
+    model, widths = audio_visual(["vision", "audio", "text"])
+    text_only, _ = audio_visual(["text"])
+    assert set(model.encoders) == {"audio", "vision", "text"} and model.interaction is not None
+    assert set(text_only.encoders) == {"text"} and text_only.interaction is None
+    model.eval()
+    features = [torch.randn(2, 12, w, requires_grad=True) for w in widths]
+    outputs = model(features, torch.zeros(2, 12, dtype=torch.bool))
+    assert outputs.shape == (2, 12, 7)
+    outputs[:, 0].sum().backward()
+    assert all(f.grad.abs().sum() > 0 for f in features)  # every modality reaches the output

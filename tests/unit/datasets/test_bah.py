@@ -136,3 +136,29 @@ def test_a_listed_video_that_is_absent_or_in_two_splits_is_named_with_its_line(t
     (root / "split" / "val.txt").write_text("Videos/b.mp4,0,y\nVideos/gone.mp4,1,z\n")
     with pytest.raises(DatasetLayoutError, match=r"val.txt, line 2: the video Videos/gone.mp4 is not under"):
         index_bah(root, SETTINGS)
+
+
+def test_transcripts_are_read_per_video_with_absolute_times(tmp_path):
+    import polars as pl
+
+    from abawflow.datasets.bah import read_transcripts
+
+    settings = {"transcript_folder": "transcription", "transcript_window_seconds": 30.0}
+    subjects = pl.DataFrame({"subject": [VIDEO, "Videos/b.mp4"], "video": [VIDEO, "Videos/b.mp4"]})
+    first = tmp_path / "transcription" / VIDEO / f"{VIDEO.split('/')[-1][:-4]}.yml"
+    first.parent.mkdir(parents=True)
+    first.write_text(
+        "text: ' a b c'\nchunks:\n- {text: ' a', timestamp: [25.0, 29.0]}\n- {text: ' b', timestamp: [1.0, 2.0]}\n"
+    )
+    second = tmp_path / "transcription" / "Videos/b.mp4" / "b.yml"
+    second.parent.mkdir(parents=True)
+    second.write_text("text: ' all of it'\nchunks: []\n")
+    table = read_transcripts(tmp_path, settings, subjects)
+    assert table.rows() == [
+        (VIDEO, 25.0, 29.0, "a"),
+        (VIDEO, 31.0, 32.0, "b"),
+        ("Videos/b.mp4", 0.0, float("inf"), "all of it"),
+    ]
+    second.unlink()
+    with pytest.raises(DatasetLayoutError, match=r"transcription/Videos/b.mp4/b.yml: the transcript is missing"):
+        read_transcripts(tmp_path, settings, subjects)

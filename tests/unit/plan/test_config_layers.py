@@ -88,6 +88,8 @@ def test_only_what_runs_is_planned(repository):
         "ah_audio",
         "ah_visual",
         "ah_audio_visual",
+        "ah_text",
+        "ah_audio_visual_text",
     }
     assert "log_mel" in plan.backbones  # transformer_audio_visual still reads it
     config["experiments"]["transformer_audio_visual"]["tasks"] = ["eri"]
@@ -96,6 +98,7 @@ def test_only_what_runs_is_planned(repository):
     plan = compile_plan(config)
     assert "log_mel" not in plan.backbones and set(plan.left_out["backbones"]) == {
         "log_mel",
+        "hashed_words",
         "vit_mae",
         "vit_mae_expr_ft",
         "vit_mae_expr_head",

@@ -474,3 +474,17 @@ def test_a_cascade_whose_negative_net_does_not_train_expr(config):
     # Where EXPR is not run at all, the cascade is left out with its nets (test_config_layers.py).
     config["experiments"]["negative_net"]["tasks"] = ["va"]
     mistake(config, "ensembles.coarse_to_fine covers expr, which not every member trains")
+
+
+def test_text_backbones_read_only_datasets_with_transcripts(config):
+    config["tasks"] = ["ah", "eri"]
+    config["submission"] = {"eri": config["submission"]["eri"]}
+    plan = compile_plan(config)
+    assert plan.backbones["hashed_words"].modality == "text"
+    assert set(plan.backbones["hashed_words"].feature_spec) == {"format", "extractor", "text", "output_width"}
+    assert plan.inputs("ah_audio_visual_text") == "A+V+T"
+    config["experiments"]["eri_audio"]["backbones"] = ["log_mel", "hashed_words"]
+    mistake(config, "experiments.eri_audio reads the text backbone 'hashed_words', but the eri challenge's dataset")
+    config["experiments"]["eri_audio"]["backbones"] = ["log_mel"]
+    config["backbones"]["hashed_words"]["output_width"] = 64
+    mistake(config, "hashed_words gives text.width = 256 features, but output_width is 64")

@@ -54,3 +54,28 @@ def test_each_frame_hears_the_chunks_around_it():
     chunks = [(31.0, 32.0, "Yes."), (0.0, 2.5, "I am not sure,"), (27.0, 29.5, "really.")]
     heard = frame_texts(chunks, [0.0, 10.0, 29.0, 30.0, 40.0], window_seconds=4.0)
     assert heard == ["I am not sure,", "", "really. Yes.", "really. Yes.", ""]
+
+
+def test_a_text_backbones_table_has_every_frame_and_reads_the_words_around_it(tmp_path):
+    import polars as pl
+
+    from abawflow.stage_one.text_features import extract_text_features
+
+    subjects = pl.DataFrame(
+        {"subject": ["a", "b"], "video": ["a", "b"], "person": ["single"] * 2, "frames": [40, 3], "fps": [10.0, 10.0]}
+    )
+    transcripts = pl.DataFrame(
+        {"subject": ["a", "a"], "start": [0.0, 3.0], "end": [1.0, 4.0], "text": ["yes, definitely", "um, maybe"]}
+    )
+    spec = {"extractor": "hashed_words", "text": {"scope": "frame", "window_seconds": 1.0, "width": 32, "pairs": True}}
+    extract_text_features(subjects, transcripts, spec, tmp_path / "frame.parquet")
+    table = pl.read_parquet(tmp_path / "frame.parquet")
+    assert table.height == 43 and table["face_found"].all()
+    rows = {(s, f): np.array(v) for s, f, v in table.select("subject", "frame", "feature").iter_rows()}
+    early, late = hashed_bag_of_words(["yes, definitely", "um, maybe"], 32)
+    assert np.allclose(rows[("a", 1)], early) and np.allclose(rows[("a", 36)], late)
+    assert not rows[("a", 20)].any() and not rows[("b", 2)].any()  # nothing said around frame 20; b has no text
+    spec["text"]["scope"] = "video"
+    extract_text_features(subjects, transcripts, spec, tmp_path / "video.parquet")
+    whole = pl.read_parquet(tmp_path / "video.parquet").filter(pl.col("subject") == "a")["feature"].to_list()
+    assert all(np.allclose(row, hashed_bag_of_words(["yes, definitely um, maybe"], 32)[0]) for row in whole)

@@ -1,0 +1,53 @@
+# Stage one's text: what is said in each video (a dataset's transcripts), and the features of the words
+# around each frame, one table per text backbone beside the image and audio backbones' tables.
+
+
+rule read_transcripts:
+    input:
+        root=PLAN.dataset_root,
+        media=PLAN.media_table,
+    output:
+        paths.transcripts("{dataset}"),
+    log:
+        paths.log("read_transcripts"),
+    benchmark:
+        paths.benchmark("read_transcripts")
+    wildcard_constraints:
+        dataset=alternatives(datasets_with_transcripts()),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        settings=PLAN.dataset_layout_settings,
+        code=PLAN.code("read_transcripts.py"),
+    script:
+        "../workflow_scripts/read_transcripts.py"
+
+
+rule extract_text_features:
+    input:
+        media=PLAN.media_table,
+        transcripts=paths.transcripts("{dataset}"),
+    output:
+        paths.feature_table("{dataset}", "{backbone}"),
+    log:
+        paths.log("extract_text_features"),
+    benchmark:
+        paths.benchmark("extract_text_features")
+    wildcard_constraints:
+        dataset=alternatives(datasets_with_transcripts()),
+        backbone=PLAN.backbones_of("text"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        backbone=PLAN.backbone_spec,
+        code=PLAN.code("extract_text_features.py"),
+    script:
+        "../workflow_scripts/extract_text_features.py"
