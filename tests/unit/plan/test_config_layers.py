@@ -24,9 +24,7 @@ def test_the_embedded_default_holds_the_demo_preset(repository):
     demo = load_preset("demo")
     assert config["methods"] == "demo"
     assert set(config["experiments"]) == set(demo["experiments"]) and "transformer_random" in config["experiments"]
-    # The preset's submissions of challenges the run leaves out (emi) are dropped with it.
-    run = {key: name for key, name in demo["submission"].items() if key in config["tasks"]}
-    assert config["submission"] == {**run, "format": "abaw5"} and "emi" not in config["tasks"]
+    assert config["submission"] == {**demo["submission"], "format": "abaw5"}
     # The default itself names no method: nothing of the demo's reaches a user's file except through the preset.
     default = yaml.safe_load((repository / "config.yaml").read_text())
     assert not {"backbones", "experiments", "ensembles"} & set(default)
@@ -121,6 +119,7 @@ def test_the_demo_preset_on_one_challenge_plans_only_that_challenge(repository):
     assert set(plan.backbones) == {"fer_mini_xception", "log_mel"} and plan.left_out["ensembles"] == (
         "three_encoders",
         "mae",
+        "ah_late_fusion",
         "coarse_to_fine",
     )
     config["ensembles"]["broken"] = {"members": ["eri_audio", "no_such_experiment"]}

@@ -22,9 +22,9 @@ def test_the_default_config_compiles_with_its_defaults_filled_in(config):
     plan = compile_plan(config)
     assert config == before  # the caller's dict is not changed
     # The challenges run: the video tasks' in config order, then the joint MTL challenge.
-    assert list(plan.challenges) == ["va", "expr", "au", "eri", "mtl"]
+    assert list(plan.challenges) == ["va", "expr", "au", "eri", "emi", "ah", "mtl"]
     assert plan.dataset_tasks("aff_wild2") == ("va", "expr", "au") and plan.dataset_tasks("hume_reaction") == ("eri",)
-    assert plan.datasets == ("aff_wild2", "hume_reaction", "s_aff_wild2")
+    assert plan.datasets == ("aff_wild2", "hume_reaction", "hume_vidmimic2", "bah", "s_aff_wild2")
     assert plan.shard_names == ("0of1",)
     assert plan.challenges["mtl"].experiments == ("mtl_feedback",) and plan.challenges["mtl"].ensembles == ()
     assert plan.challenges["mtl"].tasks == ("va", "expr", "au") and plan.challenges["eri"].tasks == ("eri",)
@@ -33,6 +33,8 @@ def test_the_default_config_compiles_with_its_defaults_filled_in(config):
         "expr": "three_encoders",
         "au": "three_encoders",
         "eri": "eri_audio_visual_interaction",
+        "emi": "emi_audio_visual",
+        "ah": "ah_audio_visual_text",
         "mtl": "mtl_feedback",
     }
     gru = plan.experiments["gru"]

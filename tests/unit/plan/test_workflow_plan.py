@@ -27,10 +27,13 @@ def w(**wildcards):
 
 
 def test_what_the_default_run_holds(plan):
-    assert plan.challenges == ["va", "expr", "au", "eri", "mtl"]
+    assert plan.challenges == ["va", "expr", "au", "eri", "emi", "ah", "mtl"]
     assert plan.aff_wild2_tasks == ["va", "expr", "au"]
-    assert plan.training_targets == "va|expr|au|eri|multitask|mtl"
-    assert plan.challenges_with_suffix("csv") == "eri" and plan.challenges_with_suffix("txt") == "va|expr|au|mtl"
+    assert plan.training_targets == "va|expr|au|eri|emi|ah|multitask|mtl"
+    assert plan.challenges_with_suffix("csv") == "eri|emi" and plan.challenges_with_suffix("txt") == "va|expr|au|ah|mtl"
+    assert (
+        plan.datasets_with_reader == ["hume_vidmimic2", "bah"] and plan.generated_datasets == plan.datasets_with_reader
+    )
     assert plan.backbones_of("audio") == "log_mel"
     assert plan.index_labels("s_aff_wild2") == [
         f"results/s_aff_wild2/index/labels_{task}.parquet" for task in ("va", "expr", "au")
@@ -91,6 +94,8 @@ def test_scores_and_submissions(plan):
         "results/submission/expr.txt",
         "results/submission/au.txt",
         "results/submission/eri.csv",
+        "results/submission/emi.csv",
+        "results/submission/ah.txt",
         "results/submission/mtl.txt",
     ]
     assert plan.score_tables("md")[-1] == "results/metrics/mtl.md"
@@ -207,7 +212,8 @@ def test_mae_corpora_are_inputs_and_checked_before_any_job(config, repository, t
     ]
     assert plan.mae_corpora(w(backbone="vit_mae"))[1] == {"folder": str(faces), "images": 1000}
     config["tasks"] = ["va", "expr", "au", "eri"]
-    config["submission"].pop("mtl")
+    for challenge in ("mtl", "emi", "ah"):
+        config["submission"].pop(challenge)
     with pytest.raises(ConfigError, match=r"corpora\[0\].dataset is s_aff_wild2, which this run does not read"):
         workflow_plan(config, repository).check_before_jobs()
     config["backbones"]["vit_mae"]["mae"] = {"corpora": [{"dataset": "aff_wild2", "folder": str(faces)}]}
