@@ -21,7 +21,7 @@ rule read_transcripts:
         mem_mb=2000,
         runtime=60,
     params:
-        settings=PLAN.dataset_layout_settings,
+        settings=PLAN.transcript_settings,
         code=PLAN.code("read_transcripts.py"),
     script:
         "../workflow_scripts/read_transcripts.py"

@@ -3,9 +3,7 @@ validation script show it.
 
 - Split lists ``split/{train,val,test}.txt``, no header, one line per video: ``video_path,label,transcript``.
   The transcript holds commas, so a line is split on its first two only. ``label`` is 1 ("With A-H") or 0.
-- Transcripts ``transcription/<video path>/<stem>.yml``: Whisper's output, ``text`` and ``chunks`` of
-  ``{text, timestamp: [start, end]}`` in seconds. The timestamps restart at every window Whisper cut the
-  sound into (about 30 s), so a chunk's time is its window's start plus its own.
+- Transcripts ``transcription/<video path>/<stem>.yml``: Whisper's output (abawflow/datasets/transcripts.py).
 - The organizers' crops ``cropped-aligned-faces/<video path>/frame-<n>.jpg``, ``n`` from 0.
 """
 
@@ -14,9 +12,9 @@ import re
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
+from abawflow.datasets.transcripts import transcripts_table
 from abawflow.tasks.specs import AH
 
 log = logging.getLogger(__name__)
@@ -54,39 +52,6 @@ def read_split_list(path):
     return rows
 
 
-def read_transcript(path, window_seconds=30.0):
-    """(text, chunks) of a Whisper transcript; chunks are (start, end, text) in seconds from the video's
-    start: each time the timestamps go back, Whisper began a new window of ``window_seconds``. A chunk
-    without an end (Whisper's last one may have none) ends where it starts."""
-    path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise DatasetLayoutError(f"{path}: the transcript is missing") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise AnnotationFormatError(f"{path}{where}: not a YAML transcript ({problem})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("text"), str):
-        raise AnnotationFormatError(f"{path}: expected a mapping with `text` (and `chunks`), as Whisper writes it")
-    chunks, window, previous = [], 0, None
-    for index, chunk in enumerate(document.get("chunks") or []):
-        where = f"{path}: chunks[{index}]"
-        stamp = chunk.get("timestamp") if isinstance(chunk, dict) else None
-        if not isinstance(stamp, list | tuple) or len(stamp) != 2 or not isinstance(stamp[0], int | float):
-            raise AnnotationFormatError(f"{where}: expected timestamp [start, end] in seconds, got {stamp!r}")
-        start, end = float(stamp[0]), float(stamp[1]) if isinstance(stamp[1], int | float) else float(stamp[0])
-        if end < start:
-            raise AnnotationFormatError(f"{where}: timestamp [{start:g}, {end:g}] ends before it starts")
-        if previous is not None and start < previous:
-            window += 1
-        previous = start
-        offset = window * window_seconds
-        chunks.append((offset + start, offset + end, str(chunk.get("text", "")).strip()))
-    return document["text"].strip(), chunks
-
-
 def crop_frames(folder):
     """{frame number: crop path} of a video's folder of organizer crops (``frame-<n>.jpg``, n from 0)."""
     folder = Path(folder)
@@ -106,18 +71,9 @@ def transcript_path(root, settings, video):
 
 
 def read_transcripts(root, settings, subjects):
-    """One row per spoken chunk of every subject's video: (subject, start, end, text), times in seconds from
-    the video's start. A transcript without chunks is one chunk covering the whole video."""
-    import polars as pl
-
-    rows = []
-    for subject, video in subjects.select("subject", "video").rows():
-        path = transcript_path(root, settings, video)
-        text, chunks = read_transcript(path, settings["transcript_window_seconds"])
-        chunks = chunks or [(0.0, float("inf"), text)]
-        rows += [(subject, start, end, words) for start, end, words in chunks]
-    return pl.DataFrame(
-        rows, schema={"subject": pl.String, "start": pl.Float64, "end": pl.Float64, "text": pl.String}, orient="row"
+    """One row per spoken chunk of every subject's video (abawflow/datasets/transcripts.py)."""
+    return transcripts_table(
+        subjects, lambda subject, video: transcript_path(root, settings, video), settings["transcript_window_seconds"]
     )
 
 

@@ -19,6 +19,7 @@ import polars as pl
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
 from abawflow.datasets.csv_tables import parse_intensities, table_rows
 from abawflow.datasets.folders import files_under
+from abawflow.datasets.transcripts import transcripts_table
 from abawflow.tasks.specs import MIMICRY_EMOTIONS as EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,15 @@ def files_by_id(folder, extension, digits):
             raise DatasetLayoutError(f"{path}: video {video} is also at {found[video]}")
         found[video] = path
     return found
+
+
+def read_transcripts(root, settings, subjects):
+    """The transcripts made for the release (none ship with it: teams transcribe the sound themselves), one
+    Whisper-style ``<transcript_folder>/<id>.yml`` per video (abawflow/datasets/transcripts.py)."""
+    folder = Path(root) / settings["transcript_folder"]
+    return transcripts_table(
+        subjects, lambda subject, video: folder / f"{subject}.yml", settings["transcript_window_seconds"]
+    )
 
 
 def layout_files(root, settings):

@@ -38,6 +38,7 @@ class Dataset:
     layout_files: Callable | None = None  # (root, settings) -> the files the reader reads
     demo: "DemoData | None" = None  # how its demo dataset is generated
     transcripts: Callable | None = None  # (root, settings, media table) -> (subject, start, end, text) per chunk
+    transcript_setting: str = ""  # its config key naming the transcripts' folder: empty there, it has none
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ DATASETS = {
             sound=True,
             reader=hume_vidmimic2.index_hume_vidmimic2,
             layout_files=hume_vidmimic2.layout_files,
+            transcripts=hume_vidmimic2.read_transcripts,
+            transcript_setting="transcript_folder",
             demo=DemoData(
                 "resources/demo_emi",
                 make_demo_hume_vidmimic2,
@@ -81,6 +84,7 @@ DATASETS = {
             reader=bah.index_bah,
             layout_files=bah.layout_files,
             transcripts=bah.read_transcripts,
+            transcript_setting="transcript_folder",
             demo=DemoData(
                 "resources/demo_ah",
                 make_demo_bah,
@@ -105,8 +109,16 @@ def datasets_with_reader():
 
 
 def datasets_with_transcripts():
-    """The datasets whose transcripts a registered reader reads (rule read_transcripts): text backbones read them."""
+    """The datasets whose transcripts a registered reader can read (rule read_transcripts): text backbones read
+    them, where the config names their folder."""
     return [name for name, dataset in DATASETS.items() if dataset.transcripts]
+
+
+def has_transcripts(name, config):
+    """Whether the config gives ``name``'s transcripts: a reader, and a folder named where it takes one."""
+    dataset = DATASETS[name]
+    setting = dataset.transcript_setting
+    return bool(dataset.transcripts) and (not setting or bool(config[dataset.config_section].get(setting)))
 
 
 def generated_datasets():

@@ -39,8 +39,10 @@ GENERATED_ROOTS = {
     "resources/demo_eri": "demo",
     **{DATASETS[name].demo.root: "demo" for name in generated_datasets()},
 }
-# A dataset's config keys that are not its reader's settings: where it is and where its faces come from.
+# A dataset's config keys that are not its reader's settings: where it is, where its faces come from, and its
+# transcripts (rule read_transcripts). A change to them reruns no index (and so no face detection).
 NOT_LAYOUT_SETTINGS = ("root", "face_source", "crops_folder")
+TRANSCRIPT_SETTINGS = ("transcript_folder", "transcript_window_seconds")
 
 
 def alternatives(names):
@@ -214,12 +216,17 @@ class WorkflowPlan:
         return [name for name in datasets_with_reader() if name in self.plan.datasets]
 
     def layout_settings(self, dataset):
-        """A registered reader's settings: its dataset's config section, less its root and face source."""
+        """A registered reader's settings: its dataset's config section, less its root, face source, transcripts
+        and what only its submission writer reads."""
         section = self.config[DATASETS[dataset].config_section]
-        return canonical({key: value for key, value in section.items() if key not in NOT_LAYOUT_SETTINGS})
+        written = {key for c in CHALLENGES.values() if c.dataset == dataset for key in c.submission_settings}
+        left_out = {*NOT_LAYOUT_SETTINGS, *TRANSCRIPT_SETTINGS, *written}
+        return canonical({key: value for key, value in section.items() if key not in left_out})
 
-    def dataset_layout_settings(self, wildcards):
-        return self.layout_settings(wildcards.dataset)
+    def transcript_settings(self, wildcards):
+        """Where a dataset's transcripts are, for its transcript reader."""
+        section = self.config[DATASETS[wildcards.dataset].config_section]
+        return canonical({key: section[key] for key in TRANSCRIPT_SETTINGS})
 
     def layout_files(self, dataset):
         """The fingerprint of the files a registered reader reads: its index's rerun trigger."""
@@ -340,8 +347,28 @@ class WorkflowPlan:
         """A registered reader reads its dataset's tables and lists its media now (no video is opened), so that a
         damaged label file or a listed video that is absent stops the dry run, naming the file and line."""
         for dataset in self.datasets_with_reader:
-            if not self._generated(dataset):
-                DATASETS[dataset].reader(self.plan.dataset_roots[dataset], self.layout_settings(dataset))
+            if self._generated(dataset):
+                continue
+            root = self.plan.dataset_roots[dataset]
+            DATASETS[dataset].reader(root, self.layout_settings(dataset))
+            setting = DATASETS[dataset].transcript_setting
+            section = DATASETS[dataset].config_section
+            folder = self.config[section].get(setting) if setting else None
+            if folder and self.reads_text(dataset) and not (Path(root) / folder).is_dir():
+                raise ConfigError(
+                    f"config: {section}.{setting}: {Path(root) / folder} not found; a text backbone reads the "
+                    f"transcripts there (set {section}.{setting} to your folder of <id>.yml files)"
+                )
+
+    def reads_text(self, dataset):
+        """Whether an experiment of the run reads a text backbone on ``dataset``."""
+        plan = self.plan
+        return any(
+            CHALLENGES[challenge].dataset == dataset
+            for experiment in plan.experiments.values()
+            if any(plan.backbones[b].modality == "text" for b in experiment.backbones)
+            for challenge in experiment.challenges
+        )
 
     def detector_model(self):
         """The face detector's model file where the config names one (an input: replacing it redoes the faces)."""

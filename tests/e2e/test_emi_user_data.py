@@ -19,10 +19,12 @@ EMI_JOBS = {
     "extract_features": 1,
     "merge_feature_shards": 1,
     "extract_audio_features": 1,
-    "cache_feature_matrix": 2,
-    "train_temporal_model": 3,
-    "plot_learning_curves": 3,
-    "predict": 3,
+    "read_transcripts": 1,
+    "extract_text_features": 1,
+    "cache_feature_matrix": 3,
+    "train_temporal_model": 5,
+    "plot_learning_curves": 5,
+    "predict": 5,
     "evaluate_validation": 1,
     "write_runtime_table": 1,
     "write_submission_csv": 1,
@@ -41,8 +43,9 @@ def researcher(tmp_path_factory):
         unpadded = [f"{int(line.split(',')[0])},{line.split(',', 1)[1]}" for line in lines[1:]]
         (root / name).write_text("\n".join([lines[0], *unpadded]) + "\n")
     assert "00001," not in (root / "train_split.csv").read_text()  # the ids as the researcher's file holds them
+    (root / "transcripts").rename(root / "whisper")  # their own transcription, in a folder of their naming
     config = outside / "emi.yaml"
-    config.write_text(f"methods: demo\ntasks: [emi]\nemi: {{root: {root}}}\n")
+    config.write_text(f"methods: demo\ntasks: [emi]\nemi: {{root: {root}, transcript_folder: whisper}}\n")
     workdir = outside / "run"
     workdir.mkdir()
     return root, config, workdir
@@ -69,6 +72,15 @@ def test_a_damaged_label_file_stops_the_dry_run_naming_its_line(researcher, tmp_
     assert f"{root / 'broken.csv'}, line 3" in output and "Traceback" not in output, output[-3000:]
 
 
+def test_transcripts_named_where_there_are_none_stop_the_dry_run(researcher, tmp_path):
+    root, _, _ = researcher
+    config = tmp_path / "emi.yaml"
+    config.write_text(f"methods: demo\ntasks: [emi]\nemi: {{root: {root}}}\n")  # the default's folder: transcripts
+    result = snakemake(tmp_path, "--dry-run", configs=[config])
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"emi.transcript_folder: {root / 'transcripts'} not found" in output
+
+
 def test_the_run_submits_every_test_video_with_its_padded_id(researcher):
     root, config, workdir = researcher
     dry_run = snakemake(workdir, "--dry-run", configs=[config])
@@ -86,6 +98,8 @@ def test_the_run_submits_every_test_video_with_its_padded_id(researcher):
     assert {name: row["inputs"] for name, row in scores.items()} == {
         "emi_audio": "A",
         "emi_audio_visual": "A+V",
+        "emi_audio_visual_text": "A+V+T",
+        "emi_text": "T",
         "emi_visual": "V",
     }
     assert all(int(row["videos"]) == 4 for row in scores.values())  # the validation videos, each scored once

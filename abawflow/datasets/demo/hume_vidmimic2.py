@@ -1,11 +1,14 @@
 """Embedded demo of the EMI challenge in the Hume-Vidmimic2 layout: ``train_split.csv`` and ``valid_split.csv``,
 ``raw/<id>.mp4`` (the face) and ``audio/<id>.mp3`` (the voice), the test videos in ``test/raw/<id>.mp4`` with
-their voice in the video's own sound track.
+their voice in the video's own sound track, and a Whisper-style ``transcripts/<id>.yml`` per video (teams
+transcribe the sound themselves; the demo writes what such a transcription would give).
 
 Each video's six intensities are mostly 0 and otherwise a fraction (1/3, 1/2, 2/3 or 1), as the release's
 are. Three are carried by the face (Amusement its happiness, Empathic Pain its sadness, Excitement its surprise
 deformation) and three by the voice (Admiration its pitch, Determination its loudness, Joy its brightness), so
-vision alone and audio alone each miss half of the labels and their fusion can read all six.
+vision alone and audio alone each miss half of the labels and their fusion can read all six. The words
+carry Admiration, Amusement and Determination on their own draws (a phrase said with probability 0.7 when
+the emotion is shown), so text overlaps both.
 """
 
 import csv
@@ -14,6 +17,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from abawflow.core.atomic import write_text
 from abawflow.datasets.demo.aff_wild2 import FaceRenderer
@@ -26,6 +30,24 @@ log = logging.getLogger(__name__)
 
 FACE_EMOTIONS = {"Amusement": "Happiness", "Empathic Pain": "Sadness", "Excitement": "Surprise"}
 LEVELS = (1 / 3, 1 / 2, 2 / 3, 1.0)
+PHRASES = {
+    "Admiration": "wow, that is amazing",
+    "Amusement": "haha, that is so funny",
+    "Determination": "I can do this",
+}
+FILLER = ("okay", "so this is me", "let me try", "like in the video")
+
+
+def transcript(rng, labels, seconds):
+    """Whisper's output for a video: filler words and, for each shown emotion of PHRASES, its phrase with
+    probability 0.7, as chunks spread over the video's length."""
+    said = [str(rng.choice(FILLER))]
+    said += [phrase for emotion, phrase in PHRASES.items() if labels[emotion] > 0 and rng.random() < 0.7]
+    step = seconds / len(said)
+    chunks = [
+        {"text": f" {text}", "timestamp": [round(k * step, 2), round((k + 1) * step, 2)]} for k, text in enumerate(said)
+    ]
+    return {"text": " " + ", ".join(said), "chunks": chunks}
 
 
 def draw_intensities(rng):
@@ -64,6 +86,8 @@ def make_demo_hume_vidmimic2(root, seed=0, videos=40, frames=60, splits=(0.6, 0.
         labels = dict(zip(MIMICRY_EMOTIONS, intensities, strict=True))
         signals = {face: labels[emotion] for emotion, face in FACE_EMOTIONS.items()}
         sound = video_voice(video, intensities, length)
+        said = yaml.safe_dump(transcript(rng, labels, length / FPS), sort_keys=False)
+        write_text(root / "transcripts" / f"{video}.yml", said)
         if split == "test":  # the test sound is the video's own track
             # Through MP3 first, as the labelled videos' sound: MP3 drops the upper band that AAC keeps, which
             # would tell the test videos apart by codec alone.

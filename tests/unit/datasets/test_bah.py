@@ -4,7 +4,8 @@ restart every window, the organizers' crops; damaged files named by file and lin
 import pytest
 
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
-from abawflow.datasets.bah import crop_frames, index_bah, layout_files, read_split_list, read_transcript
+from abawflow.datasets.bah import crop_frames, index_bah, layout_files, read_split_list
+from abawflow.datasets.transcripts import read_transcript
 
 pytestmark = pytest.mark.unit
 

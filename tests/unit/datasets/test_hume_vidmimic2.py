@@ -110,3 +110,19 @@ def test_a_missing_sound_file_or_label_file_is_named(tmp_path):
     (root / "valid_split.csv").unlink()
     with pytest.raises(DatasetLayoutError, match=r"valid_split.csv: the Hume-Vidmimic2 label file is missing"):
         index_hume_vidmimic2(root, {**SETTINGS, "audio_folder": ""})  # the videos' own tracks
+
+
+def test_the_researchers_own_transcripts_are_read_per_video(tmp_path):
+    from abawflow.datasets.hume_vidmimic2 import read_transcripts
+
+    settings = {"transcript_folder": "whisper", "transcript_window_seconds": 30.0}
+    subjects = pl.DataFrame({"subject": ["00007", "00012"], "video": ["00007", "00012"]})
+    (tmp_path / "whisper").mkdir()
+    (tmp_path / "whisper" / "00007.yml").write_text("text: ' wow'\nchunks:\n- {text: ' wow', timestamp: [0.5, 1.0]}\n")
+    with pytest.raises(DatasetLayoutError, match=r"whisper/00012.yml: the transcript is missing"):
+        read_transcripts(tmp_path, settings, subjects)
+    (tmp_path / "whisper" / "00012.yml").write_text("text: ''\nchunks: []\n")
+    assert read_transcripts(tmp_path, settings, subjects).rows() == [
+        ("00007", 0.5, 1.0, "wow"),
+        ("00012", 0.0, float("inf"), ""),
+    ]

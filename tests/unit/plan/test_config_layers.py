@@ -83,6 +83,8 @@ def test_only_what_runs_is_planned(repository):
         "emi_audio",
         "emi_visual",
         "emi_audio_visual",
+        "emi_text",
+        "emi_audio_visual_text",
         "ah_audio",
         "ah_visual",
         "ah_audio_visual",

@@ -488,5 +488,14 @@ def test_text_backbones_read_only_datasets_with_transcripts(config):
     config["experiments"]["eri_audio"]["backbones"] = ["log_mel", "hashed_words"]
     mistake(config, "experiments.eri_audio reads the text backbone 'hashed_words', but the eri challenge's dataset")
     config["experiments"]["eri_audio"]["backbones"] = ["log_mel"]
+    config["tasks"], config["submission"] = ["emi"], {}
+    config["emi"]["transcript_folder"] = ""  # EMI ships none: a researcher names their own
+    mistake(
+        config,
+        "experiments.emi_text reads the text backbone 'hashed_words', but the emi challenge's dataset "
+        "(hume_vidmimic2) has no transcripts; set emi.transcript_folder to the folder of your transcripts",
+    )
+    config["tasks"] = ["ah", "eri"]
+    config["experiments"]["eri_audio"]["backbones"] = ["log_mel"]
     config["backbones"]["hashed_words"]["output_width"] = 64
     mistake(config, "hashed_words gives text.width = 256 features, but output_width is 64")

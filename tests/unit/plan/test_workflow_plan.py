@@ -232,6 +232,7 @@ def emi_root(root, train_lines=("00001,0,0.5,0,0,0,1",)):
             (root / folder / name).write_bytes(b"media")
     (root / "test" / "raw").mkdir(parents=True)
     (root / "test" / "raw" / "00003.mp4").write_bytes(b"media")
+    (root / "transcripts").mkdir()  # the default config's folder, which the demo's text experiments read
     return root
 
 
@@ -261,6 +262,7 @@ def test_a_dataset_with_a_registered_reader_gets_its_index_rule_from_the_plan(re
 def test_a_damaged_label_file_of_a_registered_reader_stops_the_dry_run(repository, tmp_path):
     config = load_config(repository / "config.yaml", {"methods": "demo", "tasks": ["emi"]})
     config["emi"] = {"root": str(emi_root(tmp_path / "emi", train_lines=["00001,0,0.5,0,2,0,1"]))}
+    config["emi"]["transcript_folder"] = "transcripts"
     with pytest.raises(AnnotationFormatError, match=r"train_split.csv, line 2: .*Empathic Pain"):
         workflow_plan(config, repository).check_before_jobs()
     (tmp_path / "emi" / "raw" / "00002.mp4").unlink()
