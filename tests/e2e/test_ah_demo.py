@@ -34,6 +34,7 @@ def test_the_demo_writes_the_trial_file_in_the_test_lists_order(tmp_path):
         "ah_text": "T",
         "ah_audio_visual": "A+V",
         "ah_audio_visual_text": "A+V+T",
+        "ah_late_fusion": "mean of 3",  # the ensemble of the three single-modality experiments
     }
     assert all(0 <= float(row["average_precision"]) <= 1 and int(row["videos"]) == 8 for row in scores.values())
     log = (tmp_path / "logs/predict/ah/ah_audio_visual_text.log").read_text()
