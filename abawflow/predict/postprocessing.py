@@ -38,31 +38,35 @@ def smooth(task, table, window):
     return pl.concat(parts)
 
 
+def best_threshold(scores):
+    """The threshold of THRESHOLD_GRID whose score (one per grid value) is best; ties: the one nearest 0.5."""
+    candidates = THRESHOLD_GRID[np.isclose(scores, max(scores))]
+    return float(candidates[np.argmin(np.abs(candidates - 0.5))])
+
+
 def tune_thresholds(probabilities, truth):
     """Per column, the threshold of THRESHOLD_GRID with the best F1 (ties: the one nearest 0.5)."""
-    thresholds = []
-    for k in range(truth.shape[1]):
-        scores = [binary_f1(truth[:, k], probabilities[:, k] >= t) for t in THRESHOLD_GRID]
-        best = max(scores)
-        candidates = THRESHOLD_GRID[np.isclose(scores, best)]
-        thresholds.append(float(candidates[np.argmin(np.abs(candidates - 0.5))]))
-    return np.array(thresholds)
+    return np.array(
+        [
+            best_threshold([binary_f1(truth[:, k], probabilities[:, k] >= t) for t in THRESHOLD_GRID])
+            for k in range(truth.shape[1])
+        ]
+    )
 
 
 def choose_video_threshold(spec, probabilities, labels):
     """The threshold of THRESHOLD_GRID with the best score of a video-level binary task (its kind's metric,
     A/H's macro F1 over both classes), ties broken towards 0.5."""
     truth = spec.kind.truth(labels)
-    scores = [spec.metrics(truth, spec.decide(probabilities, t))["score"] for t in THRESHOLD_GRID]
-    candidates = THRESHOLD_GRID[np.isclose(scores, max(scores))]
-    return np.array([float(candidates[np.argmin(np.abs(candidates - 0.5))])])
+    return np.array(
+        [best_threshold([spec.metrics(truth, spec.decide(probabilities, t))["score"] for t in THRESHOLD_GRID])]
+    )
 
 
 def postprocess(task, table, options, labels=None):
     """Apply ``options`` (smoothing, au_thresholds) to a prediction table; ``labels`` (the task's label
     table) is needed to tune thresholds on the validation rows. A kind whose threshold is always chosen on
     validation (A/H) gets it from its validation videos."""
-
     table = smooth(task, table, int(options.get("smoothing", 0)))
     spec = get_task(task)
     if spec.kind.threshold_always_tuned:

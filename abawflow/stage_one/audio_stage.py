@@ -113,13 +113,12 @@ def sound_sources(subjects, root):
 def extract_audio_features(subjects, root, extractor, output_path, sample_rate, window_seconds, batch_size, device):
     """Write the audio feature table (the feature tables' schema; ``face_found`` is true for every frame:
     each has its window of sound) of every subject in ``subjects`` (its index table) to ``output_path``."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
     import torch
 
     from abawflow.core.atomic import atomic_path
     from abawflow.core.progress import Progress
-    from abawflow.stage_one.face_table import IDENTITY_COLUMNS, feature_schema
+    from abawflow.stage_one.face_table import every_frame_table, feature_schema
 
     width = extractor.output_width
     schema = feature_schema(width)
@@ -146,17 +145,8 @@ def extract_audio_features(subjects, root, extractor, output_path, sample_rate, 
                 progress.advance(len(batch))
             if not np.isfinite(features).all():
                 raise AudioDecodeError(f"{source['path']}: the audio features of video {video!r} are not finite")
-            frames = np.arange(1, source["frames"] + 1, dtype=np.int32)
-            vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
             for subject, person in source["subjects"]:
-                columns = {
-                    "subject": pa.array([subject] * len(frames), schema.field("subject").type),
-                    "video": pa.array([video] * len(frames), schema.field("video").type),
-                    "person": pa.array([person] * len(frames), schema.field("person").type),
-                    "frame": pa.array(frames, schema.field("frame").type),
-                    "face_found": pa.array(np.ones(len(frames), bool)),
-                }
-                writer.write_table(pa.table([*(columns[n] for n in IDENTITY_COLUMNS), vectors], schema=schema))
+                writer.write_table(every_frame_table(schema, subject, video, person, features))
     progress.finish()
     elapsed = time.perf_counter() - started
     if windows:

@@ -106,3 +106,20 @@ IDENTITY_COLUMNS = ["subject", "video", "person", "frame", "face_found"]
 def feature_schema(width):
     identity = [FACE_SCHEMA.field(name) for name in IDENTITY_COLUMNS]
     return pa.schema([*identity, ("feature", pa.list_(pa.float32(), width))])
+
+
+def every_frame_table(schema, subject, video, person, features):
+    """A feature table's rows for every frame 1..N of one person-video (audio and text features: each frame has
+    its vector, so ``face_found`` is true throughout); ``features`` is (N, width) float32."""
+    frames = np.arange(1, len(features) + 1, dtype=np.int32)
+    columns = {
+        "subject": pa.array([subject] * len(frames), schema.field("subject").type),
+        "video": pa.array([video] * len(frames), schema.field("video").type),
+        "person": pa.array([person] * len(frames), schema.field("person").type),
+        "frame": pa.array(frames, schema.field("frame").type),
+        "face_found": pa.array(np.ones(len(frames), bool)),
+    }
+    vectors = pa.FixedSizeListArray.from_arrays(
+        pa.array(np.asarray(features).reshape(-1)), schema.field("feature").type.list_size
+    )
+    return pa.table([*(columns[name] for name in IDENTITY_COLUMNS), vectors], schema=schema)

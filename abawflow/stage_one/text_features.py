@@ -70,11 +70,10 @@ def extract_text_features(subjects, transcripts, spec, output_path):
     """Write a text backbone's feature table: for every frame of every subject, the features of the words said
     around it (``scope: frame``, ``window_seconds`` wide) or of its whole transcript (``scope: video``).
     ``face_found`` is true for every frame: each has its text, possibly empty (a row of zeros)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from abawflow.core.atomic import atomic_path
-    from abawflow.stage_one.face_table import IDENTITY_COLUMNS, feature_schema
+    from abawflow.stage_one.face_table import every_frame_table, feature_schema
 
     options = spec["text"]
     width = options["width"]
@@ -96,14 +95,5 @@ def extract_text_features(subjects, transcripts, spec, output_path):
             if missing:
                 cache.update(zip(missing, extractor(missing, options), strict=True))
             features = np.stack([cache[text] for text in texts]) if texts else np.zeros((0, width), np.float32)
-            frames = np.arange(1, row["frames"] + 1, dtype=np.int32)
-            columns = {
-                "subject": pa.array([row["subject"]] * len(frames), schema.field("subject").type),
-                "video": pa.array([row["video"]] * len(frames), schema.field("video").type),
-                "person": pa.array([row["person"]] * len(frames), schema.field("person").type),
-                "frame": pa.array(frames, schema.field("frame").type),
-                "face_found": pa.array(np.ones(len(frames), bool)),
-            }
-            vectors = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), width)
-            writer.write_table(pa.table([*(columns[n] for n in IDENTITY_COLUMNS), vectors], schema=schema))
+            writer.write_table(every_frame_table(schema, row["subject"], row["video"], row["person"], features))
     log.info("%d subjects -> %d-d text features (%d distinct texts)", subjects.height, width, len(cache))
