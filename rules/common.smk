@@ -6,11 +6,7 @@ min_version("9.0")
 
 try:
     from abawflow.core import execution
-    from abawflow.datasets.registry import (
-        datasets_with_sound,
-        datasets_with_source,
-        datasets_with_transcripts,
-    )
+    from abawflow.datasets.registry import datasets_with_sound, datasets_with_source
     from abawflow.plan import paths
     from abawflow.plan.config_layers import apply_methods
     from abawflow.plan.schema import validate_config

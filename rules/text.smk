@@ -1,5 +1,6 @@
-# Stage one's text: what is said in each video (a dataset's transcripts), and the features of the words
-# around each frame, one table per text backbone beside the image and audio backbones' tables.
+# Stage one's text: what is said in each video (a dataset's transcripts, or what speech recognition hears in
+# its sound), and the features of the words around each frame, one table per text backbone beside the image
+# and audio backbones' tables.
 
 
 rule read_transcripts:
@@ -13,7 +14,7 @@ rule read_transcripts:
     benchmark:
         paths.benchmark("read_transcripts")
     wildcard_constraints:
-        dataset=alternatives(datasets_with_transcripts()),
+        dataset=alternatives(PLAN.datasets_with_transcript("files")),
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -27,6 +28,33 @@ rule read_transcripts:
         "../workflow_scripts/read_transcripts.py"
 
 
+rule transcribe_speech:
+    input:
+        root=PLAN.dataset_root,
+        media=PLAN.media_table,
+        model=PLAN.speech_model_files,
+    output:
+        paths.transcripts("{dataset}"),
+    log:
+        paths.log("transcribe_speech"),
+    benchmark:
+        paths.benchmark("transcribe_speech")
+    wildcard_constraints:
+        dataset=alternatives(PLAN.datasets_with_transcript("speech_recognition")),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        gpu=PLAN.speech_recognition_gpus,
+        mem_mb=4000,
+        runtime=720,
+    params:
+        settings=PLAN.setting("speech_recognition"),
+        code=PLAN.code("transcribe_speech.py"),
+    script:
+        "../workflow_scripts/transcribe_speech.py"
+
+
 rule extract_text_features:
     input:
         media=PLAN.media_table,
@@ -38,7 +66,6 @@ rule extract_text_features:
     benchmark:
         paths.benchmark("extract_text_features")
     wildcard_constraints:
-        dataset=alternatives(datasets_with_transcripts()),
         backbone=PLAN.backbones_of("text"),
     conda:
         "../envs/pipeline.yaml"

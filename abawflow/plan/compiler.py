@@ -12,7 +12,7 @@ from types import MappingProxyType
 from abawflow.challenges.registry import CHALLENGES
 from abawflow.core.errors import ConfigError
 from abawflow.datasets.editions import check_edition_names
-from abawflow.datasets.registry import DATASETS, has_transcripts
+from abawflow.datasets.registry import DATASETS, transcript_source
 from abawflow.plan import paths
 from abawflow.plan.schema import validate_config
 from abawflow.tasks.specs import get_task
@@ -484,17 +484,12 @@ def _compile_experiments(config, running, tasks, backbones):
             )
         text = [backbone for backbone in experiment["backbones"] if backbones[backbone].modality == "text"]
         run = [task for task in listed if task in tasks or (task == MTL and MTL in config["tasks"])]
-        untranscribed = [task for task in run if not has_transcripts(CHALLENGES[task].dataset, config)]
-        if text and untranscribed:
-            dataset = DATASETS[CHALLENGES[untranscribed[0]].dataset]
-            where = (
-                f"; set {dataset.config_section}.{dataset.transcript_setting} to the folder of your transcripts"
-                if dataset.transcripts
-                else "; text backbones read datasets whose reader gives them (ah, emi)"
-            )
+        unheard = [task for task in run if not transcript_source(CHALLENGES[task].dataset, config)]
+        if text and unheard:
             raise ConfigError(
-                f"config.yaml: experiments.{name} reads the text backbone {text[0]!r}, but the "
-                f"{untranscribed[0]} challenge's dataset ({dataset.name}) has no transcripts{where}"
+                f"config.yaml: experiments.{name} reads the text backbone {text[0]!r}, but the {unheard[0]} "
+                f"challenge's dataset ({CHALLENGES[unheard[0]].dataset}) has neither transcripts nor sound to "
+                "transcribe"
             )
         framework = {"name": "single", **experiment.get("framework", {})}
         multitask = framework["name"] not in SINGLE_TASK_FRAMEWORKS

@@ -184,6 +184,7 @@ JOBS = {
     "merge_feature_shards": "{dataset}/{backbone}",
     "extract_audio_features": "{dataset}/{backbone}",
     "read_transcripts": "{dataset}",
+    "transcribe_speech": "{dataset}",
     "extract_text_features": "{dataset}/{backbone}",
     "cache_feature_matrix": "{dataset}/{backbone}",
     "fine_tune_backbone": "{backbone}",

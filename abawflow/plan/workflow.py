@@ -23,7 +23,7 @@ from abawflow.datasets.dataset_files import (
     fingerprint_files,
 )
 from abawflow.datasets.folders import files_under
-from abawflow.datasets.registry import DATASETS, datasets_with_reader, generated_datasets
+from abawflow.datasets.registry import DATASETS, datasets_with_reader, generated_datasets, transcript_source
 from abawflow.plan import paths
 from abawflow.plan.bundle_contents import bundle_plan, bundle_runs
 from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
@@ -326,6 +326,7 @@ class WorkflowPlan:
         self.check_dataset_layout()
         self.check_registered_layouts()
         self.check_backbone_files()
+        self.check_speech_recognition()
         _ = self.bundle
 
     def check_dataset_layout(self):
@@ -359,6 +360,33 @@ class WorkflowPlan:
                     f"config: {section}.{setting}: {Path(root) / folder} not found; a text backbone reads the "
                     f"transcripts there (set {section}.{setting} to your folder of <id>.yml files)"
                 )
+
+    # --- transcripts: read from the dataset's files, or made from its sound --------------------------------
+
+    def datasets_with_transcript(self, source):
+        """The datasets whose transcripts come from ``source`` (files: rule read_transcripts; speech_recognition:
+        rule transcribe_speech); disjoint, so one rule writes each dataset's transcripts."""
+        return [name for name in DATASETS if transcript_source(name, self.config) == source]
+
+    def speech_model_files(self, wildcards):
+        """The local model folder's files (faster_whisper): as inputs, a replaced model reruns the transcripts."""
+        settings = self.config["speech_recognition"]
+        if settings["engine"] == "pocketsphinx" or not settings["model_folder"]:
+            return []
+        return [str(path) for path in files_under(Path(settings["model_folder"]).expanduser())]
+
+    def speech_recognition_gpus(self, wildcards):
+        """Whisper runs on a GPU; pocketsphinx on the CPU."""
+        return int(self.config["speech_recognition"]["engine"] == "faster_whisper")
+
+    def check_speech_recognition(self):
+        """Where the run transcribes a dataset's sound, the engine loads now (its package, its model folder and
+        language), not after the faces and features of every video."""
+        transcribed = [name for name in self.datasets_with_transcript("speech_recognition") if self.reads_text(name)]
+        if transcribed:
+            from abawflow.stage_one.speech_recognition import check_recognizer
+
+            check_recognizer(self.config["speech_recognition"])
 
     def reads_text(self, dataset):
         """Whether an experiment of the run reads a text backbone on ``dataset``."""

@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from abawflow.core.errors import ConfigError
+from abawflow.datasets.registry import transcript_source
 from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
 from abawflow.plan.config_layers import load_config
 from abawflow.plan.schema import validate_config
@@ -478,22 +479,36 @@ def test_a_cascade_whose_negative_net_does_not_train_expr(config):
     mistake(config, "ensembles.coarse_to_fine covers expr, which not every member trains")
 
 
-def test_text_backbones_read_only_datasets_with_transcripts(config):
+def heard(dataset, config):
+    """Where text backbones get ``dataset``'s words under ``config`` (its defaults filled in)."""
+    filled = copy.deepcopy(config)
+    validate_config(filled)
+    return transcript_source(dataset, filled)
+
+
+def test_text_backbones_read_transcripts_or_what_speech_recognition_hears(config):
+    tasks, submission = config["tasks"], config["submission"]
     config["tasks"] = ["ah", "eri"]
     config["submission"] = {"eri": config["submission"]["eri"]}
     plan = compile_plan(config)
     assert plan.backbones["hashed_words"].modality == "text"
     assert set(plan.backbones["hashed_words"].feature_spec) == {"format", "extractor", "text", "output_width"}
     assert plan.inputs("ah_audio_visual_text") == "A+V+T"
+    assert heard("bah", config) == "files"
+    # Hume-Reaction ships no transcripts but has sound: its words come from speech recognition.
     config["experiments"]["eri_audio"]["backbones"] = ["log_mel", "hashed_words"]
-    mistake(config, "experiments.eri_audio reads the text backbone 'hashed_words', but the eri challenge's dataset")
-    config["experiments"]["eri_audio"]["backbones"] = ["log_mel"]
-    config["tasks"], config["submission"] = ["emi"], {}
-    config["emi"]["transcript_folder"] = ""  # EMI ships none: a researcher names their own
+    assert "T" in compile_plan(config).inputs("eri_audio").split("+")
+    assert heard("hume_reaction", config) == "speech_recognition"
+    config["emi"]["transcript_folder"] = ""  # EMI ships none: without the researcher's own, recognized
+    assert heard("hume_vidmimic2", config) == "speech_recognition"
+    # s-Aff-Wild2 holds images: no transcripts, no sound.
+    config["tasks"], config["submission"] = tasks, submission
+    config["experiments"]["mtl_feedback"]["backbones"].append("hashed_words")
+    assert heard("s_aff_wild2", config) is None
     mistake(
         config,
-        "experiments.emi_text reads the text backbone 'hashed_words', but the emi challenge's dataset "
-        "(hume_vidmimic2) has no transcripts; set emi.transcript_folder to the folder of your transcripts",
+        "experiments.mtl_feedback reads the text backbone 'hashed_words', but the mtl challenge's dataset "
+        "(s_aff_wild2) has neither transcripts nor sound to transcribe",
     )
     config["tasks"] = ["ah", "eri"]
     config["experiments"]["eri_audio"]["backbones"] = ["log_mel"]
