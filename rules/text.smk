@@ -59,6 +59,7 @@ rule extract_text_features:
     input:
         media=PLAN.media_table,
         transcripts=paths.transcripts("{dataset}"),
+        model=PLAN.text_model_files,
     output:
         paths.feature_table("{dataset}", "{backbone}"),
     log:

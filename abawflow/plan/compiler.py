@@ -406,15 +406,26 @@ def _audio_feature_keys(name, spec):
     return {key: spec[key] for key in keys if key in spec}
 
 
+# Each text extractor's own options (beside scope and window_seconds): another's are no rerun trigger.
+TEXT_EXTRACTORS = {"hashed_words": ("width", "pairs"), "model2vec": ("model_folder",)}
+
+
 def _text_feature_keys(name, spec):
-    if spec.get("extractor") != "hashed_words":
-        raise ConfigError(f"config.yaml: backbones.{name} is a text backbone; set its extractor to hashed_words")
-    if spec["output_width"] != spec["text"]["width"]:
+    if spec.get("extractor") not in TEXT_EXTRACTORS:
+        raise ConfigError(
+            f"config.yaml: backbones.{name} is a text backbone; set its extractor to one of "
+            f"{', '.join(TEXT_EXTRACTORS)}"
+        )
+    if spec["extractor"] == "model2vec" and not spec["text"]["model_folder"]:
+        raise ConfigError(f"config.yaml: backbones.{name}: model2vec loads its model from text.model_folder; set it")
+    if spec["extractor"] == "hashed_words" and spec["output_width"] != spec["text"]["width"]:
         raise ConfigError(
             f"config.yaml: backbones.{name}: hashed_words gives text.width = {spec['text']['width']} features, "
             f"but output_width is {spec['output_width']}"
         )
-    return {key: spec[key] for key in ("format", "extractor", "text", "output_width")}
+    kept = ("scope", "window_seconds", *TEXT_EXTRACTORS[spec["extractor"]])
+    text = {key: value for key, value in spec["text"].items() if key in kept}
+    return {**{key: spec[key] for key in ("format", "extractor", "output_width")}, "text": text}
 
 
 def _compile_backbones(used, configured, tasks):

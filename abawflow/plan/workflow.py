@@ -430,6 +430,8 @@ class WorkflowPlan:
                 self.check_mae_start(name, backbone, start)
             if backbone.format == "mae":
                 self.check_mae_corpora(name, backbone)
+            if backbone.format == "text" and spec["extractor"] == "model2vec":
+                self.check_text_model(name, spec)
             if spec.get("checkpoint") and spec.get("architecture"):
                 try:
                     check_checkpoint(name, spec)
@@ -437,6 +439,35 @@ class WorkflowPlan:
                     raise ConfigError(
                         f"config: backbones.{name}.checkpoint does not fit {spec['architecture']}: {error}"
                     ) from None
+
+    def check_text_model(self, name, spec):
+        """A model2vec folder holds its files, and its embedding width is the backbone's output_width."""
+        from abawflow.stage_one.text_features import model2vec_width
+
+        folder = Path(spec["text"]["model_folder"]).expanduser()
+        missing = [file for file in ("model.safetensors", "tokenizer.json") if not (folder / file).is_file()]
+        if missing:
+            raise ConfigError(
+                f"config: backbones.{name}.text.model_folder: {folder} holds no {' or '.join(missing)} (a model2vec "
+                f"model folder; a relative path is read from the working directory, {Path.cwd()})"
+            )
+        try:
+            import model2vec  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                f"config: backbones.{name}: extractor model2vec needs the model2vec package (pip install model2vec)"
+            ) from None
+        width = model2vec_width(folder)
+        if width != spec["output_width"]:
+            raise ConfigError(
+                f"config: backbones.{name}: the model in {folder} gives {width} features, but output_width is "
+                f"{spec['output_width']}"
+            )
+
+    def text_model_files(self, wildcards):
+        """A text backbone's model folder's files (model2vec): as inputs, a replaced model reruns its table."""
+        folder = self.plan.backbones[wildcards.backbone].feature_spec["text"].get("model_folder")
+        return [str(path) for path in files_under(Path(folder).expanduser())] if folder else []
 
     def check_mae_start(self, name, backbone, start):
         from models.backbones import check_start_state

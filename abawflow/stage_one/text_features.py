@@ -1,7 +1,12 @@
-"""Text as a modality, weight-free: a signed hashed bag of words and word pairs (the feature hashing of
-Weinberger et al. 2009), which needs no vocabulary, no download and no training, so it always runs offline.
-It is the control that learned sentence embeddings are compared with. Rule extract_text_features writes a
-text backbone's table with the rows of every other feature table (every frame of every person-video).
+"""Text as a modality. Rule extract_text_features writes a text backbone's table with the rows of every other
+feature table (every frame of every person-video). Extractors, registered by name:
+
+- ``hashed_words``, weight-free: a signed hashed bag of words and word pairs (the feature hashing of Weinberger
+  et al. 2009), which needs no vocabulary, no download and no training, so it always runs offline. It is the
+  control that learned sentence embeddings are compared with.
+- ``model2vec``: a static sentence-embedding model (model2vec's format: ``model.safetensors`` with the token
+  embeddings, ``tokenizer.json``, ``config.json``) loaded from a local folder by the model2vec package; a text
+  is the mean of its tokens' embeddings, normalised where the model's config says so.
 
 Words are lower-cased runs of letters, digits and apostrophes. Each word and each pair of neighbouring words
 is hashed (BLAKE2b, so the same text gives the same features in every process, unlike Python's salted
@@ -12,6 +17,7 @@ unit length, so a long answer and a short one weigh alike.
 import hashlib
 import logging
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -58,7 +64,27 @@ def frame_texts(chunks, frame_times, window_seconds=4.0):
     ]
 
 
-EXTRACTORS = {"hashed_words": lambda texts, options: hashed_bag_of_words(texts, options["width"], options["pairs"])}
+def hashed_words(options):
+    return lambda texts: hashed_bag_of_words(texts, options["width"], options["pairs"])
+
+
+def model2vec(options):
+    from model2vec import StaticModel
+
+    model = StaticModel.from_pretrained(options["model_folder"])
+    # One process: the package's worker pool (above 10,000 texts) would add nothing to a cheap lookup.
+    return lambda texts: model.encode(list(texts), use_multiprocessing=False).astype(np.float32)
+
+
+EXTRACTORS = {"hashed_words": hashed_words, "model2vec": model2vec}
+
+
+def model2vec_width(folder):
+    """The embedding width of a model2vec folder, from its weights file's header (nothing is loaded)."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(folder) / "model.safetensors"), "np") as weights:
+        return weights.get_slice("embeddings").get_shape()[1]
 
 
 def frame_times(frames, fps):
@@ -76,8 +102,8 @@ def extract_text_features(subjects, transcripts, spec, output_path):
     from abawflow.stage_one.face_table import every_frame_table, feature_schema
 
     options = spec["text"]
-    width = options["width"]
-    extractor = EXTRACTORS[spec["extractor"]]
+    width = spec["output_width"]
+    extractor = EXTRACTORS[spec["extractor"]](options)
     schema = feature_schema(width)
     chunks = {
         subject[0]: list(rows.select("start", "end", "text").iter_rows())
@@ -93,7 +119,7 @@ def extract_text_features(subjects, transcripts, spec, output_path):
                 texts = frame_texts(said, frame_times(row["frames"], row["fps"]), options["window_seconds"])
             missing = sorted(set(texts) - set(cache))
             if missing:
-                cache.update(zip(missing, extractor(missing, options), strict=True))
+                cache.update(zip(missing, extractor(missing), strict=True))
             features = np.stack([cache[text] for text in texts]) if texts else np.zeros((0, width), np.float32)
             writer.write_table(every_frame_table(schema, row["subject"], row["video"], row["person"], features))
     log.info("%d subjects -> %d-d text features (%d distinct texts)", subjects.height, width, len(cache))

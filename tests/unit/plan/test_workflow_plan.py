@@ -285,3 +285,31 @@ def test_a_challenge_writer_gets_only_its_own_settings(repository):
         "train": "train.txt",
         "validation": "val.txt",
     }
+
+
+def test_a_model2vec_folder_is_an_input_and_checked_before_any_job(config, repository, tmp_path):
+    from support.text_models import make_model2vec_folder
+
+    folder = tmp_path / "potion"
+    config["backbones"]["sentence_words"] = {
+        "format": "text",
+        "extractor": "model2vec",
+        "text": {"scope": "video", "model_folder": str(folder)},
+        "output_width": 16,
+    }
+    config["experiments"]["ah_text"]["backbones"] = ["sentence_words"]
+    with pytest.raises(ConfigError, match=r"backbones.sentence_words.text.model_folder: .*potion holds no model"):
+        workflow_plan(config, repository).check_before_jobs()
+    make_model2vec_folder(folder, width=24)
+    with pytest.raises(ConfigError, match=r"the model in .*potion gives 24 features, but output_width is 16"):
+        workflow_plan(config, repository).check_before_jobs()
+    config["backbones"]["sentence_words"]["output_width"] = 24
+    plan = workflow_plan(config, repository)
+    plan.check_before_jobs()
+    assert str(folder / "model.safetensors") in plan.text_model_files(w(backbone="sentence_words"))
+    assert plan.text_model_files(w(backbone="hashed_words")) == []
+    spec = plan.backbone_spec(w(backbone="sentence_words"))
+    assert spec["text"] == {"scope": "video", "window_seconds": 4.0, "model_folder": str(folder)}  # no hashing keys
+    del config["backbones"]["sentence_words"]["text"]["model_folder"]
+    with pytest.raises(ConfigError, match="sentence_words: model2vec loads its model from text.model_folder; set it"):
+        workflow_plan(config, repository)

@@ -67,7 +67,11 @@ def test_a_text_backbones_table_has_every_frame_and_reads_the_words_around_it(tm
     transcripts = pl.DataFrame(
         {"subject": ["a", "a"], "start": [0.0, 3.0], "end": [1.0, 4.0], "text": ["yes, definitely", "um, maybe"]}
     )
-    spec = {"extractor": "hashed_words", "text": {"scope": "frame", "window_seconds": 1.0, "width": 32, "pairs": True}}
+    spec = {
+        "extractor": "hashed_words",
+        "output_width": 32,
+        "text": {"scope": "frame", "window_seconds": 1.0, "width": 32, "pairs": True},
+    }
     extract_text_features(subjects, transcripts, spec, tmp_path / "frame.parquet")
     table = pl.read_parquet(tmp_path / "frame.parquet")
     assert table.height == 43 and table["face_found"].all()
@@ -79,3 +83,37 @@ def test_a_text_backbones_table_has_every_frame_and_reads_the_words_around_it(tm
     extract_text_features(subjects, transcripts, spec, tmp_path / "video.parquet")
     whole = pl.read_parquet(tmp_path / "video.parquet").filter(pl.col("subject") == "a")["feature"].to_list()
     assert all(np.allclose(row, hashed_bag_of_words(["yes, definitely um, maybe"], 32)[0]) for row in whole)
+
+
+def test_a_model2vec_folder_is_read_by_the_package_and_embeds_each_frames_words(tmp_path):
+    import polars as pl
+    from model2vec import StaticModel
+    from support.text_models import make_model2vec_folder
+
+    from abawflow.stage_one.text_features import extract_text_features, model2vec_width
+
+    folder = make_model2vec_folder(tmp_path / "potion-tiny", width=16)
+    assert model2vec_width(folder) == 16
+    subjects = pl.DataFrame(
+        {"subject": ["a", "b"], "video": ["a", "b"], "person": ["single"] * 2, "frames": [40, 3], "fps": [10.0, 10.0]}
+    )
+    transcripts = pl.DataFrame(
+        {"subject": ["a", "a"], "start": [0.0, 3.0], "end": [1.0, 4.0], "text": ["Yes, definitely", "um, maybe"]}
+    )
+    spec = {
+        "extractor": "model2vec",
+        "output_width": 16,
+        "text": {"scope": "frame", "window_seconds": 1.0, "model_folder": str(folder)},
+    }
+    extract_text_features(subjects, transcripts, spec, tmp_path / "frame.parquet")
+    table = pl.read_parquet(tmp_path / "frame.parquet")
+    assert table.height == 43 and table.schema["feature"] == pl.Array(pl.Float32, 16)
+    rows = {(s, f): np.array(v) for s, f, v in table.select("subject", "frame", "feature").iter_rows()}
+    reference = StaticModel.from_pretrained(str(folder)).encode(["Yes, definitely", "um, maybe"])
+    np.testing.assert_allclose(rows[("a", 1)], reference[0], rtol=1e-6)
+    np.testing.assert_allclose(rows[("a", 36)], reference[1], rtol=1e-6)
+    assert not rows[("a", 20)].any()  # nothing said around frame 20
+    sure, unsure = rows[("a", 1)], rows[("a", 36)]
+    assert np.linalg.norm(sure) == pytest.approx(1.0, rel=1e-5)  # the model's config normalises
+    certainly = StaticModel.from_pretrained(str(folder)).encode(["certainly"])[0]
+    assert certainly @ sure > certainly @ unsure  # words of one feeling embed near each other
