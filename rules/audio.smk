@@ -15,7 +15,7 @@ rule extract_audio_features:
         paths.benchmark("extract_audio_features")
     wildcard_constraints:
         dataset=alternatives(datasets_with_sound()),
-        backbone=PLAN.backbones_of("audio"),
+        backbone=PLAN.backbones_of("extract_audio_features"),
     conda:
         "../envs/pipeline.yaml"
     threads: 2

@@ -1,4 +1,5 @@
-# Stage one's features: each image backbone over a dataset's face tables, merged, and cached as a matrix.
+# Stage one's features: each image backbone over a dataset's face tables, merged, or the features a dataset
+# ships per video; each table cached as a matrix.
 
 
 rule extract_features:
@@ -12,7 +13,7 @@ rule extract_features:
     benchmark:
         paths.benchmark("extract_features")
     wildcard_constraints:
-        backbone=PLAN.backbones_of("vision"),
+        backbone=PLAN.backbones_of("extract_features"),
     conda:
         "../envs/pipeline.yaml"
     threads: STAGE_ONE_THREADS
@@ -37,7 +38,7 @@ rule merge_feature_shards:
     benchmark:
         paths.benchmark("merge_feature_shards")
     wildcard_constraints:
-        backbone=PLAN.backbones_of("vision"),
+        backbone=PLAN.backbones_of("extract_features"),
     conda:
         "../envs/pipeline.yaml"
     threads: 1
@@ -48,6 +49,32 @@ rule merge_feature_shards:
         code=PLAN.code("merge_parquet.py"),
     script:
         "../workflow_scripts/merge_parquet.py"
+
+
+rule read_precomputed_features:
+    input:
+        root=PLAN.dataset_root,
+        media=PLAN.media_table,
+    output:
+        paths.feature_table("{dataset}", "{backbone}"),
+    log:
+        paths.log("read_precomputed_features"),
+    benchmark:
+        paths.benchmark("read_precomputed_features")
+    wildcard_constraints:
+        backbone=PLAN.backbones_of("read_precomputed_features"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        backbone=PLAN.backbone_spec,
+        files=PLAN.precomputed_files,
+        code=PLAN.code("read_precomputed_features.py"),
+    script:
+        "../workflow_scripts/read_precomputed_features.py"
 
 
 # Training and prediction read each table as a matrix sorted by (subject, frame): a window is one

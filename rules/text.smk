@@ -67,7 +67,7 @@ rule extract_text_features:
     benchmark:
         paths.benchmark("extract_text_features")
     wildcard_constraints:
-        backbone=PLAN.backbones_of("text"),
+        backbone=PLAN.backbones_of("extract_text_features"),
     conda:
         "../envs/pipeline.yaml"
     threads: 1

@@ -46,6 +46,12 @@ def bundle_plan(plan, faces, tasks=(), names=None):
             experiment = plan.experiments[member]
             if task not in experiment.tasks:
                 raise ConfigError(f"config.yaml: bundle.models.{task}: experiment {member!r} does not train {task}")
+            shipped = [b for b in experiment.backbones if plan.backbones[b].format == "precomputed"]
+            if shipped:
+                raise ConfigError(
+                    f"config.yaml: bundle.models.{task}: experiment {member!r} reads the precomputed backbone "
+                    f"{shipped[0]!r}, which exists only for the dataset's own videos; a bundle runs on any video"
+                )
             recipe = experiment.recipe
             record = experiments.setdefault(
                 member,

@@ -105,8 +105,19 @@ class Backbone:
     @property
     def modality(self):
         """audio (features of the sound track, rule extract_audio_features), text (of the transcript, rule
-        extract_text_features) or vision (of the face crops)."""
+        extract_text_features) or vision (of the face crops); a precomputed table's as configured."""
+        if self.format == "precomputed":
+            return self.feature_spec["precomputed"]["modality"]
         return self.format if self.format in ("audio", "text") else "vision"
+
+    @property
+    def stage_rule(self):
+        """The rule that writes its feature table (extract_features's shards are merged into it)."""
+        return {
+            "audio": "extract_audio_features",
+            "text": "extract_text_features",
+            "precomputed": "read_precomputed_features",
+        }.get(self.format, "extract_features")
 
     @property
     def training(self):
@@ -440,10 +451,12 @@ def _compile_backbones(used, configured, tasks):
             return _audio_feature_keys(name, spec)
         if kind == "text":
             return _text_feature_keys(name, spec)
+        if kind == "precomputed":
+            return {key: spec[key] for key in ("format", "precomputed", "output_width")}
         if kind != "fine_tuned":
             return _feature_keys(spec)
         base = spec.get("base")
-        if base not in configured or configured[base].get("format") in ("fine_tuned", "audio", "text"):
+        if base not in configured or configured[base].get("format") in ("fine_tuned", "audio", "text", "precomputed"):
             raise ConfigError(
                 f"config.yaml: backbones.{name}.base is {base!r}; it must name an image backbone that is not "
                 f"itself fine-tuned (defined: {', '.join(configured)})"

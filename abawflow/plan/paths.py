@@ -183,6 +183,7 @@ JOBS = {
     "extract_features": "{dataset}/{backbone}/shard{shard}",
     "merge_feature_shards": "{dataset}/{backbone}",
     "extract_audio_features": "{dataset}/{backbone}",
+    "read_precomputed_features": "{dataset}/{backbone}",
     "read_transcripts": "{dataset}",
     "transcribe_speech": "{dataset}",
     "extract_text_features": "{dataset}/{backbone}",

@@ -125,9 +125,9 @@ class WorkflowPlan:
     def shard_names(self):
         return self.plan.shard_names
 
-    def backbones_of(self, modality):
-        """A constraint for the `backbone` wildcard: the backbones of ``modality`` (vision, audio or text)."""
-        return alternatives(name for name, b in self.plan.backbones.items() if b.modality == modality)
+    def backbones_of(self, rule):
+        """A constraint for the `backbone` wildcard: the backbones whose table ``rule`` writes."""
+        return alternatives(name for name, b in self.plan.backbones.items() if b.stage_rule == rule)
 
     @property
     def training_targets(self):
@@ -327,6 +327,7 @@ class WorkflowPlan:
         self.check_registered_layouts()
         self.check_backbone_files()
         self.check_speech_recognition()
+        self.check_precomputed_folders()
         _ = self.bundle
 
     def check_dataset_layout(self):
@@ -463,6 +464,31 @@ class WorkflowPlan:
                 f"config: backbones.{name}: the model in {folder} gives {width} features, but output_width is "
                 f"{spec['output_width']}"
             )
+
+    def check_precomputed_folders(self):
+        """Each precomputed backbone's folders: one at least under the root of every dataset it is read on."""
+        plan = self.plan
+        for experiment in plan.experiments.values():
+            for name in experiment.backbones:
+                if plan.backbones[name].format != "precomputed":
+                    continue
+                folders = plan.backbones[name].feature_spec["precomputed"]["folders"]
+                for dataset in sorted({CHALLENGES[challenge].dataset for challenge in experiment.challenges}):
+                    if self._generated(dataset):
+                        continue
+                    root = Path(plan.dataset_roots[dataset])
+                    if not any((root / folder).is_dir() for folder in folders):
+                        raise ConfigError(
+                            f"config: backbones.{name}.precomputed.folders: none of {', '.join(folders)} is a folder "
+                            f"under {root} ({dataset}, read by experiments.{experiment.name})"
+                        )
+
+    def precomputed_files(self, wildcards):
+        """The fingerprint of a precomputed backbone's folders (each file's path, size and time): a file added,
+        removed or replaced reruns its table."""
+        root = self.plan.dataset_roots[wildcards.dataset]
+        folders = self.plan.backbones[wildcards.backbone].feature_spec["precomputed"]["folders"]
+        return fingerprint_files(root, [file for folder in folders for file in files_under(Path(root) / folder)])
 
     def text_model_files(self, wildcards):
         """A text backbone's model folder's files (model2vec): as inputs, a replaced model reruns its table."""
@@ -771,15 +797,14 @@ class WorkflowPlan:
             for run in self.run_folders(experiment):
                 wildcards = dict(zip(("experiment", "target", "fold", "seed"), run, strict=True))
                 jobs.append((paths.benchmark("train_temporal_model", **wildcards), paths.run_model(*run), None))
-        for dataset in sorted({d for d, b in features if plan.backbones[b].modality == "vision"}):
+        for dataset in sorted({d for d, b in features if plan.backbones[b].stage_rule == "extract_features"}):
             rule = FACE_RULES[plan.face_sources[dataset]]
             for shard, table in zip(self.shard_names, self.face_tables(dataset), strict=True):
                 jobs.append((paths.benchmark(rule, dataset=dataset, shard=shard), table, table))
         for dataset, backbone in features:
-            modality = plan.backbones[backbone].modality
-            if modality in ("audio", "text"):
+            rule = plan.backbones[backbone].stage_rule
+            if rule != "extract_features":
                 table = paths.feature_table(dataset, backbone)
-                rule = f"extract_{modality}_features"
                 jobs.append((paths.benchmark(rule, dataset=dataset, backbone=backbone), table, table))
             else:
                 for shard in self.shard_names:

@@ -34,7 +34,7 @@ def test_what_the_default_run_holds(plan):
     assert (
         plan.datasets_with_reader == ["hume_vidmimic2", "bah"] and plan.generated_datasets == plan.datasets_with_reader
     )
-    assert plan.backbones_of("audio") == "log_mel"
+    assert plan.backbones_of("extract_audio_features") == "log_mel"
     assert plan.index_labels("s_aff_wild2") == [
         f"results/s_aff_wild2/index/labels_{task}.parquet" for task in ("va", "expr", "au")
     ]
@@ -313,3 +313,45 @@ def test_a_model2vec_folder_is_an_input_and_checked_before_any_job(config, repos
     del config["backbones"]["sentence_words"]["text"]["model_folder"]
     with pytest.raises(ConfigError, match="sentence_words: model2vec loads its model from text.model_folder; set it"):
         workflow_plan(config, repository)
+
+
+def test_the_organizers_features_are_backbones_read_from_their_folders(repository, tmp_path):
+    root = emi_root(tmp_path / "Hume-Vidmimic2")
+    backbones = {
+        "organizer_vit": {"format": "precomputed", "output_width": 768},
+        "organizer_wav2vec2": {
+            "format": "precomputed",
+            "precomputed": {"folders": ["wav2vec2", "test/wav2vec2"], "modality": "audio"},
+            "output_width": 768,
+        },
+    }
+    experiment = {"tasks": ["emi"], "backbones": ["organizer_vit", "organizer_wav2vec2"]}
+    user = {
+        "methods": "demo",
+        "tasks": ["emi"],
+        "emi": {"root": str(root)},
+        "backbones": backbones,
+        "experiments": {"emi_organizer": {**experiment, "framework": {"name": "audio_visual", "interaction": False}}},
+    }
+    config = load_config(repository / "config.yaml", user)
+    with pytest.raises(ConfigError, match=r"organizer_vit.precomputed.folders: none of vit is a folder under .*Hume"):
+        workflow_plan(config, repository).check_before_jobs()
+    (root / "vit").mkdir()
+    (root / "test" / "wav2vec2").mkdir()
+    plan = workflow_plan(config, repository)
+    plan.check_before_jobs()
+    assert plan.backbones_of("read_precomputed_features") == "organizer_vit|organizer_wav2vec2"
+    assert "organizer_vit" not in plan.backbones_of("extract_features").split("|")
+    assert plan.plan.inputs("emi_organizer") == "A+V"  # wav2vec2 is sound, the ViT's faces
+    before = plan.precomputed_files(w(dataset="hume_vidmimic2", backbone="organizer_vit"))
+    (root / "vit" / "00001.pkl").write_bytes(b"features")
+    after = plan.precomputed_files(w(dataset="hume_vidmimic2", backbone="organizer_vit"))
+    assert before["files"] == 0 and after["files"] == 1 and after["digest"] != before["digest"]
+
+
+def test_a_bundle_cannot_hold_a_model_of_precomputed_features(config, repository):
+    config["backbones"]["organizer_vit"] = {"format": "precomputed", "output_width": 768}
+    config["experiments"]["gru"]["backbones"] = ["organizer_vit"]
+    config["bundle"] = {"models": {"va": "gru"}}
+    with pytest.raises(ConfigError, match="experiment 'gru' reads the precomputed backbone 'organizer_vit'"):
+        workflow_plan(config, repository).check_before_jobs()
