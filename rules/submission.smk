@@ -39,6 +39,25 @@ use rule write_submission as write_submission_csv with:
         challenge=PLAN.challenges_with_suffix("csv"),
 
 
+# submission.trials: more entries of a challenge, each in its own layout (trial-0, trial-1, ...).
+use rule write_submission as write_trial_submission with:
+    input:
+        predictions=PLAN.trial_predictions,
+        index=PLAN.submission_index,
+        media=PLAN.challenge_media,
+    output:
+        submission=paths.trial_file("{challenge}", "{trial}", "{suffix}"),
+        coverage=paths.trial_face_coverage("{challenge}", "{trial}", "{suffix}"),
+    log:
+        paths.log("write_trial_submission"),
+    benchmark:
+        paths.benchmark("write_trial_submission")
+    wildcard_constraints:
+        challenge=PLAN.challenges_with_trials,
+        trial=r"\d",
+        suffix="txt|csv",
+
+
 # submission.format abaw3: Aff-Wild2's challenges as one file per test video.
 rule write_submission_per_video:
     input:

@@ -1,5 +1,6 @@
-"""Rules write_submission (ABAW5/6: one file per challenge, mtl.txt included) and write_submission_per_video
-(ABAW3: a file per video): the submitted predictions' test rows, written by the challenge's writer."""
+"""Rules write_submission (ABAW5/6: one file per challenge, mtl.txt included), write_trial_submission (more
+entries: trial-<k>) and write_submission_per_video (ABAW3: a file per video): the predictions' test rows, written
+by the challenge's writer."""
 
 import polars as pl
 

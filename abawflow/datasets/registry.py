@@ -12,8 +12,7 @@ A dataset whose ``reader`` is registered is indexed by one rule made for it from
 the reader takes the root and the dataset's config section and returns (media table, splits, task -> labels);
 ``layout_files`` lists the files it reads, so that adding, removing or editing one reruns the index; ``demo``
 writes its demo dataset from the ``demo`` config keys it names; ``transcripts`` reads what is said in its
-videos (rule read_transcripts), which text backbones read; a dataset with sound and no transcripts gets its
-transcripts from speech recognition instead (rule transcribe_speech).
+videos (rule read_transcripts), which text backbones read.
 
 Challenges name the dataset they read (abawflow/challenges/registry.py); docs/extending.md says how to add one.
 """
@@ -109,19 +108,17 @@ def datasets_with_reader():
     return [name for name, dataset in DATASETS.items() if dataset.reader]
 
 
+def datasets_with_transcripts():
+    """The datasets whose transcripts a registered reader can read (rule read_transcripts): text backbones read
+    them, where the config names their folder."""
+    return [name for name, dataset in DATASETS.items() if dataset.transcripts]
+
+
 def has_transcripts(name, config):
     """Whether the config gives ``name``'s transcripts: a reader, and a folder named where it takes one."""
     dataset = DATASETS[name]
     setting = dataset.transcript_setting
     return bool(dataset.transcripts) and (not setting or bool(config[dataset.config_section].get(setting)))
-
-
-def transcript_source(name, config):
-    """Where text backbones get what is said in ``name``'s videos: ``files`` (its transcripts, rule
-    read_transcripts), ``speech_recognition`` (its sound, rule transcribe_speech) or None (no sound either)."""
-    if has_transcripts(name, config):
-        return "files"
-    return "speech_recognition" if DATASETS[name].sound else None
 
 
 def generated_datasets():

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from abawflow.challenges.registry import CHALLENGES
 from abawflow.core.errors import ConfigError
 from abawflow.datasets.editions import check_edition_names
-from abawflow.datasets.registry import DATASETS, transcript_source
+from abawflow.datasets.registry import DATASETS, has_transcripts
 from abawflow.plan import paths
 from abawflow.plan.schema import validate_config
 from abawflow.tasks.specs import get_task
@@ -171,6 +171,7 @@ class ChallengeRun:
     experiments: tuple  # by name
     ensembles: tuple  # by name
     submitted: str  # the experiment or ensemble whose predictions are its submission
+    trials: tuple = ()  # more entries: the experiments or ensembles of trial-0, trial-1, ... (submission.trials)
 
     @property
     def scored(self):
@@ -291,6 +292,7 @@ def compile_plan(config, validate=True):
     joint = _compile_joint_submission(config, MTL, experiments, ensembles)
     if joint:
         submitted[MTL] = joint
+    trials = _compile_trials(config["submission"], submitted, {**experiments, **ensembles})
     for experiment in experiments.values():
         check_components(experiment)
     _check_video_decoding(config)
@@ -301,6 +303,7 @@ def compile_plan(config, validate=True):
             experiments=tuple(sorted(n for n, e in experiments.items() if name in e.challenges)),
             ensembles=tuple(sorted(n for n, e in ensembles.items() if name in e.challenges)),
             submitted=submitted[name],
+            trials=trials.get(name, ()),
         )
         for name in submitted
     }
@@ -713,6 +716,34 @@ def _compile_submission(configured, tasks, candidates):
             )
         submitted[task] = name
     return submitted
+
+
+def transcript_source(name, config):
+    """Where text backbones get what is said in ``name``'s videos: ``files`` (its transcripts, rule
+    read_transcripts), ``speech_recognition`` (its sound, rule transcribe_speech) or None (no sound either)."""
+    if has_transcripts(name, config):
+        return "files"
+    return "speech_recognition" if DATASETS[name].sound else None
+
+
+def _compile_trials(configured, submitted, candidates):
+    """Each challenge's trial entries, checked: a challenge the run submits, names that predict it."""
+    trials = {}
+    for challenge, names in configured.get("trials", {}).items():
+        where = f"config: submission.trials.{challenge}"
+        if challenge not in submitted:
+            raise ConfigError(f"{where}: the {challenge} challenge is not run (tasks: {', '.join(submitted)})")
+        if configured.get("format") == "abaw3" and CHALLENGES[challenge].dataset == "aff_wild2":
+            raise ConfigError(f"{where}: trial files are single files; set submission.format to abaw5")
+        predicting = [name for name, candidate in candidates.items() if challenge in candidate.challenges]
+        for name in names:
+            if name not in predicting:
+                raise ConfigError(
+                    f"{where} lists {name!r}, which does not predict {challenge} (those that do: "
+                    f"{', '.join(predicting)})"
+                )
+        trials[challenge] = tuple(names)
+    return trials
 
 
 def _compile_joint_submission(config, challenge, experiments, ensembles):

@@ -119,6 +119,15 @@ def face_coverage(challenge):
     return f"{RESULTS}/submission/face_coverage/{challenge}.csv"
 
 
+def trial_file(challenge, trial, suffix):
+    """One more entry of a challenge (submission.trials): trial-<k>, as the organizers name uploads."""
+    return f"{RESULTS}/submission/trials/{challenge}/trial-{trial}.{suffix}"
+
+
+def trial_face_coverage(challenge, trial, suffix):
+    return f"{RESULTS}/submission/face_coverage/trials/{challenge}/trial-{trial}.{suffix}.csv"
+
+
 def per_video_submission(challenge):
     """The ABAW3 layout: a folder of one file per test video."""
     return f"{RESULTS}/submission/abaw3/{challenge}"
@@ -197,6 +206,7 @@ JOBS = {
     "evaluate_validation": "",
     "write_submission": "{challenge}",
     "write_submission_per_video": "{challenge}",
+    "write_trial_submission": "{challenge}/trial-{trial}.{suffix}",
     "plot_learning_curves": "{experiment}",
     "plot_validation": "{challenge}",
     "plot_face_detection": "{dataset}",

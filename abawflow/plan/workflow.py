@@ -23,10 +23,10 @@ from abawflow.datasets.dataset_files import (
     fingerprint_files,
 )
 from abawflow.datasets.folders import files_under
-from abawflow.datasets.registry import DATASETS, datasets_with_reader, generated_datasets, transcript_source
+from abawflow.datasets.registry import DATASETS, datasets_with_reader, datasets_with_transcripts, generated_datasets
 from abawflow.plan import paths
 from abawflow.plan.bundle_contents import bundle_plan, bundle_runs
-from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
+from abawflow.plan.compiler import MULTITASK, canonical, compile_plan, transcript_source
 from abawflow.stage_one.video import videos_to_predict
 
 # The rule that writes each face source's tables.
@@ -139,6 +139,11 @@ class WorkflowPlan:
     def challenges_with_suffix(self, suffix):
         """A constraint for the `challenge` wildcard of write_submission: its submission files' suffix."""
         return alternatives(n for n in self.challenges if CHALLENGES[n].submission_suffix == suffix)
+
+    @property
+    def challenges_with_trials(self):
+        """A constraint for the `challenge` wildcard of write_trial_submission."""
+        return alternatives(name for name, run in self.plan.challenges.items() if run.trials)
 
     def code(self, script):
         """A rule's `code` param: reruns it when its script or the project code it imports changes (not on
@@ -367,7 +372,8 @@ class WorkflowPlan:
     def datasets_with_transcript(self, source):
         """The datasets whose transcripts come from ``source`` (files: rule read_transcripts; speech_recognition:
         rule transcribe_speech); disjoint, so one rule writes each dataset's transcripts."""
-        return [name for name in DATASETS if transcript_source(name, self.config) == source]
+        candidates = datasets_with_transcripts() if source == "files" else DATASETS
+        return [name for name in candidates if transcript_source(name, self.config) == source]
 
     def speech_model_files(self, wildcards):
         """The local model folder's files (faster_whisper): as inputs, a replaced model reruns the transcripts."""
@@ -736,6 +742,11 @@ class WorkflowPlan:
     def submitted_predictions(self, wildcards):
         return paths.predictions(wildcards.challenge, self.submitted_name(wildcards))
 
+    def trial_predictions(self, wildcards):
+        """The predictions of a challenge's trial-<k> entry (submission.trials)."""
+        trials = self.plan.challenges[wildcards.challenge].trials
+        return paths.predictions(wildcards.challenge, trials[int(wildcards.trial)])
+
     def submission_index(self, wildcards):
         """What a submission file follows: the test lists (splits), or the MTL challenge's test image list."""
         challenge = CHALLENGES[wildcards.challenge]
@@ -754,6 +765,8 @@ class WorkflowPlan:
                 files.append(paths.per_video_submission(name))
             else:
                 files.append(paths.submission_file(name, CHALLENGES[name].submission_suffix))
+            suffix = CHALLENGES[name].submission_suffix
+            files += [paths.trial_file(name, k, suffix) for k in range(len(self.plan.challenges[name].trials))]
         return files
 
     # --- the run report ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The A/H challenge on its generated demo (BAH layout): the dry run plans it from its registration alone,
 the transcripts feed a text backbone, the run chooses the threshold on the validation videos and writes the
-trial file in the test list's order."""
+trial file in the test list's order, and one more trial file per entry of submission.trials."""
 
 import csv
 
@@ -17,6 +17,7 @@ def test_the_demo_writes_the_trial_file_in_the_test_lists_order(tmp_path):
     counts = job_counts(dry_run.stdout)
     assert counts["demo_bah_data"] == 1 and counts["index_bah"] == 1 and counts["train_temporal_model"] == 5
     assert counts["write_submission"] == 1 and "write_submission_csv" not in counts
+    assert counts["write_trial_submission"] == 2  # submission.trials
     assert counts["read_transcripts"] == 1 and counts["extract_text_features"] == 1  # the text backbone
     result = snakemake(tmp_path, configs=configs)
     assert result.returncode == 0, result.stderr[-5000:]
@@ -26,6 +27,11 @@ def test_the_demo_writes_the_trial_file_in_the_test_lists_order(tmp_path):
     for line in lines:
         _, p0, p1, decided = line.split(",")
         assert abs(float(p0) + float(p1) - 1) < 2e-6 and decided in ("0", "1")
+    trials = tmp_path / "results/submission/trials/ah"
+    assert sorted(path.name for path in trials.iterdir()) == ["trial-0.txt", "trial-1.txt"]
+    assert (trials / "trial-0.txt").read_bytes() == (tmp_path / "results/submission/ah.txt").read_bytes()
+    fused = (trials / "trial-1.txt").read_text().splitlines()  # the late fusion's: the same videos, its own values
+    assert [line.split(",")[0] for line in fused] == tests and fused != lines
     with open(tmp_path / "results/metrics/ah.csv", newline="") as file:
         scores = {row["experiment"]: row for row in csv.DictReader(file)}
     assert {name: row["inputs"] for name, row in scores.items()} == {

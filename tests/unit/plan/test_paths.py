@@ -34,6 +34,8 @@ def test_every_rule_of_the_workflow_has_its_job_names(repository):
     rules = set()
     for path in (repository / "rules").glob("*.smk"):
         rules |= set(re.findall(r"^rule (\w+):", path.read_text(), re.M))
+        # Rules made with `use rule ... with:` that keep their parent's log share its job names.
+        rules |= set(re.findall(r"^use rule \w+ as (\w+) with:(?:\n    .*)*?\n    log:", path.read_text(), re.M))
         # Rules made per registered dataset in a loop: their logs are grouped under one name.
         rules |= set(re.findall(r"^\s+paths\.log\(\"(\w+)\", dataset=dataset\)", path.read_text(), re.M))
     targets = {"submission", "bundle", "predict_videos"}  # target rules: no job of their own

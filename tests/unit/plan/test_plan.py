@@ -5,8 +5,7 @@ import copy
 import pytest
 
 from abawflow.core.errors import ConfigError
-from abawflow.datasets.registry import transcript_source
-from abawflow.plan.compiler import MULTITASK, canonical, compile_plan
+from abawflow.plan.compiler import MULTITASK, canonical, compile_plan, transcript_source
 from abawflow.plan.config_layers import load_config
 from abawflow.plan.schema import validate_config
 
@@ -514,3 +513,20 @@ def test_text_backbones_read_transcripts_or_what_speech_recognition_hears(config
     config["experiments"]["eri_audio"]["backbones"] = ["log_mel"]
     config["backbones"]["hashed_words"]["output_width"] = 64
     mistake(config, "hashed_words gives text.width = 256 features, but output_width is 64")
+
+
+def test_trial_entries_name_what_predicts_their_challenge(config):
+    config["submission"]["trials"] = {"ah": ["ah_audio_visual_text", "ah_late_fusion"]}
+    plan = compile_plan(config)
+    assert plan.challenges["ah"].trials == ("ah_audio_visual_text", "ah_late_fusion")
+    assert plan.challenges["va"].trials == ()
+    config["submission"]["trials"] = {"ah": ["ah_audio_visual_text", "gru"]}
+    mistake(config, "config: submission.trials.ah lists 'gru', which does not predict ah (those that do: ah_audio, ")
+    config["submission"]["trials"] = {"ah": ["ah_text"] * 6}
+    mistake(config, "submission.trials.ah")  # at most five: the schema
+    config["submission"]["trials"] = {"va": ["gru"]}
+    config["submission"]["format"] = "abaw3"
+    mistake(config, "config: submission.trials.va: trial files are single files; set submission.format to abaw5")
+    config["submission"] = {"trials": {"eri": ["eri_audio"]}}
+    config["tasks"] = ["va", "expr", "au", "emi"]
+    mistake(config, "config: submission.trials.eri: the eri challenge is not run (tasks: va, expr, au, emi")
