@@ -28,7 +28,10 @@ def main(snakemake):
             f"{dataset.config_section}.crops_folder"
         )
     media = pl.read_parquet(snakemake.input.media)
-    rows = CROP_ROWS[dataset.media](media, root, crops_root, shard, shards)
+    if dataset.crop_files:  # its own numbering of the crops
+        rows = subject_crop_rows(media, root, crops_root, shard, shards, dataset.crop_files)
+    else:
+        rows = CROP_ROWS[dataset.media](media, root, crops_root, shard, shards)
     log.info("shard %d of %d of %s, crops from %s", shard, shards, snakemake.wildcards.dataset, crops_root)
     write_face_crops(rows, crops_root, snakemake.output[0])
 

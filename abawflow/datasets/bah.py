@@ -4,10 +4,12 @@ validation script show it.
 - Split lists ``split/{train,val,test}.txt``, no header, one line per video: ``video_path,label,transcript``.
   The transcript holds commas, so a line is split on its first two only. ``label`` is 1 ("With A-H") or 0.
 - Transcripts ``transcription/<video path>/<stem>.yml``: Whisper's output (abawflow/datasets/transcripts.py).
-- The organizers' crops ``cropped-aligned-faces/<video path>/frame-<n>.jpg``, ``n`` from 0.
+- The organizers' crops ``cropped-aligned-faces/<video path>/frame-<n>.jpg``, ``n`` from 0 (face source
+  ``cropped_aligned``, rule read_face_crops).
 """
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -52,16 +54,21 @@ def read_split_list(path):
     return rows
 
 
-def crop_frames(folder):
-    """{frame number: crop path} of a video's folder of organizer crops (``frame-<n>.jpg``, n from 0)."""
+def crop_files(folder):
+    """{frame: file name} of a video's folder of organizer crops: ``frame-<n>.jpg`` is frame n + 1 (the crops
+    are numbered from 0, the pipeline's frames from 1). A folder that is not there raises."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise DatasetLayoutError(f"{folder}: the video's folder of cropped-aligned faces is missing")
+        raise DatasetLayoutError(
+            f"{folder}: the video's folder of cropped-aligned faces is missing; ah.face_source cropped_aligned "
+            "needs one per listed video (or set ah.face_source: detected to detect the faces in the video)"
+        )
     frames = {}
-    for path in folder.iterdir():
-        match = CROP_NAME.match(path.name)
-        if match:
-            frames[int(match.group(1))] = path
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            match = CROP_NAME.match(entry.name)
+            if match:
+                frames[int(match.group(1)) + 1] = entry.name
     return dict(sorted(frames.items()))
 
 

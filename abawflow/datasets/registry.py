@@ -5,8 +5,8 @@ per task), a face source writes ``faces/<source>/shard<k>of<n>.parquet`` (one fa
 the source) and each backbone writes ``features/<backbone>.parquet``. Face sources:
 
 - ``detected``: our detector and aligner on the dataset's videos (rule detect_and_align_faces);
-- ``cropped_aligned``: the organizers' aligned crops, ``<crops folder>/<name>/<frame:05d>.jpg``
-  (rule read_face_crops); a frame without a crop is a frame without a face.
+- ``cropped_aligned``: the organizers' aligned crops, ``<crops folder>/<name>/<frame:05d>.jpg`` or as the
+  dataset's ``crop_files`` names them (rule read_face_crops); a frame without a crop is a frame without a face.
 
 A dataset whose ``reader`` is registered is indexed by one rule made for it from this entry (rules/index.smk):
 the reader takes the root and the dataset's config section and returns (media table, splits, task -> labels);
@@ -39,6 +39,7 @@ class Dataset:
     demo: "DemoData | None" = None  # how its demo dataset is generated
     transcripts: Callable | None = None  # (root, settings, media table) -> (subject, start, end, text) per chunk
     transcript_setting: str = ""  # its config key naming the transcripts' folder: empty there, it has none
+    crop_files: Callable | None = None  # cropped_aligned: a video's crop folder -> {frame: file}; None: Aff-Wild2's
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,13 @@ DATASETS = {
             "bah",
             "ah",
             "subjects",
-            (DETECTED,),
+            (DETECTED, CROPPED_ALIGNED),
             sound=True,
             reader=bah.index_bah,
             layout_files=bah.layout_files,
             transcripts=bah.read_transcripts,
             transcript_setting="transcript_folder",
+            crop_files=bah.crop_files,
             demo=DemoData(
                 "resources/demo_ah",
                 make_demo_bah,

@@ -1,8 +1,9 @@
 """The organizers' aligned crops as face tables, the face stage's schema, so they feed the feature stage
 as detected faces do.
 
-One reader for both layouts, ``<crops folder>/<name>/<frame:05d>.jpg``:
-- Aff-Wild2 (``cropped_aligned/`` of a release): a row for every frame of each person-video; a frame
+One reader for the layouts, ``<crops folder>/<name>/<crop>.jpg``:
+- Aff-Wild2 (``cropped_aligned/`` of a release, ``<frame:05d>.jpg``) and BAH (``cropped-aligned-faces/``,
+  ``frame-<n>.jpg`` from 0; its registration names how): a row for every frame of each person-video; a frame
   without a crop is a frame without a face, as the organizers' aligner found none there;
 - s-Aff-Wild2: a row for every listed image, each of which has its crop (checked at index time).
 """
@@ -41,23 +42,29 @@ def crop_files(folder):
     return crops
 
 
-def person_video_rows(subject, video, person, frames, crops_root):
-    """The rows of frames 1..``frames`` of one Aff-Wild2 person-video."""
-    folder = Path(crops_root) / subject
-    if not folder.is_dir():
+def aff_wild2_crop_files(folder):
+    """Aff-Wild2's crops of one person-video: ``crop_files``, and a folder that is not there raises."""
+    if not Path(folder).is_dir():
         raise DatasetLayoutError(
-            f"{folder}: no crop folder for {subject!r}; dataset.face_source cropped_aligned needs one per annotated "
-            "person-video (or set dataset.face_source: detected to detect the faces in the video)"
+            f"{folder}: no crop folder for {Path(folder).name!r}; dataset.face_source cropped_aligned needs one per "
+            "annotated person-video (or set dataset.face_source: detected to detect the faces in the video)"
         )
-    crops = crop_files(folder)
+    return crop_files(folder)
+
+
+def person_video_rows(subject, video, person, frames, crops_root, crops_of=aff_wild2_crop_files):
+    """The rows of frames 1..``frames`` of one person-video, whose crops ``crops_of(folder)`` lists as
+    {frame: file name} (a dataset's own numbering, as its registration gives it; Aff-Wild2's by default)."""
+    folder = Path(crops_root) / subject
+    crops = crops_of(folder)
     outside = sorted(frame for frame in crops if not 1 <= frame <= frames)
     if outside:
         log.warning(
-            "%s: %d crop(s) numbered outside the video's %d frames (e.g. %05d.jpg) are not used",
+            "%s: %d crop(s) numbered outside the video's %d frames (e.g. %s) are not used",
             folder,
             len(outside),
             frames,
-            outside[0],
+            crops[outside[0]],
         )
     return pl.DataFrame(
         {
@@ -80,13 +87,13 @@ class ShardCrops:
     groups: Iterator[pl.DataFrame]
 
 
-def subject_crop_rows(subjects, root, crops_root, shard, shards):
-    """Aff-Wild2: the ``ShardCrops`` of the person-videos of one shard (the videos partitioned as for
-    detection). A video's frame count is its decoder's (probed by the index), as in the face stage."""
+def subject_crop_rows(subjects, root, crops_root, shard, shards, crops_of=aff_wild2_crop_files):
+    """Whole videos (Aff-Wild2, BAH): the ``ShardCrops`` of the person-videos of one shard (the videos partitioned
+    as for detection). A video's frame count is its decoder's (probed by the index), as in the face stage."""
     assignment = assign_shards(video_sizes(subjects, root), shards)
     chosen = subjects.filter(pl.col("video").is_in([v for v, s in assignment.items() if s == shard]))
     groups = (
-        person_video_rows(row["subject"], row["video"], row["person"], row["frames"], crops_root)
+        person_video_rows(row["subject"], row["video"], row["person"], row["frames"], crops_root, crops_of)
         for row in chosen.iter_rows(named=True)
     )
     return ShardCrops(int(chosen["frames"].sum()), groups)

@@ -4,7 +4,7 @@ restart every window, the organizers' crops; damaged files named by file and lin
 import pytest
 
 from abawflow.core.errors import AnnotationFormatError, DatasetLayoutError
-from abawflow.datasets.bah import crop_frames, index_bah, layout_files, read_split_list
+from abawflow.datasets.bah import crop_files, index_bah, layout_files, read_split_list
 from abawflow.datasets.transcripts import read_transcript
 
 pytestmark = pytest.mark.unit
@@ -88,9 +88,9 @@ def test_crops_are_numbered_from_zero_in_frame_order(tmp_path):
     for n in (10, 0, 2):
         (folder / f"frame-{n}.jpg").write_bytes(b"jpeg")
     (folder / "Thumbs.db").write_bytes(b"")
-    assert list(crop_frames(folder)) == [0, 2, 10]
-    with pytest.raises(DatasetLayoutError, match="folder of cropped-aligned faces is missing"):
-        crop_frames(tmp_path / "nowhere")
+    assert crop_files(folder) == {1: "frame-0.jpg", 3: "frame-2.jpg", 11: "frame-10.jpg"}  # frames count from 1
+    with pytest.raises(DatasetLayoutError, match="folder of cropped-aligned faces is missing; ah.face_source"):
+        crop_files(tmp_path / "nowhere")
 
 
 SETTINGS = {"split_folder": "split", "split_files": {"train": "train.txt", "validation": "val.txt", "test": "test.txt"}}
