@@ -86,6 +86,6 @@ for dataset in PLAN.generated_datasets:
         params:
             dataset=dataset,
             settings=PLAN.demo_settings(dataset),
-            code=PLAN.code("make_demo_dataset.py"),
+            code=PLAN.dataset_code("make_demo_dataset.py", dataset),
         script:
             "../workflow_scripts/make_demo_dataset.py"

@@ -57,6 +57,6 @@ rule read_face_crops:
         runtime=120,
     params:
         crops_folder=PLAN.crops_folder,
-        code=PLAN.code("read_face_crops.py"),
+        code=PLAN.dataset_code_of("read_face_crops.py"),
     script:
         "../workflow_scripts/read_face_crops.py"

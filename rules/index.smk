@@ -143,6 +143,6 @@ for dataset in PLAN.datasets_with_reader:
             tasks=PLAN.label_tasks(dataset),
             settings=PLAN.layout_settings(dataset),
             dataset_files=PLAN.layout_files(dataset),
-            code=PLAN.code("index_layout.py"),
+            code=PLAN.dataset_code("index_layout.py", dataset),
         script:
             "../workflow_scripts/index_layout.py"

@@ -23,7 +23,7 @@ rule read_transcripts:
         runtime=60,
     params:
         settings=PLAN.transcript_settings,
-        code=PLAN.code("read_transcripts.py"),
+        code=PLAN.dataset_code_of("read_transcripts.py"),
     script:
         "../workflow_scripts/read_transcripts.py"
 

@@ -90,15 +90,17 @@ def _tree_dump(path):
     return ast.dump(tree, annotate_fields=False, include_attributes=False), tree
 
 
-def code_fingerprint(script, root=None):
-    """Hex digest over the syntax trees of `script` and the project modules it imports (transitively)."""
+def code_fingerprint(script, root=None, left_out=(), followed=()):
+    """Hex digest over the syntax trees of `script` and the project modules it imports (transitively).
+    ``left_out``: project modules (paths from the checkout, e.g. ``abawflow/datasets/registry.py``) not read
+    nor followed; ``followed``: more project modules to start from (dotted names), with their imports."""
     script = Path(script).resolve()
     root = Path(root).resolve() if root else script.parent.parent
     roots = package_roots(root)
-    seen, pending = {}, [script]
+    seen, pending = {}, [script, *filter(None, (_module_file(roots, name) for name in followed))]
     while pending:
         path = pending.pop()
-        if path in seen:
+        if path in seen or (left_out and _relative(path, [root, *roots.values()]) in left_out):
             continue
         dump, tree = _tree_dump(path)
         seen[path] = dump

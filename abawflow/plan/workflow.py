@@ -8,6 +8,7 @@ fingerprints of the dataset files an index reads (they are its rerun trigger); t
 runtime table and the videos of ``predict_videos`` are looked up when a target asks for them.
 """
 
+import hashlib
 import textwrap
 from functools import cached_property
 from pathlib import Path
@@ -43,11 +44,22 @@ GENERATED_ROOTS = {
 # transcripts (rule read_transcripts). A change to them reruns no index (and so no face detection).
 NOT_LAYOUT_SETTINGS = ("root", "face_source", "crops_folder")
 TRANSCRIPT_SETTINGS = ("transcript_folder", "transcript_window_seconds")
+# Left out of the code fingerprints of rules run per dataset (dataset_code): it imports every dataset's module.
+REGISTRY_MODULE = "abawflow/datasets/registry.py"
 
 
 def alternatives(names):
     """A wildcard constraint matching exactly ``names`` (nothing when there are none)."""
     return "|".join(names) or "(?!)"
+
+
+def described(value):
+    """A registration as text that is the same in every process: functions by their qualified names."""
+    if callable(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    if hasattr(value, "__dataclass_fields__"):
+        return f"{type(value).__name__}({', '.join(f'{k}={described(v)}' for k, v in vars(value).items())})"
+    return repr(value)
 
 
 def given_files(feature_spec):
@@ -149,6 +161,22 @@ class WorkflowPlan:
         """A rule's `code` param: reruns it when its script or the project code it imports changes (not on
         comments or layout; abawflow/core/code_fingerprint.py)."""
         return code_fingerprint(self.scripts / script)
+
+    def dataset_code(self, script, dataset):
+        """The `code` param of a rule run for one registered dataset: the registry, which imports every
+        dataset's module, is left out, and the modules of the functions this dataset's entry names are followed
+        instead, with the entry itself; so changing another dataset's reader or registration reruns nothing of
+        this one."""
+        entry = DATASETS[dataset]
+        functions = [entry.reader, entry.layout_files, entry.transcripts, entry.crop_files]
+        functions = [function for function in [*functions, entry.demo and entry.demo.make] if function]
+        modules = sorted({function.__module__ for function in functions})
+        fingerprint = code_fingerprint(self.scripts / script, left_out=(REGISTRY_MODULE,), followed=modules)
+        return hashlib.sha256(f"{fingerprint}{described(entry)}".encode()).hexdigest()[:16]
+
+    def dataset_code_of(self, script):
+        """``dataset_code`` as a params function of a rule with a `dataset` wildcard."""
+        return lambda wildcards: self.dataset_code(script, wildcards.dataset)
 
     def setting(self, *keys):
         """The config value at ``keys``, canonical (sorted keys), as a rule param."""

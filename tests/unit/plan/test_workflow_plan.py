@@ -355,3 +355,40 @@ def test_a_bundle_cannot_hold_a_model_of_precomputed_features(config, repository
     config["bundle"] = {"models": {"va": "gru"}}
     with pytest.raises(ConfigError, match="experiment 'gru' reads the precomputed backbone 'organizer_vit'"):
         workflow_plan(config, repository).check_before_jobs()
+
+
+def test_a_change_to_one_datasets_reader_reruns_nothing_of_the_others(config, tmp_path):
+    import dataclasses
+
+    from support.dag import copy_workflow
+
+    from abawflow.core.code_fingerprint import _tree_dump
+    from abawflow.datasets.registry import DATASETS
+    from abawflow.plan.workflow import described
+
+    workflow = copy_workflow(tmp_path / "workflow").parent
+    scripts = ("index_layout.py", "read_face_crops.py", "read_transcripts.py", "make_demo_dataset.py")
+    datasets = ("aff_wild2", "s_aff_wild2", "hume_vidmimic2", "bah")
+
+    def codes():
+        _tree_dump.cache_clear()  # one Snakemake process reads each file once
+        plan = workflow_plan(config, workflow)
+        return {(script, name): plan.dataset_code(script, name) for script in scripts for name in datasets}
+
+    before = codes()
+    bah = workflow / "abawflow" / "datasets" / "bah.py"
+    bah.write_text(bah.read_text() + "\n\ndef numbered_again(n):\n    return n + 1\n")
+    registry = workflow / "abawflow" / "datasets" / "registry.py"
+    registry.write_text(registry.read_text() + "\n\nANOTHER_DATASET = None\n")
+    after = codes()
+    changed = sorted({name for key, code in after.items() if code != before[key] for name in [key[1]]})
+    assert changed == ["bah"]  # its reader's module; the registry is left out for every dataset
+    face = workflow / "abawflow" / "stage_one" / "face_crops.py"
+    face.write_text(face.read_text() + "\n\nCROP_QUALITY = 95\n")
+    crops = codes()
+    assert all(crops[("read_face_crops.py", name)] != after[("read_face_crops.py", name)] for name in datasets)
+    # What a dataset's registration says counts: its entry, functions by name.
+    entry = DATASETS["bah"]
+    assert described(entry) == described(dataclasses.replace(entry))
+    assert described(entry) != described(dataclasses.replace(entry, face_sources=("detected",)))
+    assert "reader=abawflow.datasets.bah.index_bah" in described(entry) and " at 0x" not in described(entry)
