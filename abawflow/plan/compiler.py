@@ -421,7 +421,11 @@ def _audio_feature_keys(name, spec):
 
 
 # Each text extractor's own options (beside scope and window_seconds): another's are no rerun trigger.
-TEXT_EXTRACTORS = {"hashed_words": ("width", "pairs"), "model2vec": ("model_folder",)}
+TEXT_EXTRACTORS = {
+    "hashed_words": ("width", "pairs"),
+    "model2vec": ("model_folder",),
+    "sentence_transformers": ("model_folder",),
+}
 
 
 def _text_feature_keys(name, spec):
@@ -430,8 +434,10 @@ def _text_feature_keys(name, spec):
             f"config.yaml: backbones.{name} is a text backbone; set its extractor to one of "
             f"{', '.join(TEXT_EXTRACTORS)}"
         )
-    if spec["extractor"] == "model2vec" and not spec["text"]["model_folder"]:
-        raise ConfigError(f"config.yaml: backbones.{name}: model2vec loads its model from text.model_folder; set it")
+    if "model_folder" in TEXT_EXTRACTORS[spec["extractor"]] and not spec["text"]["model_folder"]:
+        raise ConfigError(
+            f"config.yaml: backbones.{name}: {spec['extractor']} loads its model from text.model_folder; set it"
+        )
     if spec["extractor"] == "hashed_words" and spec["output_width"] != spec["text"]["width"]:
         raise ConfigError(
             f"config.yaml: backbones.{name}: hashed_words gives text.width = {spec['text']['width']} features, "

@@ -465,7 +465,7 @@ class WorkflowPlan:
                 self.check_mae_start(name, backbone, start)
             if backbone.format == "mae":
                 self.check_mae_corpora(name, backbone)
-            if backbone.format == "text" and spec["extractor"] == "model2vec":
+            if backbone.format == "text" and spec["extractor"] != "hashed_words":
                 self.check_text_model(name, spec)
             if spec.get("checkpoint") and spec.get("architecture"):
                 try:
@@ -476,24 +476,31 @@ class WorkflowPlan:
                     ) from None
 
     def check_text_model(self, name, spec):
-        """A model2vec folder holds its files, and its embedding width is the backbone's output_width."""
-        from abawflow.stage_one.text_features import model2vec_width
+        """A text model folder holds its files, its package is installed, and its embedding width is the
+        backbone's output_width."""
+        from abawflow.stage_one.text_features import model2vec_width, sentence_transformers_width
 
+        extractor = spec["extractor"]
+        files, package, width_of = {
+            "model2vec": (("model.safetensors", "tokenizer.json"), "model2vec", model2vec_width),
+            "sentence_transformers": (("modules.json",), "sentence_transformers", sentence_transformers_width),
+        }[extractor]
         folder = Path(spec["text"]["model_folder"]).expanduser()
-        missing = [file for file in ("model.safetensors", "tokenizer.json") if not (folder / file).is_file()]
+        missing = [file for file in files if not (folder / file).is_file()]
         if missing:
             raise ConfigError(
-                f"config: backbones.{name}.text.model_folder: {folder} holds no {' or '.join(missing)} (a model2vec "
+                f"config: backbones.{name}.text.model_folder: {folder} holds no {' or '.join(missing)} (a {extractor} "
                 f"model folder; a relative path is read from the working directory, {Path.cwd()})"
             )
         try:
-            import model2vec  # noqa: F401
+            __import__(package)
         except ImportError:
             raise ConfigError(
-                f"config: backbones.{name}: extractor model2vec needs the model2vec package (pip install model2vec)"
+                f"config: backbones.{name}: extractor {extractor} needs the {package} package "
+                f"(pip install {package.replace('_', '-')})"
             ) from None
-        width = model2vec_width(folder)
-        if width != spec["output_width"]:
+        width = width_of(folder)
+        if width is not None and width != spec["output_width"]:
             raise ConfigError(
                 f"config: backbones.{name}: the model in {folder} gives {width} features, but output_width is "
                 f"{spec['output_width']}"

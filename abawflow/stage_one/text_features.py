@@ -7,6 +7,9 @@ feature table (every frame of every person-video). Extractors, registered by nam
 - ``model2vec``: a static sentence-embedding model (model2vec's format: ``model.safetensors`` with the token
   embeddings, ``tokenizer.json``, ``config.json``) loaded from a local folder by the model2vec package; a text
   is the mean of its tokens' embeddings, normalised where the model's config says so.
+- ``sentence_transformers``: a sentence-transformers model folder (``modules.json`` and its modules: a
+  Transformer, its pooling, maybe a dense layer), loaded by the sentence-transformers package and run on the
+  CPU (a video's transcript is a few sentences).
 
 Words are lower-cased runs of letters, digits and apostrophes. Each word and each pair of neighbouring words
 is hashed (BLAKE2b, so the same text gives the same features in every process, unlike Python's salted
@@ -68,7 +71,7 @@ def hashed_words(options):
     return lambda texts: hashed_bag_of_words(texts, options["width"], options["pairs"])
 
 
-def model2vec(options):
+def load_model2vec(options):
     from model2vec import StaticModel
 
     model = StaticModel.from_pretrained(options["model_folder"])
@@ -76,7 +79,47 @@ def model2vec(options):
     return lambda texts: model.encode(list(texts), use_multiprocessing=False).astype(np.float32)
 
 
-EXTRACTORS = {"hashed_words": hashed_words, "model2vec": model2vec}
+def load_sentence_transformer(options):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(options["model_folder"]), device="cpu", local_files_only=True)
+    return lambda texts: model.encode(list(texts), batch_size=64, convert_to_numpy=True).astype(np.float32)
+
+
+EXTRACTORS = {
+    "hashed_words": hashed_words,
+    "model2vec": load_model2vec,
+    "sentence_transformers": load_sentence_transformer,
+}
+
+
+# A sentence-transformers pooling module's modes: each enabled one adds the token embedding's width.
+POOLING_MODES = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken")
+
+
+def sentence_transformers_width(folder):
+    """The embedding width of a sentence-transformers folder, from its modules' configs (nothing is loaded):
+    the last dense layer's output, else the pooling's width times its modes; None where the configs do not
+    say (the job then checks the width it gets)."""
+    import json
+
+    folder = Path(folder)
+    width = None
+    for module in json.loads((folder / "modules.json").read_text()):
+        config = folder / module.get("path", "") / "config.json"
+        kind = module.get("type", "")
+        if kind.endswith("Pooling") and config.is_file():
+            pooling = json.loads(config.read_text())
+            if "pooling_mode" in pooling:  # sentence-transformers 6: one mode's name, or a list of them
+                named = pooling["pooling_mode"]
+                modes = len(named) if isinstance(named, list) else 1
+            else:
+                modes = sum(bool(pooling.get(f"pooling_mode_{mode}")) for mode in POOLING_MODES)
+            token_width = pooling.get("embedding_dimension", pooling.get("word_embedding_dimension"))
+            width = token_width * max(modes, 1) if token_width else None
+        elif kind.endswith("Dense") and config.is_file():
+            width = json.loads(config.read_text()).get("out_features")
+    return width
 
 
 def model2vec_width(folder):
@@ -99,6 +142,7 @@ def extract_text_features(subjects, transcripts, spec, output_path):
     import pyarrow.parquet as pq
 
     from abawflow.core.atomic import atomic_path
+    from abawflow.core.errors import ModelLoadError
     from abawflow.stage_one.face_table import every_frame_table, feature_schema
 
     options = spec["text"]
@@ -119,7 +163,14 @@ def extract_text_features(subjects, transcripts, spec, output_path):
                 texts = frame_texts(said, frame_times(row["frames"], row["fps"]), options["window_seconds"])
             missing = sorted(set(texts) - set(cache))
             if missing:
-                cache.update(zip(missing, extractor(missing), strict=True))
+                rows = extractor(missing)
+                rows[[k for k, text in enumerate(missing) if not text.strip()]] = 0  # nothing said: zeros
+                if rows.shape[1] != width:
+                    raise ModelLoadError(
+                        f"{spec['extractor']} gives {rows.shape[1]} features, but the backbone's output_width is "
+                        f"{width}; set output_width to {rows.shape[1]}"
+                    )
+                cache.update(zip(missing, rows, strict=True))
             features = np.stack([cache[text] for text in texts]) if texts else np.zeros((0, width), np.float32)
             writer.write_table(every_frame_table(schema, row["subject"], row["video"], row["person"], features))
     log.info("%d subjects -> %d-d text features (%d distinct texts)", subjects.height, width, len(cache))

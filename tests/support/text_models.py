@@ -22,3 +22,30 @@ def make_model2vec_folder(folder, width=16, seed=0):
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     StaticModel(vectors.astype(np.float32), tokenizer, normalize=True).save_pretrained(str(folder))
     return folder
+
+
+def make_sentence_transformers_folder(folder, width=16, seed=0):
+    """A one-layer BERT with mean pooling, saved as a sentence-transformers model folder by the package."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    bert = folder.parent / f"{folder.name}-bert"
+    bert.mkdir(parents=True)
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", *(w for g in FEELINGS.values() for w in g)]
+    (bert / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=width,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=2 * width,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(str(bert))
+    BertTokenizerFast(vocab_file=str(bert / "vocab.txt")).save_pretrained(str(bert))
+    transformer = models.Transformer(str(bert))
+    pooling = models.Pooling(width, pooling_mode="mean")
+    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(folder))
+    return folder

@@ -392,3 +392,25 @@ def test_a_change_to_one_datasets_reader_reruns_nothing_of_the_others(config, tm
     assert described(entry) == described(dataclasses.replace(entry))
     assert described(entry) != described(dataclasses.replace(entry, face_sources=("detected",)))
     assert "reader=abawflow.datasets.bah.index_bah" in described(entry) and " at 0x" not in described(entry)
+
+
+def test_a_sentence_transformers_folder_is_checked_before_any_job(config, repository, tmp_path):
+    from support.text_models import make_sentence_transformers_folder
+
+    folder = tmp_path / "mini-bert"
+    config["backbones"]["sentence_words"] = {
+        "format": "text",
+        "extractor": "sentence_transformers",
+        "text": {"scope": "video", "model_folder": str(folder)},
+        "output_width": 32,
+    }
+    config["experiments"]["ah_text"]["backbones"] = ["sentence_words"]
+    with pytest.raises(ConfigError, match=r"sentence_words.text.model_folder: .*mini-bert holds no modules.json"):
+        workflow_plan(config, repository).check_before_jobs()
+    make_sentence_transformers_folder(folder, width=16)
+    with pytest.raises(ConfigError, match=r"the model in .*mini-bert gives 16 features, but output_width is 32"):
+        workflow_plan(config, repository).check_before_jobs()
+    config["backbones"]["sentence_words"]["output_width"] = 16
+    plan = workflow_plan(config, repository)
+    plan.check_before_jobs()
+    assert str(folder / "modules.json") in plan.text_model_files(w(backbone="sentence_words"))

@@ -117,3 +117,55 @@ def test_a_model2vec_folder_is_read_by_the_package_and_embeds_each_frames_words(
     assert np.linalg.norm(sure) == pytest.approx(1.0, rel=1e-5)  # the model's config normalises
     certainly = StaticModel.from_pretrained(str(folder)).encode(["certainly"])[0]
     assert certainly @ sure > certainly @ unsure  # words of one feeling embed near each other
+
+
+def test_a_sentence_transformers_folder_is_read_by_the_package_on_the_cpu(tmp_path):
+    import polars as pl
+    from sentence_transformers import SentenceTransformer
+    from support.text_models import make_sentence_transformers_folder
+
+    from abawflow.core.errors import ModelLoadError
+    from abawflow.stage_one.text_features import extract_text_features, sentence_transformers_width
+
+    folder = make_sentence_transformers_folder(tmp_path / "mini-bert", width=16)
+    assert sentence_transformers_width(folder) == 16
+    subjects = pl.DataFrame(
+        {"subject": ["a", "b"], "video": ["a", "b"], "person": ["single"] * 2, "frames": [20, 2], "fps": [10.0, 10.0]}
+    )
+    transcripts = pl.DataFrame({"subject": ["a"], "start": [0.0], "end": [1.0], "text": ["yes, definitely sure"]})
+    spec = {
+        "extractor": "sentence_transformers",
+        "output_width": 16,
+        "text": {"scope": "frame", "window_seconds": 1.0, "model_folder": str(folder)},
+    }
+    extract_text_features(subjects, transcripts, spec, tmp_path / "table.parquet")
+    table = pl.read_parquet(tmp_path / "table.parquet")
+    rows = {(s, f): np.array(v) for s, f, v in table.select("subject", "frame", "feature").iter_rows()}
+    reference = SentenceTransformer(str(folder), device="cpu").encode(["yes, definitely sure"])[0]
+    np.testing.assert_allclose(rows[("a", 1)], reference, rtol=1e-5, atol=1e-6)
+    assert not rows[("a", 20)].any() and not rows[("b", 1)].any()  # nothing said: zeros, whatever the model
+    with pytest.raises(ModelLoadError, match="sentence_transformers gives 16 features, but the backbone's output"):
+        extract_text_features(subjects, transcripts, {**spec, "output_width": 8}, tmp_path / "wrong.parquet")
+    assert not (tmp_path / "wrong.parquet").exists()
+
+
+def test_the_width_of_a_sentence_transformers_folder_of_either_format(tmp_path):
+    import json
+
+    from abawflow.stage_one.text_features import sentence_transformers_width
+
+    pooling = "sentence_transformers.models.Pooling"
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "modules.json").write_text(
+        json.dumps([{"path": "", "type": "x.Transformer"}, {"path": "1_Pooling", "type": pooling}])
+    )
+    old = {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True}
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(old))
+    assert sentence_transformers_width(tmp_path) == 768  # mean and max, concatenated
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 384, "pooling_mode": "cls"}))
+    assert sentence_transformers_width(tmp_path) == 384
+    (tmp_path / "2_Dense").mkdir()
+    (tmp_path / "2_Dense" / "config.json").write_text(json.dumps({"in_features": 384, "out_features": 256}))
+    modules = json.loads((tmp_path / "modules.json").read_text()) + [{"path": "2_Dense", "type": "x.Dense"}]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    assert sentence_transformers_width(tmp_path) == 256
