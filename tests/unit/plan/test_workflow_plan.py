@@ -287,31 +287,42 @@ def test_a_challenge_writer_gets_only_its_own_settings(repository):
     }
 
 
-def test_a_model2vec_folder_is_an_input_and_checked_before_any_job(config, repository, tmp_path):
-    from support.text_models import make_model2vec_folder
+@pytest.mark.parametrize(
+    ("extractor", "maker", "model_file"),
+    [
+        ("model2vec", "make_model2vec_folder", "model.safetensors"),
+        ("sentence_transformers", "make_sentence_transformers_folder", "modules.json"),
+    ],
+)
+def test_a_text_model_folder_is_an_input_and_checked_before_any_job(
+    config, repository, tmp_path, extractor, maker, model_file
+):
+    import support.text_models
 
-    folder = tmp_path / "potion"
+    folder = tmp_path / "model"
     config["backbones"]["sentence_words"] = {
         "format": "text",
-        "extractor": "model2vec",
+        "extractor": extractor,
         "text": {"scope": "video", "model_folder": str(folder)},
         "output_width": 16,
     }
     config["experiments"]["ah_text"]["backbones"] = ["sentence_words"]
-    with pytest.raises(ConfigError, match=r"backbones.sentence_words.text.model_folder: .*potion holds no model"):
+    with pytest.raises(
+        ConfigError, match=rf"backbones.sentence_words.text.model_folder: .*model holds no {model_file}"
+    ):
         workflow_plan(config, repository).check_before_jobs()
-    make_model2vec_folder(folder, width=24)
-    with pytest.raises(ConfigError, match=r"the model in .*potion gives 24 features, but output_width is 16"):
+    getattr(support.text_models, maker)(folder, width=24)
+    with pytest.raises(ConfigError, match=r"the model in .*model gives 24 features, but output_width is 16"):
         workflow_plan(config, repository).check_before_jobs()
     config["backbones"]["sentence_words"]["output_width"] = 24
     plan = workflow_plan(config, repository)
     plan.check_before_jobs()
-    assert str(folder / "model.safetensors") in plan.text_model_files(w(backbone="sentence_words"))
+    assert str(folder / model_file) in plan.text_model_files(w(backbone="sentence_words"))
     assert plan.text_model_files(w(backbone="hashed_words")) == []
     spec = plan.backbone_spec(w(backbone="sentence_words"))
     assert spec["text"] == {"scope": "video", "window_seconds": 4.0, "model_folder": str(folder)}  # no hashing keys
     del config["backbones"]["sentence_words"]["text"]["model_folder"]
-    with pytest.raises(ConfigError, match="sentence_words: model2vec loads its model from text.model_folder; set it"):
+    with pytest.raises(ConfigError, match=f"sentence_words: {extractor} loads its model from text.model_folder; set"):
         workflow_plan(config, repository)
 
 
@@ -392,25 +403,3 @@ def test_a_change_to_one_datasets_reader_reruns_nothing_of_the_others(config, tm
     assert described(entry) == described(dataclasses.replace(entry))
     assert described(entry) != described(dataclasses.replace(entry, face_sources=("detected",)))
     assert "reader=abawflow.datasets.bah.index_bah" in described(entry) and " at 0x" not in described(entry)
-
-
-def test_a_sentence_transformers_folder_is_checked_before_any_job(config, repository, tmp_path):
-    from support.text_models import make_sentence_transformers_folder
-
-    folder = tmp_path / "mini-bert"
-    config["backbones"]["sentence_words"] = {
-        "format": "text",
-        "extractor": "sentence_transformers",
-        "text": {"scope": "video", "model_folder": str(folder)},
-        "output_width": 32,
-    }
-    config["experiments"]["ah_text"]["backbones"] = ["sentence_words"]
-    with pytest.raises(ConfigError, match=r"sentence_words.text.model_folder: .*mini-bert holds no modules.json"):
-        workflow_plan(config, repository).check_before_jobs()
-    make_sentence_transformers_folder(folder, width=16)
-    with pytest.raises(ConfigError, match=r"the model in .*mini-bert gives 16 features, but output_width is 32"):
-        workflow_plan(config, repository).check_before_jobs()
-    config["backbones"]["sentence_words"]["output_width"] = 16
-    plan = workflow_plan(config, repository)
-    plan.check_before_jobs()
-    assert str(folder / "modules.json") in plan.text_model_files(w(backbone="sentence_words"))
