@@ -62,6 +62,12 @@ def described(value):
     return repr(value)
 
 
+def model_folder_files(folder):
+    """Every file of a model folder the config names (nothing where it names none): as a rule's inputs, a model
+    replaced in place reruns what it computed."""
+    return [str(path) for path in files_under(Path(folder).expanduser())] if folder else []
+
+
 def given_files(feature_spec):
     """(key, file) of the files a user gives a backbone (``checkpoint``, ``path``); a package's own files
     (``package:...``) are the package's."""
@@ -406,9 +412,7 @@ class WorkflowPlan:
     def speech_model_files(self, wildcards):
         """The local model folder's files (faster_whisper): as inputs, a replaced model reruns the transcripts."""
         settings = self.config["speech_recognition"]
-        if settings["engine"] == "pocketsphinx" or not settings["model_folder"]:
-            return []
-        return [str(path) for path in files_under(Path(settings["model_folder"]).expanduser())]
+        return model_folder_files(settings["model_folder"] if settings["engine"] == "faster_whisper" else "")
 
     def speech_recognition_gpus(self, wildcards):
         """Whisper runs on a GPU; pocketsphinx on the CPU."""
@@ -532,9 +536,9 @@ class WorkflowPlan:
         return fingerprint_files(root, [file for folder in folders for file in files_under(Path(root) / folder)])
 
     def text_model_files(self, wildcards):
-        """A text backbone's model folder's files (model2vec): as inputs, a replaced model reruns its table."""
-        folder = self.plan.backbones[wildcards.backbone].feature_spec["text"].get("model_folder")
-        return [str(path) for path in files_under(Path(folder).expanduser())] if folder else []
+        """A text backbone's model folder's files (model2vec, sentence_transformers): as inputs, a replaced model
+        reruns its table."""
+        return model_folder_files(self.plan.backbones[wildcards.backbone].feature_spec["text"].get("model_folder"))
 
     def check_mae_start(self, name, backbone, start):
         from models.backbones import check_start_state
