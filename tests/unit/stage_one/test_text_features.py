@@ -14,6 +14,34 @@ from abawflow.stage_one.text_features import frame_texts, hashed_bag_of_words, w
 pytestmark = pytest.mark.unit
 
 
+def two_videos(frames_a, frames_b, texts):
+    """The index of videos ``a`` and ``b`` at 10 fps, and ``a``'s transcript: ``texts`` as (start, end, text)."""
+    import polars as pl
+
+    subjects = pl.DataFrame(
+        {
+            "subject": ["a", "b"],
+            "video": ["a", "b"],
+            "person": ["single"] * 2,
+            "frames": [frames_a, frames_b],
+            "fps": [10.0, 10.0],
+        }
+    )
+    starts, ends, words_said = zip(*texts, strict=True)
+    transcripts = pl.DataFrame(
+        {"subject": ["a"] * len(texts), "start": list(starts), "end": list(ends), "text": list(words_said)}
+    )
+    return subjects, transcripts
+
+
+def frame_rows(path):
+    """(subject, frame) -> feature row of a written table."""
+    import polars as pl
+
+    table = pl.read_parquet(path).select("subject", "frame", "feature")
+    return {(subject, frame): np.array(row) for subject, frame, row in table.iter_rows()}
+
+
 def test_rows_are_unit_length_deterministic_and_tell_texts_apart():
     texts = ["I am not sure, really.", "I AM NOT SURE really", "Yes, absolutely sure!", ""]
     rows = hashed_bag_of_words(texts, width=64)
@@ -61,12 +89,7 @@ def test_a_text_backbones_table_has_every_frame_and_reads_the_words_around_it(tm
 
     from abawflow.stage_one.text_features import extract_text_features
 
-    subjects = pl.DataFrame(
-        {"subject": ["a", "b"], "video": ["a", "b"], "person": ["single"] * 2, "frames": [40, 3], "fps": [10.0, 10.0]}
-    )
-    transcripts = pl.DataFrame(
-        {"subject": ["a", "a"], "start": [0.0, 3.0], "end": [1.0, 4.0], "text": ["yes, definitely", "um, maybe"]}
-    )
+    subjects, transcripts = two_videos(40, 3, [(0.0, 1.0, "yes, definitely"), (3.0, 4.0, "um, maybe")])
     spec = {
         "extractor": "hashed_words",
         "output_width": 32,
@@ -75,7 +98,7 @@ def test_a_text_backbones_table_has_every_frame_and_reads_the_words_around_it(tm
     extract_text_features(subjects, transcripts, spec, tmp_path / "frame.parquet")
     table = pl.read_parquet(tmp_path / "frame.parquet")
     assert table.height == 43 and table["face_found"].all()
-    rows = {(s, f): np.array(v) for s, f, v in table.select("subject", "frame", "feature").iter_rows()}
+    rows = frame_rows(tmp_path / "frame.parquet")
     early, late = hashed_bag_of_words(["yes, definitely", "um, maybe"], 32)
     assert np.allclose(rows[("a", 1)], early) and np.allclose(rows[("a", 36)], late)
     assert not rows[("a", 20)].any() and not rows[("b", 2)].any()  # nothing said around frame 20; b has no text
@@ -94,12 +117,7 @@ def test_a_model2vec_folder_is_read_by_the_package_and_embeds_each_frames_words(
 
     folder = make_model2vec_folder(tmp_path / "potion-tiny", width=16)
     assert model2vec_width(folder) == 16
-    subjects = pl.DataFrame(
-        {"subject": ["a", "b"], "video": ["a", "b"], "person": ["single"] * 2, "frames": [40, 3], "fps": [10.0, 10.0]}
-    )
-    transcripts = pl.DataFrame(
-        {"subject": ["a", "a"], "start": [0.0, 3.0], "end": [1.0, 4.0], "text": ["Yes, definitely", "um, maybe"]}
-    )
+    subjects, transcripts = two_videos(40, 3, [(0.0, 1.0, "Yes, definitely"), (3.0, 4.0, "um, maybe")])
     spec = {
         "extractor": "model2vec",
         "output_width": 16,
@@ -108,7 +126,7 @@ def test_a_model2vec_folder_is_read_by_the_package_and_embeds_each_frames_words(
     extract_text_features(subjects, transcripts, spec, tmp_path / "frame.parquet")
     table = pl.read_parquet(tmp_path / "frame.parquet")
     assert table.height == 43 and table.schema["feature"] == pl.Array(pl.Float32, 16)
-    rows = {(s, f): np.array(v) for s, f, v in table.select("subject", "frame", "feature").iter_rows()}
+    rows = frame_rows(tmp_path / "frame.parquet")
     reference = StaticModel.from_pretrained(str(folder)).encode(["Yes, definitely", "um, maybe"])
     np.testing.assert_allclose(rows[("a", 1)], reference[0], rtol=1e-6)
     np.testing.assert_allclose(rows[("a", 36)], reference[1], rtol=1e-6)
@@ -120,7 +138,6 @@ def test_a_model2vec_folder_is_read_by_the_package_and_embeds_each_frames_words(
 
 
 def test_a_sentence_transformers_folder_is_read_by_the_package_on_the_cpu(tmp_path):
-    import polars as pl
     from sentence_transformers import SentenceTransformer
     from support.text_models import make_sentence_transformers_folder
 
@@ -129,18 +146,14 @@ def test_a_sentence_transformers_folder_is_read_by_the_package_on_the_cpu(tmp_pa
 
     folder = make_sentence_transformers_folder(tmp_path / "mini-bert", width=16)
     assert sentence_transformers_width(folder) == 16
-    subjects = pl.DataFrame(
-        {"subject": ["a", "b"], "video": ["a", "b"], "person": ["single"] * 2, "frames": [20, 2], "fps": [10.0, 10.0]}
-    )
-    transcripts = pl.DataFrame({"subject": ["a"], "start": [0.0], "end": [1.0], "text": ["yes, definitely sure"]})
+    subjects, transcripts = two_videos(20, 2, [(0.0, 1.0, "yes, definitely sure")])
     spec = {
         "extractor": "sentence_transformers",
         "output_width": 16,
         "text": {"scope": "frame", "window_seconds": 1.0, "model_folder": str(folder)},
     }
     extract_text_features(subjects, transcripts, spec, tmp_path / "table.parquet")
-    table = pl.read_parquet(tmp_path / "table.parquet")
-    rows = {(s, f): np.array(v) for s, f, v in table.select("subject", "frame", "feature").iter_rows()}
+    rows = frame_rows(tmp_path / "table.parquet")
     reference = SentenceTransformer(str(folder), device="cpu").encode(["yes, definitely sure"])[0]
     np.testing.assert_allclose(rows[("a", 1)], reference, rtol=1e-5, atol=1e-6)
     assert not rows[("a", 20)].any() and not rows[("b", 1)].any()  # nothing said: zeros, whatever the model
